@@ -1,0 +1,45 @@
+/**
+ * The `sl-bridge` command line. Every sub-command is declared in `bridge/commands/` with only
+ * commander imported there; its implementation is imported lazily in its action, so `--help` and
+ * every command start without loading ZeroMQ, SQLite or TLS code they do not use.
+ */
+import { Command, CommanderError } from 'commander';
+import { CliError } from './cli-error.js';
+import { registerCommands } from './commands/index.js';
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('sl-bridge')
+    .description(
+      'UE-side security layer for 3GPP sidelink groupcast (ranging / sidelink positioning):\n' +
+        'PKMF key provisioning, PGK -> PTK -> PEK/PIK, 128-NEA/NIA protected PDCP PDUs\n' +
+        'over ZeroMQ, UDP or serial links.',
+    )
+    .version(process.env.npm_package_version ?? '0.1.0')
+    .showHelpAfterError('(add --help for usage)')
+    .exitOverride();
+  registerCommands(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // commander has already printed help, the version or its own error message.
+      process.exitCode = err.exitCode;
+      return;
+    }
+    if (err instanceof CliError) {
+      process.stderr.write(`sl-bridge: ${err.message}\n`);
+      process.exitCode = err.exitCode;
+      return;
+    }
+    const e = err as Error;
+    process.stderr.write(`sl-bridge: ${e?.stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,23 @@
+/** The sub-commands of `sl-bridge`, in the order `--help` lists them. */
+import type { Command } from 'commander';
+import { registerDemo } from './demo.js';
+import { registerRun } from './run.js';
+import { registerMedium } from './medium.js';
+import { registerPkmf } from './pkmf.js';
+import { registerCa } from './ca.js';
+import { registerKeys } from './keys.js';
+import { registerPdu } from './pdu.js';
+import { registerVectors } from './vectors.js';
+import { registerBench } from './bench.js';
+
+export function registerCommands(program: Command): void {
+  registerDemo(program);
+  registerRun(program);
+  registerMedium(program);
+  registerPkmf(program);
+  registerCa(program);
+  registerKeys(program);
+  registerPdu(program);
+  registerVectors(program);
+  registerBench(program);
+}

@@ -1,0 +1,33 @@
+/**
+ * Group key material as a UE holds it: what the PKMF's Key Response carries per group
+ * (PROTOCOL.md 1 and 7) and what the PDCP layer consumes. Shared by the key client (producer)
+ * and the PDCP group key state (consumer).
+ */
+import type { AlgId, HierarchyProfile } from '../crypto/types.js';
+
+/** One ProSe Group Key (PGK) with its identity and lifetime. */
+export interface PgkRecord {
+  /** 32-bit PGK ID, strictly increasing per group; its 5 LSBs are the PGK Index of the PDU header. */
+  pgkId: number;
+  /** 256-bit PGK (32 bytes). Never logged. */
+  pgk: Uint8Array;
+  /** Expiry as milliseconds since the Unix epoch. */
+  expiresAtMs: number;
+}
+
+/** Everything one UE knows about one group. */
+export interface GroupKeyMaterial {
+  /** 24-bit Group ID (= ProSe Layer-2 group ID = L2 destination of the groupcast). */
+  groupId: number;
+  /** 24-bit Group Member ID of this UE in the group (= its L2 source ID). */
+  gmi: number;
+  /** Ciphering algorithm (128-NEA0..3). */
+  nea: AlgId;
+  /** Integrity algorithm (128-NIA0..3), or null for integrity off (always null for `lte-prose`). */
+  nia: AlgId | null;
+  profile: HierarchyProfile;
+  /** Currently valid PGKs of the group (distinct PGK Indexes), any order. */
+  pgks: PgkRecord[];
+  /** NEA0/NIA0 are refused unless the group's configuration allows them (PROTOCOL.md 4.2). */
+  allowNullAlgorithms?: boolean;
+}
