@@ -1,9 +1,136 @@
+/**
+ * Whole-PDU rows of `bench crypto` (PDCP layer, profile `pcr`, SDU of `size` bytes):
+ *
+ * - `protect-neaX-niaY`: PdcpTxEntity.protect with the PTK's engines cached (a new PTK, with its
+ *   derivations, only every 65536 PDUs);
+ * - `unprotect-neaX-niaY`: PdcpRxEntity.unprotect of in-order PDUs with cached engines, including
+ *   the replay window and every check of the receive path;
+ * - `protect-first-neaX-niaY`: the first PDU of a new PTK: PTK ID allocation, PTK -> PEK/PIK
+ *   derivation (3 HMAC-SHA-256), engine set-up, then protection;
+ * - `unprotect-first-neaX-niaY`: the first PDU of a (sender, PTK ID) the receiver has not seen:
+ *   derivation, engine set-up, verification (rate limits set out of the way).
+ *
+ * A pair is included when both its algorithms (`neaX`, `niaY`) are in `algs`.
+ */
+import type { AlgId } from '../../src/crypto/types.js';
+import { GroupKeyState } from '../../src/keys/group-key-state.js';
+import {
+  MemoryPtkHighWaterStore,
+  PdcpRxEntity,
+  PdcpTxEntity,
+  PtkIdAllocator,
+  type RxEntityOptions,
+} from '../../src/pdcp/index.js';
 import type { BenchCase } from './cases.js';
+import { consume } from './harness.js';
+
+const GROUP_ID = 0x00be7c;
+const SENDER = 0x000a01;
+const RECEIVER = 0x000b02;
+const NOW = Date.UTC(2030, 0, 1);
+const PGK = Uint8Array.from({ length: 32 }, (_, i) => (i * 29 + 3) & 0xff);
+/** Memory for pre-made PDUs of one receive row. */
+const RING_BYTES = 16 << 20;
+
+function keys(gmi: number, nea: AlgId, nia: AlgId): GroupKeyState {
+  const k = new GroupKeyState();
+  k.install({ groupId: GROUP_ID, gmi, nea, nia, profile: 'pcr', pgks: [{ pgkId: 1, pgk: PGK, expiresAtMs: NOW + 86_400_000 }] });
+  return k;
+}
+
+function sender(nea: AlgId, nia: AlgId): PdcpTxEntity {
+  return new PdcpTxEntity(keys(SENDER, nea, nia), new PtkIdAllocator(new MemoryPtkHighWaterStore()));
+}
+
+function sduOf(size: number): Uint8Array {
+  return Uint8Array.from({ length: size }, (_, i) => (i * 7) & 0xff);
+}
+
+const UNLIMITED = { burst: 1e9, ratePerSec: 1e9 };
+const FIRST_RX_OPTIONS: RxEntityOptions = {
+  knownSenderDerivations: UNLIMITED,
+  newSenderDerivations: UNLIMITED,
+  nextPtkDerivations: UNLIMITED,
+};
 
 /**
- * Whole-PDU rows of `bench crypto` (`protect-nea2-nia2`, `unprotect-...`, and the first PDU of a
- * new PTK with its derivations). Filled in by the PDCP layer.
+ * An op that unprotects pre-made PDUs in order; when they run out, a fresh receiver starts over
+ * (a receiver rightly drops the same PDUs a second time as replays).
  */
-export function pdcpCases(_sizes: readonly number[], _algs: readonly string[]): BenchCase[] {
-  return [];
+function unprotectRing(pdus: Uint8Array[], makeRx: () => PdcpRxEntity): () => void {
+  let rx = makeRx();
+  let i = 0;
+  return () => {
+    if (i === pdus.length) {
+      rx = makeRx();
+      i = 0;
+    }
+    const r = rx.unprotect(pdus[i++]!, SENDER, GROUP_ID, NOW);
+    if (!r.ok) throw new Error(`bench PDU dropped: ${r.reason}`);
+    consume(r);
+  };
+}
+
+export function pdcpCases(sizes: readonly number[], algs: readonly string[]): BenchCase[] {
+  const cases: BenchCase[] = [];
+  for (const nea of [1, 2, 3] as AlgId[]) {
+    for (const nia of [1, 2, 3] as AlgId[]) {
+      if (!algs.includes(`nea${nea}`) || !algs.includes(`nia${nia}`)) continue;
+      const pair = `nea${nea}-nia${nia}`;
+      for (const size of sizes) {
+        cases.push({
+          name: `protect-${pair}`,
+          size,
+          makeOp() {
+            const tx = sender(nea, nia);
+            const sdu = sduOf(size);
+            return () => consume(tx.protect(sdu, 1, GROUP_ID, NOW));
+          },
+        });
+        cases.push({
+          name: `unprotect-${pair}`,
+          size,
+          makeOp() {
+            const tx = sender(nea, nia);
+            const sdu = sduOf(size);
+            const n = Math.max(1024, Math.min(65536, Math.floor(RING_BYTES / (size + 15))));
+            const pdus = Array.from({ length: n }, () => tx.protect(sdu, 1, GROUP_ID, NOW).pdu);
+            return unprotectRing(pdus, () => new PdcpRxEntity(keys(RECEIVER, nea, nia)));
+          },
+        });
+        cases.push({
+          name: `protect-first-${pair}`,
+          size,
+          makeOp() {
+            let tx = sender(nea, nia);
+            let calls = 0;
+            const sdu = sduOf(size);
+            return () => {
+              // 65536 PTK IDs per PGK: a fresh sender (fresh store) long before they run out.
+              if (++calls === 60_000) {
+                tx = sender(nea, nia);
+                calls = 0;
+              }
+              tx.rotatePtk(GROUP_ID);
+              consume(tx.protect(sdu, 1, GROUP_ID, NOW));
+            };
+          },
+        });
+        cases.push({
+          name: `unprotect-first-${pair}`,
+          size,
+          makeOp() {
+            const tx = sender(nea, nia);
+            const sdu = sduOf(size);
+            const pdus = Array.from({ length: 2048 }, () => {
+              tx.rotatePtk(GROUP_ID);
+              return tx.protect(sdu, 1, GROUP_ID, NOW).pdu;
+            });
+            return unprotectRing(pdus, () => new PdcpRxEntity(keys(RECEIVER, nea, nia), FIRST_RX_OPTIONS));
+          },
+        });
+      }
+    }
+  }
+  return cases;
 }

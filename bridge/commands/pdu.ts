@@ -1,13 +1,197 @@
+/**
+ * `sl-bridge pdu protect|unprotect`: one groupcast PDCP PDU by hand, for people debugging
+ * captures and for independent checks against other implementations (PROTOCOL.md 4).
+ * The crypto and PDCP code is imported lazily inside the actions.
+ */
 import type { Command } from 'commander';
 import { CliError } from '../cli-error.js';
 
-// Placeholder until its issue lands: declared so that `--help` shows the whole tool.
+const PROFILES = ['pcr', 'ts33533', 'lte-prose'] as const;
+type Profile = (typeof PROFILES)[number];
+const SDU_TYPE_NAMES = ['ip', 'non-ip', 'ethernet', 'unstructured', 'arp'];
+
+interface KeyFlags {
+  profile: string;
+  pgk: string;
+  pgkId: string;
+  groupId: string;
+  memberId: string;
+  nea: string;
+  nia?: string;
+  allowNull?: boolean;
+}
+
+interface ProtectFlags extends KeyFlags {
+  ptkId: string;
+  sn: string;
+  sduType: string;
+  sdu: string;
+}
+
+interface UnprotectFlags extends KeyFlags {
+  pdu: string;
+  json?: boolean;
+}
+
+function usage(message: string): CliError {
+  return new CliError(message, 2);
+}
+
+function parseHex(value: string, flag: string, exactBytes?: number): Uint8Array {
+  const hex = value.replace(/^0x/i, '').replace(/[\s:]/g, '');
+  if (hex.length === 0 || hex.length % 2 !== 0 || !/^[0-9a-fA-F]+$/.test(hex)) {
+    throw usage(`${flag}: expected an even number of hex digits, got ${JSON.stringify(value)}`);
+  }
+  if (exactBytes !== undefined && hex.length !== exactBytes * 2) {
+    throw usage(`${flag}: expected ${exactBytes} bytes (${exactBytes * 2} hex digits), got ${hex.length / 2} bytes`);
+  }
+  return Uint8Array.from(Buffer.from(hex, 'hex'));
+}
+
+/** A decimal integer or 0x-prefixed hex. */
+function parseUint(value: string, flag: string, max: number): number {
+  const v = value.trim();
+  const n = /^0x[0-9a-f]+$/i.test(v) ? Number.parseInt(v.slice(2), 16) : /^\d+$/.test(v) ? Number(v) : NaN;
+  if (!Number.isInteger(n) || n < 0 || n > max) {
+    throw usage(`${flag}: expected an integer 0..${max} (decimal or 0x hex), got ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
+/** A 24-bit ID in hex (up to 6 digits, optional 0x). */
+function parseId24(value: string, flag: string): number {
+  const v = value.trim().replace(/^0x/i, '');
+  if (!/^[0-9a-f]{1,6}$/i.test(v)) throw usage(`${flag}: expected a 24-bit ID as up to 6 hex digits, got ${JSON.stringify(value)}`);
+  return Number.parseInt(v, 16);
+}
+
+function parseAlg(value: string, flag: string): 0 | 1 | 2 | 3 {
+  const v = value.trim().toLowerCase().replace(/^(nea|nia)/, '');
+  if (!/^[0-3]$/.test(v)) throw usage(`${flag}: expected 0..3 (1 SNOW 3G, 2 AES, 3 ZUC, 0 null), got ${JSON.stringify(value)}`);
+  return Number(v) as 0 | 1 | 2 | 3;
+}
+
+function parseSduType(value: string): number {
+  const name = SDU_TYPE_NAMES.indexOf(value.trim().toLowerCase());
+  if (name >= 0) return name;
+  const n = /^\d+$/.test(value.trim()) ? Number(value) : NaN;
+  if (n >= 5 && n <= 7) throw usage(`--sdu-type: ${n} is reserved (TS 38.323 6.3.12); use 0..4`);
+  if (!(n >= 0 && n <= 4)) {
+    throw usage(`--sdu-type: expected 0..4 or one of ${SDU_TYPE_NAMES.join(', ')}, got ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
+function parseKeys(f: KeyFlags) {
+  if (!(PROFILES as readonly string[]).includes(f.profile)) {
+    throw usage(`--profile: expected one of ${PROFILES.join(', ')}, got ${JSON.stringify(f.profile)}`);
+  }
+  const profile = f.profile as Profile;
+  const niaFlag = f.nia ?? (profile === 'lte-prose' ? 'none' : '2');
+  const nia = niaFlag.trim().toLowerCase() === 'none' ? null : parseAlg(niaFlag, '--nia');
+  if (profile === 'lte-prose' && nia !== null) throw usage('--nia: the lte-prose profile has no MAC-I; use --nia none');
+  const nea = parseAlg(f.nea, '--nea');
+  if ((nea === 0 || nia === 0) && !f.allowNull) {
+    throw usage('NEA0/NIA0 (null algorithms) are for tests only; add --allow-null to use them');
+  }
+  return {
+    profile,
+    pgk: parseHex(f.pgk, '--pgk', 32),
+    pgkId: parseUint(f.pgkId, '--pgk-id', 0xffffffff),
+    groupId: parseId24(f.groupId, '--group-id'),
+    memberId: parseId24(f.memberId, '--member-id'),
+    nea,
+    nia,
+    allowNullAlgorithms: f.allowNull === true,
+  };
+}
+
+function addKeyOptions(cmd: Command, memberIdMeaning: string): Command {
+  return cmd
+    // Usage errors (missing or unknown flags) exit 2 like bad flag values; 1 means "dropped".
+    .exitOverride((err) => {
+      if (err.exitCode !== 0) err.exitCode = 2;
+      throw err;
+    })
+    .option('--profile <profile>', `key hierarchy and PDU layout: ${PROFILES.join(' | ')}`, 'pcr')
+    .requiredOption('--pgk <hex64>', 'the 256-bit PGK, 64 hex digits')
+    .requiredOption('--pgk-id <n>', 'the 32-bit PGK ID (its 5 LSBs are the PGK Index in the header)')
+    .requiredOption('--group-id <hex6>', 'Group ID = L2 destination ID, 24 bits in hex')
+    .requiredOption('--member-id <hex6>', memberIdMeaning)
+    .option('--nea <n>', 'ciphering algorithm 128-NEA1..3 (0 = null, needs --allow-null)', '2')
+    .option('--nia <n|none>', "integrity algorithm 128-NIA1..3, or 'none' for integrity off (default 2; none for lte-prose)")
+    .option('--allow-null', 'allow NEA0 / NIA0 (test only: no confidentiality / no integrity)');
+}
+
+const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.length).toString('hex');
+
 export function registerPdu(program: Command): void {
-  program
+  const pdu = program
     .command('pdu')
-    .description('protect / unprotect groupcast PDCP PDUs by hand (not implemented yet)')
-    .allowUnknownOption()
-    .action(() => {
-      throw new CliError('`pdu` is not implemented yet', 2);
+    .description('protect / unprotect single groupcast PDCP PDUs by hand (captures, cross-checks)');
+
+  addKeyOptions(
+    pdu
+      .command('protect')
+      .description('protect one SDU and print the PDU as hex (header | ciphered Group ID, GMI, SDU, MAC-I)'),
+    "sender's Group Member ID = L2 source ID, 24 bits in hex",
+  )
+    .requiredOption('--ptk-id <n>', 'PTK ID, 0..65535')
+    .requiredOption('--sn <n>', 'PDCP SN, 0..65535')
+    .option('--sdu-type <n|name>', `SDU Type 0..4 (${SDU_TYPE_NAMES.map((n, i) => `${i} ${n}`).join(', ')})`, 'non-ip')
+    .requiredOption('--sdu <hex>', 'the SDU, hex')
+    .addHelpText(
+      'after',
+      '\nExample:\n  sl-bridge pdu protect --pgk 000102...1f --pgk-id 7 --group-id 00c0de --member-id 0000ab \\\n' +
+        '    --ptk-id 1 --sn 0 --nea 2 --nia 2 --sdu 48656c6c6f\n\nNever reuse a (PGK, member ID, PTK ID, SN) for different SDUs outside tests: it leaks plaintext.',
+    )
+    .action(async (flags: ProtectFlags) => {
+      const keys = parseKeys(flags);
+      const ptkId = parseUint(flags.ptkId, '--ptk-id', 0xffff);
+      const sn = parseUint(flags.sn, '--sn', 0xffff);
+      const sduType = parseSduType(flags.sduType);
+      const sdu = parseHex(flags.sdu, '--sdu');
+      const { protectManually } = await import('../../src/pdcp/manual.js');
+      let out: Uint8Array;
+      try {
+        out = protectManually(keys, ptkId, sn, sduType, sdu);
+      } catch (e) {
+        throw usage((e as Error).message);
+      }
+      process.stdout.write(`${hex(out)}\n`);
+    });
+
+  addKeyOptions(
+    pdu
+      .command('unprotect')
+      .description('verify and decipher one PDU; print the SDU as hex, or exit 1 with the drop reason on stderr'),
+    "sender's Group Member ID = the PDU's L2 source ID, 24 bits in hex",
+  )
+    .requiredOption('--pdu <hex>', 'the PDU, hex')
+    .option('--json', 'print a JSON object with the SDU and the header fields instead of the bare SDU')
+    .addHelpText(
+      'after',
+      '\nExample:\n  sl-bridge pdu unprotect --pgk 000102...1f --pgk-id 7 --group-id 00c0de --member-id 0000ab \\\n' +
+        '    --nea 2 --nia 2 --pdu 2700010000...\n\nExit status: 0 accepted, 1 dropped (reason on stderr), 2 bad flags.',
+    )
+    .action(async (flags: UnprotectFlags) => {
+      const keys = parseKeys(flags);
+      const bytes = parseHex(flags.pdu, '--pdu');
+      const { unprotectManually, DROP_REASON_TEXT } = await import('../../src/pdcp/index.js');
+      let result;
+      try {
+        result = unprotectManually(keys, bytes);
+      } catch (e) {
+        throw usage((e as Error).message);
+      }
+      if (!result.ok) throw new CliError(`PDU dropped: ${result.reason} (${DROP_REASON_TEXT[result.reason]})`, 1);
+      if (flags.json) {
+        const { sdu, sduType, senderGmi, groupId, pgkId, ptkId, sn } = result;
+        process.stdout.write(
+          `${JSON.stringify({ sdu: hex(sdu), sduType, senderGmi: senderGmi.toString(16).padStart(6, '0'), groupId: groupId.toString(16).padStart(6, '0'), pgkId, ptkId, sn })}\n`,
+        );
+      } else {
+        process.stdout.write(`${hex(result.sdu)}\n`);
+      }
     });
 }

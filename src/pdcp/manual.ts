@@ -1,0 +1,78 @@
+/**
+ * One PDU protected or unprotected with every field given by hand (the `sl-bridge pdu` commands,
+ * captures, cross-checks against other implementations). Same code paths as the entities: key
+ * material is validated by the group key state (NEA0/NIA0 refused unless allowed), protection is
+ * {@link sealPdu}, and unprotection goes through a real {@link PdcpRxEntity}, so every drop
+ * reason is the one the daemon would count.
+ */
+import type { AlgId, HierarchyProfile } from '../crypto/types.js';
+import { GroupKeyState, installGroup } from '../keys/group-key-state.js';
+import type { GroupKeyMaterial } from '../keys/types.js';
+import { MAX_SDU_TYPE, pduLayout } from './pdu.js';
+import { derivePtkEngines } from './ptk-engines.js';
+import { PdcpRxEntity, type UnprotectResult } from './rx-entity.js';
+import { sealPdu } from './seal.js';
+
+export interface ManualKeys {
+  profile: HierarchyProfile;
+  /** 32-byte PGK. */
+  pgk: Uint8Array;
+  pgkId: number;
+  groupId: number;
+  /** The sender's GMI (= L2 source ID). */
+  memberId: number;
+  nea: AlgId;
+  /** null: integrity off. */
+  nia: AlgId | null;
+  allowNullAlgorithms?: boolean;
+}
+
+function material(keys: ManualKeys, gmi: number): GroupKeyMaterial {
+  return {
+    groupId: keys.groupId,
+    gmi,
+    nea: keys.nea,
+    nia: keys.nia,
+    profile: keys.profile,
+    allowNullAlgorithms: keys.allowNullAlgorithms === true,
+    pgks: [{ pgkId: keys.pgkId, pgk: keys.pgk, expiresAtMs: Infinity }],
+  };
+}
+
+function checkU16(value: number, name: string): void {
+  if (!Number.isInteger(value) || value < 0 || value > 0xffff) throw new RangeError(`${name}: expected 0..65535, got ${value}`);
+}
+
+/** The PDU for the given fields. Throws TypeError/RangeError naming the bad field. */
+export function protectManually(keys: ManualKeys, ptkId: number, sn: number, sduType: number, sdu: Uint8Array): Uint8Array {
+  const group = installGroup(material(keys, keys.memberId));
+  checkU16(ptkId, 'ptkId');
+  checkU16(sn, 'sn');
+  if (!Number.isInteger(sduType) || sduType < 0 || sduType > MAX_SDU_TYPE) {
+    throw new RangeError(`sduType: expected 0..${MAX_SDU_TYPE} (5..7 are reserved), got ${sduType}`);
+  }
+  if (!(sdu instanceof Uint8Array) || sdu.length === 0) throw new RangeError('sdu: expected at least one octet');
+  const pgk = group.pgksNewestFirst[0]!;
+  const engines = derivePtkEngines({
+    profile: group.profile,
+    pgk: pgk.pgk,
+    groupId: group.groupId,
+    gmi: group.gmi,
+    ptkId,
+    nea: group.nea,
+    nia: group.nia,
+  });
+  return sealPdu(engines, pduLayout(group.profile, group.nia !== null), sduType, pgk.index, ptkId, sn, group.groupId, group.gmi, sdu);
+}
+
+/**
+ * Receives `pdu` as sent by `keys.memberId` to `keys.groupId` with a fresh receive entity (so no
+ * replay history; the PGK never expires). Throws only for bad key parameters.
+ */
+export function unprotectManually(keys: ManualKeys, pdu: Uint8Array): UnprotectResult {
+  const state = new GroupKeyState();
+  // The receiving UE's own GMI does not matter here; own-source rejection is off.
+  state.install(material(keys, keys.memberId));
+  const rx = new PdcpRxEntity(state, { rejectOwnSource: false });
+  return rx.unprotect(pdu, keys.memberId, keys.groupId, 0);
+}

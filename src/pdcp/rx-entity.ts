@@ -1,0 +1,331 @@
+/**
+ * Receive entity for groupcast PDCP PDUs (PROTOCOL.md 6):
+ *
+ *   PDU + L2 source (sender GMI) + L2 destination (Group ID) + now
+ *     -> SDU, SDU type and sender, or a typed drop reason with its counter.
+ *
+ * Order of checks, cheapest first, so that most garbage dies before any crypto:
+ *   L2 IDs, length, SDU type, group, own source, PGK Index / expiry, replay pre-check,
+ *   engine cache (or a rate-limited derivation), decipher + MAC-I, inner identity block,
+ *   replay window update.
+ *
+ * Nothing from outside can make it throw: every failure is a {@link DropReason}; an unexpected
+ * exception is caught and counted as `internal-error`.
+ *
+ * Memory and CPU are bounded against forged headers:
+ * - engines enter the main LRU (per (PGK, GMI, PTK ID)) only after a PDU verified under them, so
+ *   a flood of forged headers cannot evict a real sender's engines;
+ * - engines derived for a PDU that did not (yet) verify wait in a small probation LRU, so
+ *   repeating one forged header costs one derivation, not one per PDU;
+ * - derivations draw on token buckets, so the flood's CPU cost is bounded: one bucket for the
+ *   next PTK IDs of a sender that already has a verified PDU under the PGK (its normal PTK
+ *   change), one for other PTK IDs of such senders, one for everyone else. A flood spoofing
+ *   random headers thus mostly drains the last bucket and leaves real senders' PTK changes alone;
+ * - replay windows are created only for verified senders, up to `maxSenders`.
+ */
+import type { GroupKeyState, InstalledGroup, InstalledPgk } from '../keys/group-key-state.js';
+import { lookupRxPgk, PGK_INDEX_COUNT } from '../keys/group-key-state.js';
+import { DROP_REASONS, newRxCounters, type DropReason, type RxCounters } from './drop-reasons.js';
+import { EngineLru, type CachedEngines } from './engine-cache.js';
+import { DEFAULT_MAX_SDU_BYTES, HEADER_BYTES, MAC_I_BYTES, INNER_IDENTITY_BYTES, MAX_SDU_TYPE, pduLayout, type PduLayout } from './pdu.js';
+import { derivePtkEngines, type PtkEngines } from './ptk-engines.js';
+import { ReplayWindow } from './replay-window.js';
+import { openPdu } from './seal.js';
+import { TokenBucket } from './token-bucket.js';
+
+export interface Accepted {
+  readonly ok: true;
+  readonly sdu: Uint8Array;
+  readonly sduType: number;
+  readonly senderGmi: number;
+  readonly groupId: number;
+  readonly pgkId: number;
+  readonly ptkId: number;
+  readonly sn: number;
+}
+
+export interface Dropped {
+  readonly ok: false;
+  readonly reason: DropReason;
+}
+
+export type UnprotectResult = Accepted | Dropped;
+
+export interface DerivationLimit {
+  /** Derivations allowed at once. */
+  burst: number;
+  /** Sustained derivations per second. */
+  ratePerSec: number;
+}
+
+export interface RxEntityOptions {
+  /** Largest PDU accepted (default: header + identity block + 9000-octet SDU + MAC-I). */
+  maxPduBytes?: number;
+  /** Engines kept, one per (PGK, sender GMI, PTK ID) (default 1024). */
+  engineCacheSize?: number;
+  /** Anti-replay ring size in 32-bit words, a power of two (default 64: window of 2016 COUNTs). */
+  replayWindowWords?: number;
+  /** Replay windows kept over all groups and PGKs, i.e. distinct verified senders (default 16384). */
+  maxSenders?: number;
+  /** Derivation budget for senders that already have a verified PDU under the PGK (default 64, 1000/s). */
+  knownSenderDerivations?: DerivationLimit;
+  /** Derivation budget for every other (sender, PTK ID) (default 32, 200/s). */
+  newSenderDerivations?: DerivationLimit;
+  /**
+   * Derivation budget for PTK IDs just above the highest verified one of a known sender, up to
+   * `nextPtkSpan` above it: the sender's regular move to its next PTK (default 16, 100/s).
+   */
+  nextPtkDerivations?: DerivationLimit;
+  /** How far above a sender's highest verified PTK ID counts as its next PTK (default 64). */
+  nextPtkSpan?: number;
+  /** Engines derived for PDUs that have not verified yet, kept to avoid re-deriving (default 256). */
+  probationCacheSize?: number;
+  /** Drop PDUs whose L2 source is this UE's own GMI in the group (default true). */
+  rejectOwnSource?: boolean;
+}
+
+interface RxPgkState {
+  readonly pgk: InstalledPgk;
+  /** Verified engines of this PGK by `gmi * 65536 + ptkId` (entries also on the main LRU). */
+  readonly engines: Map<number, CachedEngines>;
+  /** Engines derived but not yet verified, same keys (entries also on the probation LRU). */
+  readonly pending: Map<number, CachedEngines>;
+  /** Anti-replay windows of this PGK by sender GMI. */
+  readonly windows: Map<number, ReplayWindow>;
+}
+
+interface RxGroupState {
+  readonly group: InstalledGroup;
+  readonly layout: PduLayout;
+  /** Minimum PDU length: layout overhead + a 1-octet SDU. */
+  readonly minPduBytes: number;
+  readonly byIndex: (RxPgkState | undefined)[];
+}
+
+const DROPPED: Readonly<Record<DropReason, Dropped>> = Object.freeze(
+  Object.fromEntries(DROP_REASONS.map((reason) => [reason, Object.freeze({ ok: false, reason })])) as Record<DropReason, Dropped>,
+);
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
+  return diff === 0;
+}
+
+function isL2Id(v: number): boolean {
+  return typeof v === 'number' && (v & 0xffffff) === v;
+}
+
+export class PdcpRxEntity {
+  readonly counters: RxCounters = newRxCounters();
+  /** Key derivations done (cache misses that got a token). */
+  derivations = 0;
+  private readonly maxPduBytes: number;
+  private readonly windowWords: number;
+  private readonly maxSenders: number;
+  private readonly rejectOwnSource: boolean;
+  private readonly lru: EngineLru;
+  private readonly probation: EngineLru;
+  private readonly knownBucket: TokenBucket;
+  private readonly newBucket: TokenBucket;
+  private readonly nextPtkBucket: TokenBucket;
+  private readonly nextPtkSpan: number;
+  private readonly groups = new Map<number, RxGroupState>();
+  private windowCount = 0;
+
+  constructor(
+    private readonly keys: GroupKeyState,
+    options: RxEntityOptions = {},
+  ) {
+    this.maxPduBytes = options.maxPduBytes ?? HEADER_BYTES + INNER_IDENTITY_BYTES + DEFAULT_MAX_SDU_BYTES + MAC_I_BYTES;
+    if (!Number.isInteger(this.maxPduBytes) || this.maxPduBytes < HEADER_BYTES + 1) {
+      throw new RangeError(`options.maxPduBytes: expected an integer > ${HEADER_BYTES}, got ${this.maxPduBytes}`);
+    }
+    this.windowWords = options.replayWindowWords ?? 64;
+    new ReplayWindow(this.windowWords); // validates
+    this.maxSenders = options.maxSenders ?? 16384;
+    if (!Number.isInteger(this.maxSenders) || this.maxSenders < 1) {
+      throw new RangeError(`options.maxSenders: expected an integer >= 1, got ${this.maxSenders}`);
+    }
+    this.rejectOwnSource = options.rejectOwnSource ?? true;
+    this.lru = new EngineLru(options.engineCacheSize ?? 1024);
+    this.probation = new EngineLru(options.probationCacheSize ?? 256);
+    const known = options.knownSenderDerivations ?? { burst: 64, ratePerSec: 1000 };
+    const fresh = options.newSenderDerivations ?? { burst: 32, ratePerSec: 200 };
+    const next = options.nextPtkDerivations ?? { burst: 16, ratePerSec: 100 };
+    this.knownBucket = new TokenBucket(known.burst, known.ratePerSec);
+    this.newBucket = new TokenBucket(fresh.burst, fresh.ratePerSec);
+    this.nextPtkBucket = new TokenBucket(next.burst, next.ratePerSec);
+    this.nextPtkSpan = options.nextPtkSpan ?? 64;
+    if (!Number.isInteger(this.nextPtkSpan) || this.nextPtkSpan < 0) {
+      throw new RangeError(`options.nextPtkSpan: expected an integer >= 0, got ${this.nextPtkSpan}`);
+    }
+  }
+
+  /** Sizes of the bounded tables, for metrics. */
+  stats(): { cachedEngines: number; probationEngines: number; evictions: number; replayWindows: number; derivations: number } {
+    return {
+      cachedEngines: this.lru.size,
+      probationEngines: this.probation.size,
+      evictions: this.lru.evictions,
+      replayWindows: this.windowCount,
+      derivations: this.derivations,
+    };
+  }
+
+  /**
+   * Verifies and deciphers one PDU received with L2 source `l2Src` (sender GMI) and destination
+   * `l2Dst` (Group ID) at `nowMs`. Never throws.
+   */
+  unprotect(pdu: Uint8Array, l2Src: number, l2Dst: number, nowMs: number): UnprotectResult {
+    let result: UnprotectResult;
+    try {
+      result = this.receive(pdu, l2Src, l2Dst, nowMs);
+    } catch {
+      result = DROPPED['internal-error'];
+    }
+    if (result.ok) this.counters.accepted++;
+    else this.counters[result.reason]++;
+    return result;
+  }
+
+  private receive(pdu: Uint8Array, l2Src: number, l2Dst: number, nowMs: number): UnprotectResult {
+    if (!(pdu instanceof Uint8Array)) return DROPPED['internal-error']; // a caller bug, not input
+    if (!isL2Id(l2Src) || !isL2Id(l2Dst)) return DROPPED['invalid-l2-address'];
+    const length = pdu.length;
+    if (length <= HEADER_BYTES) return DROPPED.truncated;
+    if (length > this.maxPduBytes) return DROPPED.oversized;
+    const b0 = pdu[0]!;
+    const sduType = b0 >>> 5;
+    if (sduType > MAX_SDU_TYPE) return DROPPED['reserved-sdu-type'];
+
+    const gs = this.groupState(l2Dst);
+    if (gs === undefined) return DROPPED['unknown-group'];
+    const group = gs.group;
+    if (length < gs.minPduBytes) return DROPPED.truncated;
+    if (this.rejectOwnSource && l2Src === group.gmi) return DROPPED['own-source'];
+
+    const pgkIndex = b0 & 0x1f;
+    const pgk = lookupRxPgk(group, pgkIndex, nowMs, this.keys.rxExpiryGraceMs);
+    if (typeof pgk === 'string') return DROPPED[pgk];
+    const ps = gs.byIndex[pgkIndex]!;
+
+    const ptkId = (pdu[1]! << 8) | pdu[2]!;
+    const sn = (pdu[3]! << 8) | pdu[4]!;
+    const count = ptkId * 0x10000 + sn;
+    let window = ps.windows.get(l2Src);
+    if (window !== undefined) {
+      if (!window.check(count)) return DROPPED.replay;
+    } else if (this.windowCount >= this.maxSenders) {
+      return DROPPED['sender-table-full'];
+    }
+
+    const key = l2Src * 0x10000 + ptkId;
+    const cached = this.lru.get(ps.engines, key);
+    let pending: CachedEngines | undefined;
+    let engines: PtkEngines;
+    if (cached !== undefined) {
+      engines = cached.engines;
+    } else {
+      pending = this.probation.get(ps.pending, key);
+      if (pending === undefined) {
+        if (!this.bucketFor(window, ptkId).tryTake(nowMs)) return DROPPED['derivation-rate-limited'];
+        this.derivations++;
+        pending = this.probation.add(
+          ps.pending,
+          key,
+          derivePtkEngines({
+            profile: group.profile,
+            pgk: pgk.pgk,
+            groupId: group.groupId,
+            gmi: l2Src,
+            ptkId,
+            nea: group.nea,
+            nia: group.nia,
+          }),
+        );
+      }
+      engines = pending.engines;
+    }
+
+    const opened = openPdu(engines, gs.layout, pdu, count, l2Src, l2Dst);
+    if (typeof opened === 'string') return DROPPED[opened];
+
+    // Authenticated (or, integrity off, identity block matched): now it may take memory.
+    if (pending !== undefined) {
+      this.probation.remove(pending);
+      this.lru.add(ps.engines, key, engines);
+    }
+    if (window === undefined) {
+      window = new ReplayWindow(this.windowWords);
+      ps.windows.set(l2Src, window);
+      this.windowCount++;
+    }
+    window.update(count);
+    return { ok: true, sdu: opened, sduType, senderGmi: l2Src, groupId: l2Dst, pgkId: pgk.pgkId, ptkId, sn };
+  }
+
+  private bucketFor(window: ReplayWindow | undefined, ptkId: number): TokenBucket {
+    if (window === undefined) return this.newBucket;
+    const lastPtkId = Math.floor(window.highest / 0x10000);
+    return ptkId > lastPtkId && ptkId <= lastPtkId + this.nextPtkSpan ? this.nextPtkBucket : this.knownBucket;
+  }
+
+  /** The receive state of a group, rebuilt when the key state installed new material for it. */
+  private groupState(groupId: number): RxGroupState | undefined {
+    const group = this.keys.get(groupId);
+    const old = this.groups.get(groupId);
+    if (group === undefined) {
+      if (old !== undefined) this.dropGroupState(old);
+      this.groups.delete(groupId);
+      return undefined;
+    }
+    if (old !== undefined && old.group === group) return old;
+    const fresh = this.rebuild(group, old);
+    this.groups.set(groupId, fresh);
+    return fresh;
+  }
+
+  private rebuild(group: InstalledGroup, old: RxGroupState | undefined): RxGroupState {
+    const layout = pduLayout(group.profile, group.nia !== null);
+    const enginesStillValid =
+      old !== undefined &&
+      old.group.profile === group.profile &&
+      old.group.nea === group.nea &&
+      old.group.nia === group.nia;
+    const byIndex = new Array<RxPgkState | undefined>(PGK_INDEX_COUNT).fill(undefined);
+    const kept = new Set<RxPgkState>();
+    for (const pgk of group.pgksNewestFirst) {
+      const prev = old?.byIndex[pgk.index];
+      if (prev !== undefined && prev.pgk.pgkId === pgk.pgkId && sameBytes(prev.pgk.pgk, pgk.pgk)) {
+        // Same PGK: keep its replay windows (forgetting them would re-open replays).
+        if (!enginesStillValid) {
+          this.lru.dropOwner(prev.engines);
+          this.probation.dropOwner(prev.pending);
+        }
+        byIndex[pgk.index] = { pgk, engines: prev.engines, pending: prev.pending, windows: prev.windows };
+        kept.add(prev);
+      } else {
+        byIndex[pgk.index] = { pgk, engines: new Map(), pending: new Map(), windows: new Map() };
+      }
+    }
+    if (old !== undefined) {
+      for (const prev of old.byIndex) {
+        if (prev !== undefined && !kept.has(prev)) this.dropPgkState(prev);
+      }
+    }
+    return { group, layout, minPduBytes: layout.overhead + 1, byIndex };
+  }
+
+  private dropGroupState(gs: RxGroupState): void {
+    for (const ps of gs.byIndex) if (ps !== undefined) this.dropPgkState(ps);
+  }
+
+  private dropPgkState(ps: RxPgkState): void {
+    this.lru.dropOwner(ps.engines);
+    this.probation.dropOwner(ps.pending);
+    this.windowCount -= ps.windows.size;
+    ps.windows.clear();
+  }
+}

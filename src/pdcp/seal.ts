@@ -1,0 +1,104 @@
+/**
+ * Stateless protection of one PDU with given engines (PROTOCOL.md 4.2):
+ *
+ *   COUNT      = PTK ID << 16 | SN, BEARER = 0, DIRECTION = 0
+ *   MAC-I      = NIA(PIK, COUNT, 0, 0, header || inner identity block || SDU)
+ *   ciphertext = NEA(PEK, COUNT, 0, 0) over inner identity block || SDU || MAC-I
+ *
+ * The entities (tx-entity.ts, rx-entity.ts) choose keys, PTK IDs and SNs and check replay; these
+ * two functions only do the bytes. The `pdu` CLI calls them directly with hand-given fields.
+ */
+import type { PtkEngines } from './ptk-engines.js';
+import { HEADER_BYTES, MAC_I_BYTES, countOf, read24, write24, type PduLayout } from './pdu.js';
+
+const BEARER = 0;
+const DIRECTION = 0;
+
+/**
+ * Builds the protected PDU. Arguments are trusted (the transmit entity and the CLI validate
+ * them); `sduType`, `pgkIndex`, `ptkId`, `sn` must already be in range.
+ */
+export function sealPdu(
+  engines: PtkEngines,
+  layout: PduLayout,
+  sduType: number,
+  pgkIndex: number,
+  ptkId: number,
+  sn: number,
+  groupId: number,
+  gmi: number,
+  sdu: Uint8Array,
+): Uint8Array {
+  const count = countOf(ptkId, sn);
+  // Every octet is written below; allocUnsafe takes small PDUs from Node's buffer pool, which
+  // is several times cheaper than a fresh off-heap Uint8Array per packet.
+  const pdu: Uint8Array = Buffer.allocUnsafe(sdu.length + layout.overhead);
+  // TS 36.323 6.2.10 header.
+  pdu[0] = (sduType << 5) | pgkIndex;
+  pdu[1] = ptkId >>> 8;
+  pdu[2] = ptkId & 0xff;
+  pdu[3] = sn >>> 8;
+  pdu[4] = sn & 0xff;
+  if (layout.innerIdentity) {
+    // pCR: Group ID and GMI inside the ciphered part, so no member can pose as another.
+    write24(pdu, HEADER_BYTES, groupId);
+    write24(pdu, HEADER_BYTES + 3, gmi);
+  }
+  pdu.set(sdu, layout.sduOffset);
+  if (layout.macI) {
+    const integrity = engines.integrity;
+    if (integrity === null) throw new TypeError('engines.integrity: the layout has a MAC-I but no integrity engine was given');
+    const macAt = pdu.length - MAC_I_BYTES;
+    const mac = integrity.mac(count, BEARER, DIRECTION, pdu.subarray(0, macAt));
+    pdu[macAt] = mac >>> 24;
+    pdu[macAt + 1] = (mac >>> 16) & 0xff;
+    pdu[macAt + 2] = (mac >>> 8) & 0xff;
+    pdu[macAt + 3] = mac & 0xff;
+  }
+  // NR style (TS 38.323 5.8): the MAC-I is ciphered too. In place.
+  const body = pdu.subarray(HEADER_BYTES);
+  engines.cipher.apply(count, BEARER, DIRECTION, body, undefined, body);
+  return pdu;
+}
+
+export type OpenFailure = 'mac-failure' | 'wrong-group' | 'identity-mismatch';
+
+/**
+ * Deciphers and verifies a PDU whose header was already checked (length fits `layout`, COUNT
+ * from its PTK ID and SN). Returns the SDU (a view into a new buffer; `pdu` is not modified) or
+ * why it fails. `l2Src` / `l2Dst` are the sender GMI and Group ID the layer below reported; the
+ * inner identity block must equal them.
+ */
+export function openPdu(
+  engines: PtkEngines,
+  layout: PduLayout,
+  pdu: Uint8Array,
+  count: number,
+  l2Src: number,
+  l2Dst: number,
+): Uint8Array | OpenFailure {
+  // Fully written below (header copy + deciphering of the rest); pooled, see sealPdu.
+  const plain: Uint8Array = Buffer.allocUnsafe(pdu.length);
+  plain[0] = pdu[0]!;
+  plain[1] = pdu[1]!;
+  plain[2] = pdu[2]!;
+  plain[3] = pdu[3]!;
+  plain[4] = pdu[4]!;
+  engines.cipher.apply(count, BEARER, DIRECTION, pdu.subarray(HEADER_BYTES), undefined, plain.subarray(HEADER_BYTES));
+  let sduEnd = plain.length;
+  if (layout.macI) {
+    const integrity = engines.integrity;
+    if (integrity === null) return 'mac-failure';
+    sduEnd -= MAC_I_BYTES;
+    const expected = integrity.mac(count, BEARER, DIRECTION, plain.subarray(0, sduEnd));
+    const received =
+      ((plain[sduEnd]! << 24) | (plain[sduEnd + 1]! << 16) | (plain[sduEnd + 2]! << 8) | plain[sduEnd + 3]!) >>> 0;
+    // One XOR and one comparison of two 32-bit numbers: no data-dependent early exit.
+    if ((expected ^ received) !== 0) return 'mac-failure';
+  }
+  if (layout.innerIdentity) {
+    if (read24(plain, HEADER_BYTES) !== l2Dst) return 'wrong-group';
+    if (read24(plain, HEADER_BYTES + 3) !== l2Src) return 'identity-mismatch';
+  }
+  return plain.subarray(layout.sduOffset, sduEnd);
+}
