@@ -1,13 +1,45 @@
 import type { Command } from 'commander';
-import { CliError } from '../cli-error.js';
+import { InvalidArgumentError } from 'commander';
 
-// Placeholder until its issue lands: declared so that `--help` shows the whole tool.
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}
+
 export function registerPkmf(program: Command): void {
-  program
+  const pkmf = program
     .command('pkmf')
-    .description('run a PKMF (ProSe Key Management Function) (not implemented yet)')
-    .allowUnknownOption()
-    .action(() => {
-      throw new CliError('`pkmf` is not implemented yet', 2);
+    .description('run a PKMF (ProSe Key Management Function): group keys for UEs over mutual TLS')
+    .option('-c, --config <file>', 'PKMF config (YAML; see docs/pkmf.md)')
+    .option('--log-level <level>', 'override the config\'s logLevel (trace, debug, info, warn, error, silent)')
+    .addHelpText(
+      'after',
+      '\nExample:\n  sl-bridge ca init pki/op1\n  sl-bridge ca issue pkmf --ca pki/op1 --plmn 001-01\n  sl-bridge pkmf --config pkmf.yaml',
+    )
+    .action(async (opts: { config?: string; logLevel?: string }) => {
+      const { CliError } = await import('../cli-error.js');
+      if (!opts.config) throw new CliError('pkmf: --config <file> is required (see `sl-bridge pkmf --help`)', 2);
+      const { runPkmfFromFile } = await import('../pkmf/server.js');
+      const { ConfigError } = await import('../config/reader.js');
+      try {
+        await runPkmfFromFile(opts.config, opts.logLevel ? { logLevel: opts.logLevel } : {});
+      } catch (e) {
+        if (e instanceof ConfigError) throw new CliError(e.message, 2);
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'EADDRINUSE' || code === 'EACCES') throw new CliError(`pkmf: cannot listen: ${(e as Error).message}`, 1);
+        throw e;
+      }
+    });
+
+  pkmf
+    .command('bench', { hidden: true })
+    .description('load benchmark: N UEs request keys concurrently over TLS from one PKMF process')
+    .option('--ues <n>', 'number of concurrent UEs', positiveInt, 500)
+    .option('--rounds <n>', 'rounds of N concurrent requests', positiveInt, 3)
+    .option('--json', 'print the result as JSON')
+    .action(async (opts: { ues: number; rounds: number; json?: boolean }) => {
+      const { runPkmfBench } = await import('../pkmf/bench.js');
+      await runPkmfBench(opts);
     });
 }

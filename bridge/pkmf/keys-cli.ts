@@ -1,0 +1,127 @@
+/**
+ * `sl-bridge keys fetch` / `keys show`: one request through the key client (persisting what it
+ * gets), or the persisted keys, printed as text or JSON. PGK bytes appear only with --show-keys.
+ */
+import { pino } from 'pino';
+import type { GroupKeyMaterial } from '../../src/keys/types.js';
+import { errorDescription, errorName } from '../../src/pkmf/errors.js';
+import { hex24 } from '../../src/pkmf/identity.js';
+import { CliError } from '../cli-error.js';
+import { ConfigError } from '../config/reader.js';
+import { KeyClient, readPersistedKeys } from './key-client.js';
+import type { UeKeyConfig } from './ue-config.js';
+import { loadUeKeyConfig } from './ue-config.js';
+
+interface Flags {
+  config?: string;
+  showKeys?: boolean;
+  json?: boolean;
+}
+
+function loadConfig(cmd: string, flags: Flags): UeKeyConfig {
+  if (!flags.config) throw new CliError(`keys ${cmd}: --config <file> is required`, 2);
+  try {
+    return loadUeKeyConfig(flags.config);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new CliError(e.message, 2);
+    throw e;
+  }
+}
+
+const ALG = ['0 (null)', '1 (SNOW 3G)', '2 (AES)', '3 (ZUC)'];
+
+function until(ms: number, now: number): string {
+  const s = Math.round((ms - now) / 1000);
+  if (s < 0) return 'expired';
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return h > 0 ? `in ${h}h${String(m).padStart(2, '0')}m` : m > 0 ? `in ${m}m${String(s % 60).padStart(2, '0')}s` : `in ${s}s`;
+}
+
+type Shown = GroupKeyMaterial & { pgks: (GroupKeyMaterial['pgks'][number] & { activeFromMs?: number })[] };
+
+function groupJson(m: Shown, showKeys: boolean): object {
+  return {
+    groupId: hex24(m.groupId),
+    gmi: hex24(m.gmi),
+    nea: m.nea,
+    nia: m.nia,
+    profile: m.profile,
+    allowNullAlgorithms: m.allowNullAlgorithms ?? false,
+    pgks: [...m.pgks]
+      .sort((a, b) => a.pgkId - b.pgkId)
+      .map((p) => ({
+        pgkId: p.pgkId,
+        pgkIndex: p.pgkId & 0x1f,
+        ...(p.activeFromMs === undefined ? {} : { activeFrom: new Date(p.activeFromMs).toISOString() }),
+        expiresAt: new Date(p.expiresAtMs).toISOString(),
+        ...(showKeys ? { pgk: Buffer.from(p.pgk).toString('hex') } : {}),
+      })),
+  };
+}
+
+function groupText(m: Shown, showKeys: boolean, now: number): string {
+  const lines = [
+    `group ${hex24(m.groupId)}  GMI ${hex24(m.gmi)}  NEA ${ALG[m.nea]}  NIA ${m.nia === null ? 'off' : ALG[m.nia]}  profile ${m.profile}`,
+  ];
+  for (const p of [...m.pgks].sort((a, b) => a.pgkId - b.pgkId)) {
+    lines.push(
+      `  PGK ID ${p.pgkId} (0x${p.pgkId.toString(16).padStart(8, '0')}, index ${p.pgkId & 0x1f})  expires ${new Date(p.expiresAtMs).toISOString()} (${until(p.expiresAtMs, now)})` +
+        (p.activeFromMs !== undefined && p.activeFromMs > now ? `  active from ${new Date(p.activeFromMs).toISOString()} (${until(p.activeFromMs, now)})` : ''),
+    );
+    if (showKeys) lines.push(`    PGK ${Buffer.from(p.pgk).toString('hex')}`);
+  }
+  return lines.join('\n');
+}
+
+export async function fetchKeysCommand(flags: Flags): Promise<void> {
+  const config = loadConfig('fetch', flags);
+  const client = new KeyClient(config, { logger: pino({ level: 'silent' }) });
+  const report = await client.fetchOnce();
+  await client.stop();
+  if (!report.ok || !report.response) {
+    const e = report.error!;
+    throw new CliError(`keys fetch: ${config.pkmf.host}:${config.pkmf.port}: ${e.code}: ${e.message}`, 1);
+  }
+  const res = report.response;
+  const now = Date.now();
+  if (flags.json) {
+    const out = {
+      supi: config.supi,
+      pkmf: `${config.pkmf.host}:${config.pkmf.port}`,
+      servingPlmn: res.servingPlmn,
+      transactionId: res.transactionId,
+      groups: res.groups.map((g) => (g.ok ? groupJson(g.material, !!flags.showKeys) : { groupId: hex24(g.groupId), error: errorName(g.error) })),
+    };
+    process.stdout.write(JSON.stringify(out, null, 2) + '\n');
+  } else {
+    const lines = [
+      `${config.supi} via PKMF ${config.pkmf.host}:${config.pkmf.port} (serving PLMN ${res.servingPlmn}), transaction ${res.transactionId}`,
+    ];
+    for (const g of res.groups) {
+      if (g.ok) lines.push(groupText(g.material, !!flags.showKeys, now));
+      else lines.push(`group ${hex24(g.groupId)}  error ${errorName(g.error)}: ${errorDescription(g.error)}`);
+    }
+    lines.push(`persisted to ${client.stateFile}`);
+    process.stdout.write(lines.join('\n') + '\n');
+  }
+  if (res.groups.every((g) => !g.ok)) process.exitCode = 1;
+}
+
+export async function showKeysCommand(flags: Flags): Promise<void> {
+  const config = loadConfig('show', flags);
+  let groups: Shown[];
+  try {
+    groups = readPersistedKeys(config);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new CliError(code === 'ENOENT' ? `keys show: no persisted keys in ${config.stateDir} (run \`sl-bridge keys fetch\`)` : `keys show: ${(e as Error).message}`, 1);
+  }
+  const now = Date.now();
+  if (flags.json) {
+    process.stdout.write(JSON.stringify({ supi: config.supi, groups: groups.map((g) => groupJson(g, !!flags.showKeys)) }, null, 2) + '\n');
+    return;
+  }
+  if (groups.length === 0) process.stdout.write(`${config.supi}: no valid persisted keys\n`);
+  else process.stdout.write(`${config.supi} (persisted)\n${groups.map((g) => groupText(g, !!flags.showKeys, now)).join('\n')}\n`);
+}

@@ -1,0 +1,371 @@
+/**
+ * Bytes <-> typed records for the UE <-> PKMF stream (proto/pkmf.proto): the length-prefixed
+ * frame layer (4-byte big-endian length, then that many bytes) and the protobuf messages inside.
+ * Parse/emit pairs only; no I/O. Everything read from outside fails with a typed error, never a
+ * crash: FrameError for the framing, ProtocolDecodeError for message contents.
+ */
+import type { AlgId, HierarchyProfile } from '../crypto/types.js';
+import type { GroupKeyMaterial, PgkRecord } from '../keys/types.js';
+import { ErrorCode, isErrorCode } from './errors.js';
+import { isUint24, isUint32 } from './identity.js';
+import { ClientFrameType, ServerFrameType } from './schema.js';
+
+export const FRAME_HEADER_BYTES = 4;
+export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024;
+/** Upper bound of `maxFrameBytes` settings: far above any real Key Request or Response. */
+export const MAX_FRAME_BYTES_LIMIT = 16 * 1024 * 1024;
+export const PGK_BYTES = 32;
+
+export type FrameErrorCode = 'FRAME_TOO_LARGE' | 'EMPTY_FRAME';
+
+/** The byte stream cannot be framed; the connection must be closed. */
+export class FrameError extends Error {
+  constructor(
+    readonly code: FrameErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'FrameError';
+  }
+
+  /** The protocol code to send in ConnectionError before closing. */
+  get errorCode(): ErrorCode {
+    return this.code === 'FRAME_TOO_LARGE' ? ErrorCode.FRAME_TOO_LARGE : ErrorCode.MALFORMED_REQUEST;
+  }
+}
+
+/** A frame's payload is not a valid message; the connection must be closed. */
+export class ProtocolDecodeError extends Error {
+  readonly code = 'EPROTO_DECODE';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ProtocolDecodeError';
+  }
+}
+
+function checkMaxFrameBytes(maxFrameBytes: number): void {
+  if (!Number.isInteger(maxFrameBytes) || maxFrameBytes < 1 || maxFrameBytes > MAX_FRAME_BYTES_LIMIT) {
+    throw new RangeError(`maxFrameBytes: expected an integer from 1 to ${MAX_FRAME_BYTES_LIMIT}, got ${maxFrameBytes}`);
+  }
+}
+
+/** Prefixes `payload` with its 4-byte big-endian length. */
+export function encodeFrame(payload: Uint8Array, maxFrameBytes = DEFAULT_MAX_FRAME_BYTES): Uint8Array {
+  checkMaxFrameBytes(maxFrameBytes);
+  if (payload.length === 0) throw new RangeError('payload: a frame carries at least one byte');
+  if (payload.length > maxFrameBytes) {
+    throw new RangeError(`payload: ${payload.length} bytes exceed the maximum frame size ${maxFrameBytes}`);
+  }
+  const out = new Uint8Array(FRAME_HEADER_BYTES + payload.length);
+  new DataView(out.buffer).setUint32(0, payload.length, false);
+  out.set(payload, FRAME_HEADER_BYTES);
+  return out;
+}
+
+/**
+ * Incremental frame splitter for a byte stream. `push` returns the complete frame payloads the new
+ * bytes finish (possibly none). An announced length above `maxFrameBytes`, or of zero, fails the
+ * decoder as soon as the 4 header bytes are in, without buffering the body: `push` still returns
+ * the frames completed before the bad header (nothing accepted is lost), `error` is set, and later
+ * pushes return nothing. `push` never throws.
+ */
+export class FrameDecoder {
+  private chunks: Uint8Array[] = [];
+  private buffered = 0;
+  private failure: FrameError | undefined;
+
+  constructor(readonly maxFrameBytes = DEFAULT_MAX_FRAME_BYTES) {
+    checkMaxFrameBytes(maxFrameBytes);
+  }
+
+  get bufferedBytes(): number {
+    return this.buffered;
+  }
+
+  /** Why the stream cannot be framed any further, once it cannot. */
+  get error(): FrameError | undefined {
+    return this.failure;
+  }
+
+  push(chunk: Uint8Array): Uint8Array[] {
+    if (this.failure) return [];
+    if (chunk.length > 0) {
+      this.chunks.push(chunk);
+      this.buffered += chunk.length;
+    }
+    const frames: Uint8Array[] = [];
+    while (this.buffered >= FRAME_HEADER_BYTES) {
+      const header = this.peek(FRAME_HEADER_BYTES);
+      const length = new DataView(header.buffer, header.byteOffset, FRAME_HEADER_BYTES).getUint32(0, false);
+      if (length === 0) {
+        this.fail('EMPTY_FRAME', 'a frame of length 0');
+        break;
+      }
+      if (length > this.maxFrameBytes) {
+        this.fail('FRAME_TOO_LARGE', `a frame of ${length} bytes exceeds the maximum of ${this.maxFrameBytes}`);
+        break;
+      }
+      if (this.buffered < FRAME_HEADER_BYTES + length) break;
+      this.take(FRAME_HEADER_BYTES);
+      frames.push(this.take(length));
+    }
+    return frames;
+  }
+
+  private fail(code: FrameErrorCode, message: string): void {
+    this.failure = new FrameError(code, message);
+    this.chunks = [];
+    this.buffered = 0;
+  }
+
+  /** The first `n` buffered bytes without consuming them (n <= buffered). */
+  private peek(n: number): Uint8Array {
+    const first = this.chunks[0]!;
+    if (first.length >= n) return first.subarray(0, n);
+    return this.concat(n);
+  }
+
+  private take(n: number): Uint8Array {
+    const first = this.chunks[0]!;
+    let out: Uint8Array;
+    if (first.length >= n) {
+      // Copied (a plain Uint8Array) so the caller's frame does not alias or pin the socket's chunk.
+      out = new Uint8Array(n);
+      out.set(first.subarray(0, n));
+      if (first.length === n) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+    } else {
+      out = this.concat(n);
+      let left = n;
+      while (left > 0) {
+        const c = this.chunks[0]!;
+        if (c.length <= left) {
+          this.chunks.shift();
+          left -= c.length;
+        } else {
+          this.chunks[0] = c.subarray(left);
+          left = 0;
+        }
+      }
+    }
+    this.buffered -= n;
+    return out;
+  }
+
+  private concat(n: number): Uint8Array {
+    const out = new Uint8Array(n);
+    let off = 0;
+    for (const c of this.chunks) {
+      if (off >= n) break;
+      const part = c.subarray(0, n - off);
+      out.set(part, off);
+      off += part.length;
+    }
+    return out;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Typed records
+
+export interface GroupRequestMsg {
+  groupId: number;
+  supportedNea: number[];
+  supportedNia: number[];
+}
+
+export interface KeyRequestMsg {
+  transactionId: number;
+  groups: GroupRequestMsg[];
+  /** "MCC-MNC" or '' when the UE does not say. */
+  homePlmn: string;
+}
+
+/** A PGK as the PKMF issues it: the shared PgkRecord plus the time senders start using it. */
+export interface IssuedPgk extends PgkRecord {
+  activeFromMs: number;
+}
+
+/** A group's key material as the PKMF issues it (see {@link IssuedPgk}). */
+export interface IssuedGroupKeys extends GroupKeyMaterial {
+  pgks: IssuedPgk[];
+}
+
+/** One group's outcome: its key material, or why there is none. */
+export type GroupResult =
+  | { groupId: number; ok: true; material: IssuedGroupKeys; renewAfterMs: number }
+  | { groupId: number; ok: false; error: ErrorCode };
+
+export interface KeyResponseMsg {
+  transactionId: number;
+  /** Request-level error; NONE when `groups` holds one result per requested group. */
+  error: ErrorCode;
+  groups: GroupResult[];
+  servingPlmn: string;
+}
+
+export type ServerMessage =
+  | { kind: 'key-response'; response: KeyResponseMsg }
+  | { kind: 'connection-error'; code: ErrorCode; message: string };
+
+const PROFILE_TO_WIRE: Record<HierarchyProfile, number> = { pcr: 0, ts33533: 1, 'lte-prose': 2 };
+const PROFILE_FROM_WIRE: readonly HierarchyProfile[] = ['pcr', 'ts33533', 'lte-prose'];
+
+function isAlgId(v: unknown): v is AlgId {
+  return v === 0 || v === 1 || v === 2 || v === 3;
+}
+
+function toNumber(v: unknown, what: string): number {
+  // protobufjs gives uint64 fields as Long objects (the `long` package is installed).
+  if (typeof v === 'number') return v;
+  if (v && typeof v === 'object' && 'toNumber' in v && typeof (v as { toNumber: unknown }).toNumber === 'function') {
+    const n = (v as { toNumber(): number }).toNumber();
+    if (Number.isSafeInteger(n) && n >= 0) return n;
+  }
+  throw new ProtocolDecodeError(`${what}: not a non-negative safe integer`);
+}
+
+function decodeWith<T>(type: typeof ClientFrameType, bytes: Uint8Array): T {
+  try {
+    return type.decode(bytes) as unknown as T;
+  } catch (e) {
+    throw new ProtocolDecodeError(`not a valid ${type.name}: ${(e as Error).message}`);
+  }
+}
+
+// --- ClientFrame (UE -> PKMF) -----------------------------------------------------------------
+
+export function encodeKeyRequest(req: KeyRequestMsg): Uint8Array {
+  return ClientFrameType.encode(ClientFrameType.create({ keyRequest: req })).finish();
+}
+
+/**
+ * Decodes a ClientFrame. Protobuf-level garbage and a missing body throw ProtocolDecodeError;
+ * semantic checks (ranges, counts) are {@link validateKeyRequest}'s, so that a decodable but
+ * invalid request gets a MALFORMED_REQUEST response instead of a closed connection.
+ */
+export function decodeClientFrame(bytes: Uint8Array): KeyRequestMsg {
+  const msg = decodeWith<{ keyRequest?: { transactionId: number; groups: GroupRequestMsg[]; homePlmn: string } }>(
+    ClientFrameType,
+    bytes,
+  );
+  const kr = msg.keyRequest;
+  if (!kr) throw new ProtocolDecodeError('ClientFrame carries no key_request');
+  return {
+    transactionId: kr.transactionId,
+    homePlmn: kr.homePlmn,
+    groups: kr.groups.map((g) => ({ groupId: g.groupId, supportedNea: [...g.supportedNea], supportedNia: [...g.supportedNia] })),
+  };
+}
+
+// --- ServerFrame (PKMF -> UE) -----------------------------------------------------------------
+
+function groupResultToWire(r: GroupResult): object {
+  if (!r.ok) return { groupId: r.groupId, error: r.error };
+  const m = r.material;
+  return {
+    groupId: r.groupId,
+    error: ErrorCode.NONE,
+    gmi: m.gmi,
+    algorithms: {
+      nea: m.nea,
+      ...(m.nia === null ? {} : { nia: m.nia }),
+      profile: PROFILE_TO_WIRE[m.profile],
+      allowNullAlgorithms: m.allowNullAlgorithms ?? false,
+    },
+    pgks: m.pgks.map((p) => ({ pgkId: p.pgkId, pgk: p.pgk, expiresAtMs: p.expiresAtMs, activeFromMs: p.activeFromMs })),
+    renewAfterMs: r.renewAfterMs,
+  };
+}
+
+export function encodeKeyResponse(res: KeyResponseMsg): Uint8Array {
+  return ServerFrameType.encode(
+    ServerFrameType.create({
+      keyResponse: {
+        transactionId: res.transactionId,
+        error: res.error,
+        groups: res.groups.map(groupResultToWire),
+        servingPlmn: res.servingPlmn,
+      },
+    }),
+  ).finish();
+}
+
+export function encodeConnectionError(code: ErrorCode, message: string): Uint8Array {
+  return ServerFrameType.encode(ServerFrameType.create({ connectionError: { code, message } })).finish();
+}
+
+interface WireGroupResult {
+  groupId: number;
+  error: number;
+  gmi: number;
+  algorithms?: { nea: number; nia?: number | null; profile: number; allowNullAlgorithms: boolean };
+  pgks: { pgkId: number; pgk: Uint8Array; expiresAtMs: unknown; activeFromMs: unknown }[];
+  renewAfterMs: unknown;
+}
+
+function groupResultFromWire(g: WireGroupResult): GroupResult {
+  if (!isUint24(g.groupId)) throw new ProtocolDecodeError(`group_id ${g.groupId} is not 24-bit`);
+  if (!isErrorCode(g.error)) throw new ProtocolDecodeError(`group ${g.groupId}: unknown error code ${g.error}`);
+  if (g.error !== ErrorCode.NONE) return { groupId: g.groupId, ok: false, error: g.error };
+  const where = `group ${g.groupId}`;
+  if (!isUint24(g.gmi)) throw new ProtocolDecodeError(`${where}: gmi is not 24-bit`);
+  const a = g.algorithms;
+  if (!a) throw new ProtocolDecodeError(`${where}: no algorithms`);
+  if (!isAlgId(a.nea)) throw new ProtocolDecodeError(`${where}: nea ${a.nea} is not 0..3`);
+  const nia = a.nia === undefined || a.nia === null ? null : a.nia;
+  if (nia !== null && !isAlgId(nia)) throw new ProtocolDecodeError(`${where}: nia ${nia} is not 0..3`);
+  const profile = PROFILE_FROM_WIRE[a.profile];
+  if (!profile) throw new ProtocolDecodeError(`${where}: unknown profile ${a.profile}`);
+  if (profile === 'lte-prose' && nia !== null) throw new ProtocolDecodeError(`${where}: lte-prose has no integrity`);
+  if (g.pgks.length === 0) throw new ProtocolDecodeError(`${where}: no PGK`);
+  const indexes = new Set<number>();
+  const pgks: IssuedPgk[] = g.pgks.map((p) => {
+    if (!isUint32(p.pgkId)) throw new ProtocolDecodeError(`${where}: pgk_id is not 32-bit`);
+    if (p.pgk.length !== PGK_BYTES) throw new ProtocolDecodeError(`${where}: PGK ${p.pgkId} is not ${PGK_BYTES} bytes`);
+    if (indexes.has(p.pgkId & 0x1f)) throw new ProtocolDecodeError(`${where}: two PGKs share PGK Index ${p.pgkId & 0x1f}`);
+    indexes.add(p.pgkId & 0x1f);
+    const expiresAtMs = toNumber(p.expiresAtMs, `${where}: expires_at_ms`);
+    const activeFromMs = toNumber(p.activeFromMs, `${where}: active_from_ms`);
+    if (activeFromMs > expiresAtMs) throw new ProtocolDecodeError(`${where}: PGK ${p.pgkId} activates after it expires`);
+    return { pgkId: p.pgkId, pgk: Uint8Array.from(p.pgk), expiresAtMs, activeFromMs };
+  });
+  return {
+    groupId: g.groupId,
+    ok: true,
+    material: {
+      groupId: g.groupId,
+      gmi: g.gmi,
+      nea: a.nea,
+      nia,
+      profile,
+      pgks,
+      allowNullAlgorithms: a.allowNullAlgorithms,
+    },
+    renewAfterMs: toNumber(g.renewAfterMs, `${where}: renew_after_ms`),
+  };
+}
+
+/** Decodes and checks a ServerFrame (the UE side). */
+export function decodeServerFrame(bytes: Uint8Array): ServerMessage {
+  const msg = decodeWith<{
+    keyResponse?: { transactionId: number; error: number; groups: WireGroupResult[]; servingPlmn: string };
+    connectionError?: { code: number; message: string };
+  }>(ServerFrameType, bytes);
+  if (msg.connectionError) {
+    const { code, message } = msg.connectionError;
+    return { kind: 'connection-error', code: isErrorCode(code) ? code : ErrorCode.INTERNAL_ERROR, message };
+  }
+  const kr = msg.keyResponse;
+  if (!kr) throw new ProtocolDecodeError('ServerFrame carries no body');
+  if (!isErrorCode(kr.error)) throw new ProtocolDecodeError(`unknown error code ${kr.error}`);
+  return {
+    kind: 'key-response',
+    response: {
+      transactionId: kr.transactionId,
+      error: kr.error,
+      groups: kr.groups.map(groupResultFromWire),
+      servingPlmn: kr.servingPlmn,
+    },
+  };
+}

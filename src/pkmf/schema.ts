@@ -1,0 +1,108 @@
+/**
+ * proto/pkmf.proto as a protobufjs JSON descriptor, so the codec needs no file access at run time.
+ * test/pkmf-codec.test.ts parses the .proto file and checks it equals this descriptor: edit both.
+ */
+import protobuf from 'protobufjs';
+
+const u32 = (id: number) => ({ type: 'uint32', id });
+const rep = (type: string, id: number) => ({ rule: 'repeated', type, id });
+
+export const PKMF_PROTO_DESCRIPTOR = {
+  nested: {
+    slbridge: {
+      nested: {
+        pkmf: {
+          nested: {
+            v1: {
+              nested: {
+                ErrorCode: {
+                  values: {
+                    ERROR_NONE: 0,
+                    UNKNOWN_GROUP: 1,
+                    NOT_A_MEMBER: 2,
+                    NO_ROAMING_AGREEMENT: 3,
+                    HOME_NETWORK_UNREACHABLE: 4,
+                    MALFORMED_REQUEST: 5,
+                    NO_OPERATOR_AGREEMENT: 6,
+                    OWNER_NETWORK_UNREACHABLE: 7,
+                    ALGORITHM_NOT_SUPPORTED: 8,
+                    FRAME_TOO_LARGE: 9,
+                    INTERNAL_ERROR: 10,
+                    IDENTITY_REJECTED: 11,
+                  },
+                },
+                HierarchyProfile: {
+                  values: { PROFILE_PCR: 0, PROFILE_TS33533: 1, PROFILE_LTE_PROSE: 2 },
+                },
+                GroupRequest: {
+                  fields: { groupId: u32(1), supportedNea: rep('uint32', 2), supportedNia: rep('uint32', 3) },
+                },
+                KeyRequest: {
+                  fields: {
+                    transactionId: u32(1),
+                    groups: rep('GroupRequest', 2),
+                    homePlmn: { type: 'string', id: 3 },
+                  },
+                },
+                Pgk: {
+                  fields: {
+                    pgkId: u32(1),
+                    pgk: { type: 'bytes', id: 2 },
+                    expiresAtMs: { type: 'uint64', id: 3 },
+                    activeFromMs: { type: 'uint64', id: 4 },
+                  },
+                },
+                AlgorithmInfo: {
+                  oneofs: { _nia: { oneof: ['nia'] } },
+                  fields: {
+                    nea: u32(1),
+                    nia: { type: 'uint32', id: 2, options: { proto3_optional: true } },
+                    profile: { type: 'HierarchyProfile', id: 3 },
+                    allowNullAlgorithms: { type: 'bool', id: 4 },
+                  },
+                },
+                GroupKeyResult: {
+                  fields: {
+                    groupId: u32(1),
+                    error: { type: 'ErrorCode', id: 2 },
+                    gmi: u32(3),
+                    algorithms: { type: 'AlgorithmInfo', id: 4 },
+                    pgks: rep('Pgk', 5),
+                    renewAfterMs: { type: 'uint64', id: 6 },
+                  },
+                },
+                KeyResponse: {
+                  fields: {
+                    transactionId: u32(1),
+                    error: { type: 'ErrorCode', id: 2 },
+                    groups: rep('GroupKeyResult', 3),
+                    servingPlmn: { type: 'string', id: 4 },
+                  },
+                },
+                ConnectionError: {
+                  fields: { code: { type: 'ErrorCode', id: 1 }, message: { type: 'string', id: 2 } },
+                },
+                ClientFrame: {
+                  oneofs: { body: { oneof: ['keyRequest'] } },
+                  fields: { keyRequest: { type: 'KeyRequest', id: 1 } },
+                },
+                ServerFrame: {
+                  oneofs: { body: { oneof: ['keyResponse', 'connectionError'] } },
+                  fields: {
+                    keyResponse: { type: 'KeyResponse', id: 1 },
+                    connectionError: { type: 'ConnectionError', id: 2 },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+  },
+} as const;
+
+const root = protobuf.Root.fromJSON(PKMF_PROTO_DESCRIPTOR as unknown as protobuf.INamespace);
+
+export const ClientFrameType = root.lookupType('slbridge.pkmf.v1.ClientFrame');
+export const ServerFrameType = root.lookupType('slbridge.pkmf.v1.ServerFrame');

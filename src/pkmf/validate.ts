@@ -1,0 +1,55 @@
+/**
+ * Semantic checks of a decoded Key Request (TS 33.503 5.2.5 contents, our limits). A request that
+ * fails gets a Key Response with MALFORMED_REQUEST; the connection stays open.
+ */
+import type { AlgId } from '../crypto/types.js';
+import type { KeyRequestMsg } from './codec.js';
+import { hex24, isPlmnString, isUint24 } from './identity.js';
+
+export const MAX_GROUPS_PER_REQUEST = 64;
+
+export interface ValidGroupRequest {
+  groupId: number;
+  supportedNea: ReadonlySet<AlgId>;
+  supportedNia: ReadonlySet<AlgId>;
+}
+
+export interface ValidKeyRequest {
+  transactionId: number;
+  groups: ValidGroupRequest[];
+  homePlmn: string | undefined;
+}
+
+export type Validation<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+function algSet(list: readonly number[], what: string): Validation<ReadonlySet<AlgId>> {
+  if (list.length > 16) return { ok: false, reason: `${what}: more than 16 entries` };
+  const out = new Set<AlgId>();
+  for (const a of list) {
+    if (a !== 0 && a !== 1 && a !== 2 && a !== 3) return { ok: false, reason: `${what}: algorithm ${a} is not 0..3` };
+    out.add(a);
+  }
+  return { ok: true, value: out };
+}
+
+export function validateKeyRequest(req: KeyRequestMsg): Validation<ValidKeyRequest> {
+  if (req.groups.length === 0) return { ok: false, reason: 'no group requested' };
+  if (req.groups.length > MAX_GROUPS_PER_REQUEST) {
+    return { ok: false, reason: `${req.groups.length} groups requested, at most ${MAX_GROUPS_PER_REQUEST} allowed` };
+  }
+  if (req.homePlmn !== '' && !isPlmnString(req.homePlmn)) return { ok: false, reason: 'home_plmn is not "MCC-MNC"' };
+  const seen = new Set<number>();
+  const groups: ValidGroupRequest[] = [];
+  for (const g of req.groups) {
+    if (!isUint24(g.groupId)) return { ok: false, reason: `group_id ${g.groupId} is not 24-bit` };
+    if (seen.has(g.groupId)) return { ok: false, reason: `group ${hex24(g.groupId)} requested twice` };
+    seen.add(g.groupId);
+    const nea = algSet(g.supportedNea, `group ${hex24(g.groupId)} supported_nea`);
+    if (!nea.ok) return nea;
+    if (nea.value.size === 0) return { ok: false, reason: `group ${hex24(g.groupId)}: supported_nea is empty` };
+    const nia = algSet(g.supportedNia, `group ${hex24(g.groupId)} supported_nia`);
+    if (!nia.ok) return nia;
+    groups.push({ groupId: g.groupId, supportedNea: nea.value, supportedNia: nia.value });
+  }
+  return { ok: true, value: { transactionId: req.transactionId, groups, homePlmn: req.homePlmn || undefined } };
+}
