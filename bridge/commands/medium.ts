@@ -1,13 +1,29 @@
 import type { Command } from 'commander';
-import { CliError } from '../cli-error.js';
 
-// Placeholder until its issue lands: declared so that `--help` shows the whole tool.
 export function registerMedium(program: Command): void {
   program
     .command('medium')
-    .description('sidelink channel emulator on ZeroMQ (not implemented yet)')
-    .allowUnknownOption()
-    .action(() => {
-      throw new CliError('`medium` is not implemented yet', 2);
+    .description('sidelink channel emulator on ZeroMQ: delivers each PDU to every other attached UE')
+    .option('--profile <name|file>', 'hw-profile with a medium section (its bind endpoints and defaults)', 'emulator')
+    .option('--endpoint <url...>', 'endpoint(s) to bind instead of the profile\'s, e.g. tcp://127.0.0.1:5560, tcp://127.0.0.1:* (any port), ipc:///tmp/medium.sock')
+    .option('--loss <p>', 'probability that a PDU misses a given receiver, e.g. 0.1 or 10%')
+    .option('--delay-ms <ms>', 'one-way delay')
+    .option('--jitter-ms <ms>', 'half-width of a uniform jitter around the delay')
+    .option('--duplicate <p>', 'probability that a delivered PDU arrives twice')
+    .option('--reorder <p>', 'probability that a PDU is overtaken by the next one to the same receiver')
+    .option('--reorder-hold-ms <ms>', 'longest wait of a held-back PDU for one to overtake it')
+    .option('--seed <n>', 'seed of the random decisions (same seed, same decisions)')
+    .option('--duration <s>', 'stop after this many seconds (default: run until SIGINT/SIGTERM)')
+    .option('--stats-interval <s>', 'also print the stats line every s seconds')
+    .option('--stats-json <file>', 'write the final statistics as JSON')
+    .addHelpText(
+      'after',
+      '\nDaemons connect to the medium with hw-profile "emulator" (or any profile whose transport\n' +
+        'connects to these endpoints). Prints "medium: listening on ENDPOINT..." when ready and a\n' +
+        'stats line on exit.',
+    )
+    .action(async (opts: Record<string, unknown>) => {
+      const { runMedium } = await import('../medium/run.js');
+      await runMedium(opts as unknown as import('../medium/run.js').MediumFlags);
     });
 }

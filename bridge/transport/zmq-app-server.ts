@@ -1,0 +1,139 @@
+/**
+ * The daemon's application socket: a ROUTER (see zmq-hub.ts) that ranging applications connect
+ * their DEALER to. `send` fans a DaemonToApp message out to every attached application (each
+ * picks the groups it cares about from `group_id`); `sendTo` answers one (e.g. a refusal).
+ */
+import { decodeAppToDaemon, encodeDaemonToApp, type AppToDaemon, type DaemonToApp } from '../../src/wire/app.js';
+import { APP_MAX_SDU_BYTES } from '../../src/wire/app.js';
+import { ZmqHub, type HubPeer } from './zmq-hub.js';
+import type { ZmqTuning } from './zmq-options.js';
+import {
+  newTransportCounters,
+  type AppServerTransport,
+  type FrameSink,
+  type PeerHandle,
+  type SendOutcome,
+  type TransportCounters,
+} from './types.js';
+
+export interface ZmqAppServerOptions {
+  /** Endpoints to bind (e.g. ipc:///run/sl-bridge/ue1.sock, tcp://127.0.0.1:*). */
+  endpoints: readonly string[];
+  /** Largest SDU accepted from an application (default 9000, TS 38.323). */
+  maxSduBytes?: number;
+  tuning?: Partial<ZmqTuning>;
+}
+
+export class ZmqAppServer implements AppServerTransport {
+  readonly kind = 'zmq' as const;
+  private readonly hub: ZmqHub;
+  private readonly own: TransportCounters = newTransportCounters();
+  private state: 'new' | 'open' | 'closed' = 'new';
+  private readonly maxSduBytes: number;
+
+  constructor(private readonly options: ZmqAppServerOptions) {
+    this.hub = new ZmqHub({ endpoints: options.endpoints, tuning: options.tuning });
+    this.maxSduBytes = options.maxSduBytes ?? APP_MAX_SDU_BYTES;
+  }
+
+  get description(): string {
+    const eps = this.hub.endpoints.length > 0 ? this.hub.endpoints : this.options.endpoints;
+    return `zmq app server ${eps.join(', ')}`;
+  }
+
+  /** Bound endpoints with `*` ports resolved (after open). */
+  get endpoints(): readonly string[] {
+    return this.hub.endpoints;
+  }
+
+  get peerCount(): number {
+    return this.hub.peers.length;
+  }
+
+  get linkUp(): boolean {
+    return this.hub.peers.length > 0;
+  }
+
+  /**
+   * `sent` and `dropped` count per application copy; `hwm` drops are copies refused because that
+   * application's queue was full, `no-peer` covers sends with no application attached and copies
+   * to an application that had gone.
+   */
+  get counters(): Readonly<TransportCounters> {
+    const c = this.own;
+    return {
+      ...c,
+      dropped: { ...c.dropped, hwm: this.hub.counters.hwmDrops, 'no-peer': c.dropped['no-peer'] + this.hub.counters.unreachableDrops },
+      sent: c.sent - this.hub.counters.hwmDrops - this.hub.counters.unreachableDrops,
+      malformed: c.malformed + this.hub.counters.badFraming,
+      handlerErrors: c.handlerErrors + this.hub.counters.handlerErrors,
+    };
+  }
+
+  async open(sink: FrameSink<AppToDaemon>): Promise<void> {
+    if (this.state !== 'new') throw new Error(`${this.description}: open() called twice`);
+    const c = this.own;
+    await this.hub.start({
+      message: (peer, bytes) => {
+        const d = decodeAppToDaemon(bytes, this.maxSduBytes);
+        if (!d.ok) {
+          c.malformed++;
+          sink.malformed?.(d.error, peer);
+          return;
+        }
+        c.received++;
+        sink.frame(d.value, peer);
+      },
+      badFraming: (peer, n) => sink.malformed?.({ code: 'multipart', message: `expected 1 frame per message, got ${n}` }, peer),
+      attach: (peer) => {
+        if (this.hub.peers.length === 1) {
+          c.linkUps++;
+          sink.link?.(true, `application ${peer.key} attached`);
+        }
+      },
+      detach: (peer) => {
+        if (this.hub.peers.length === 0) {
+          c.linkDowns++;
+          sink.link?.(false, `application ${peer.key} gone`);
+        }
+      },
+    });
+    this.state = 'open';
+  }
+
+  send(frame: DaemonToApp): SendOutcome {
+    const bytes = this.encode(frame);
+    if (typeof bytes === 'string') return bytes;
+    const peers = this.hub.peers;
+    if (peers.length === 0) return this.drop('no-peer');
+    for (const peer of peers) if (this.hub.sendTo(peer, bytes)) this.own.sent++;
+    return 'accepted';
+  }
+
+  sendTo(peer: PeerHandle, frame: DaemonToApp): SendOutcome {
+    const bytes = this.encode(frame);
+    if (typeof bytes === 'string') return bytes;
+    if (!this.hub.sendTo(peer as HubPeer, bytes)) return this.drop('no-peer');
+    this.own.sent++;
+    return 'accepted';
+  }
+
+  async close(): Promise<void> {
+    this.state = 'closed';
+    await this.hub.close();
+  }
+
+  private encode(frame: DaemonToApp): Uint8Array | Exclude<SendOutcome, 'accepted'> {
+    if (this.state !== 'open') return this.drop(this.state === 'new' ? 'not-open' : 'closed');
+    try {
+      return encodeDaemonToApp(frame);
+    } catch {
+      return this.drop('invalid');
+    }
+  }
+
+  private drop(reason: Exclude<SendOutcome, 'accepted'>): Exclude<SendOutcome, 'accepted'> {
+    this.own.dropped[reason]++;
+    return reason;
+  }
+}
