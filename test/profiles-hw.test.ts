@@ -8,7 +8,6 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { builtinProfileNames, loadHwProfile, resolveProfilePath } from '../bridge/profiles/loader.js';
 import { ConfigError } from '../bridge/config/reader.js';
 import { createStackTransport } from '../bridge/transport/index.js';
-import { TransportError } from '../bridge/transport/zmq-dealer.js';
 import { tempDir } from './fixtures/transport-helpers.js';
 
 const tmp = tempDir('slb-profiles-');
@@ -42,7 +41,7 @@ function errorOf(file: string): ConfigError {
 }
 
 describe('shipped hw-profiles', () => {
-  it('ships the emulator, two ZeroMQ shim profiles and the three placeholders', () => {
+  it('ships the emulator, two ZeroMQ shim profiles, a serial modem and two TUN profiles', () => {
     expect(builtinProfileNames()).toEqual(['emulator', 'oai-nr-sl-tun', 'oai-nr-sl-zmq', 'serial-modem', 'srsran-tun', 'srsran-zmq']);
   });
 
@@ -66,11 +65,12 @@ describe('shipped hw-profiles', () => {
     expect(oai.medium).toBeUndefined();
   });
 
-  it('loads the serial and UDP placeholders, which the transport factory does not open yet', () => {
+  it('loads the serial and UDP profiles, and the transport factory builds their transports', () => {
     expect(loadHwProfile('serial-modem').transport).toMatchObject({ kind: 'serial', device: '/dev/ttyUSB0', baudRate: 921600, flowControl: 'rts-cts', mtu: 2048, framing: 'cobs' });
     expect(loadHwProfile('oai-nr-sl-tun').transport).toMatchObject({ kind: 'udp', mode: 'multicast', group: '239.255.77.1', port: 5600, interface: 'oaitun_ue1' });
     expect(loadHwProfile('srsran-tun').transport).toMatchObject({ kind: 'udp', interface: 'tun_srsue' });
-    expect(() => createStackTransport(loadHwProfile('serial-modem'))).toThrow(TransportError);
+    expect(createStackTransport(loadHwProfile('serial-modem')).kind).toBe('serial');
+    expect(createStackTransport(loadHwProfile('srsran-tun')).kind).toBe('udp');
   });
 
   it('opens a stack transport from a profile, with an endpoint override', async () => {
@@ -117,13 +117,25 @@ describe('hw-profile validation', () => {
       'serial PDU limit above the MTU',
       'name: s\ndescription: d\ntransport:\n  kind: serial\n  device: /dev/ttyS0\n  baud_rate: 115200\n  mtu: 512\npdu:\n  max_bytes: 1000\n',
       'pdu.max_bytes',
-      'expected at most transport.mtu (512) for a serial link, got 1000',
+      'expected at most transport.mtu - 31 (envelope fields) = 481 for a serial link, got 1000',
+    ],
+    [
+      'serial PDU limit leaving no room for the envelope fields',
+      'name: s\ndescription: d\ntransport:\n  kind: serial\n  device: /dev/ttyS0\n  baud_rate: 115200\n  mtu: 512\npdu:\n  max_bytes: 500\n',
+      'pdu.max_bytes',
+      'expected at most transport.mtu - 31 (envelope fields) = 481 for a serial link, got 500',
+    ],
+    [
+      'serial xon-xoff flow control (unsafe with binary frames)',
+      'name: s\ndescription: d\ntransport:\n  kind: serial\n  device: /dev/ttyS0\n  baud_rate: 115200\n  mtu: 512\n  flow_control: xon-xoff\npdu:\n  max_bytes: 400\n',
+      'transport.flow_control',
+      'expected one of none, rts-cts',
     ],
     [
       'serial flow control unknown',
-      'name: s\ndescription: d\ntransport:\n  kind: serial\n  device: /dev/ttyS0\n  baud_rate: 115200\n  mtu: 512\n  flow_control: hardware\npdu:\n  max_bytes: 500\n',
+      'name: s\ndescription: d\ntransport:\n  kind: serial\n  device: /dev/ttyS0\n  baud_rate: 115200\n  mtu: 512\n  flow_control: hardware\npdu:\n  max_bytes: 400\n',
       'transport.flow_control',
-      'expected one of none, rts-cts, xon-xoff',
+      'expected one of none, rts-cts',
     ],
     [
       'UDP group not multicast',

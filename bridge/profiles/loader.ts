@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { ConfigError, readYamlConfig, type ConfigReader } from '../config/reader.js';
 import { DEFAULT_ZMQ_TUNING, type ZmqTuning } from '../transport/zmq-options.js';
 import { NO_IMPAIRMENTS } from '../../src/medium/channel.js';
+import { ENVELOPE_OVERHEAD_BYTES } from '../transport/serial-limits.js';
 import type {
   HwProfile,
   MediumProfile,
@@ -74,8 +75,12 @@ export function parseHwProfile(r: ConfigReader): HwProfile {
   if (medium && !(transport.kind === 'zmq' && transport.role === 'connect')) {
     r.fail('medium', 'a medium section only goes with transport.kind zmq and transport.role connect');
   }
-  if (transport.kind === 'serial' && transport.mtu < maxBytes) {
-    r.fail('pdu.max_bytes', `expected at most transport.mtu (${transport.mtu}) for a serial link`, maxBytes);
+  if (transport.kind === 'serial' && maxBytes + ENVELOPE_OVERHEAD_BYTES > transport.mtu) {
+    r.fail(
+      'pdu.max_bytes',
+      `expected at most transport.mtu - ${ENVELOPE_OVERHEAD_BYTES} (envelope fields) = ${transport.mtu - ENVELOPE_OVERHEAD_BYTES} for a serial link`,
+      maxBytes,
+    );
   }
   r.done();
   return { file: r.file, name, description, transport, pdu: { maxBytes }, ...(medium ? { medium } : {}) };
@@ -159,7 +164,8 @@ function parseSerial(r: ConfigReader): SerialTransportProfile {
   const device = r.string('device');
   if (!device.startsWith('/')) r.fail('device', 'expected an absolute device path such as /dev/ttyUSB0', device);
   const baudRate = r.int('baud_rate', { min: 300, max: 16_000_000 });
-  const flowControl = r.oneOf('flow_control', ['none', 'rts-cts', 'xon-xoff'] as const, 'none');
+  // xon-xoff is refused: 0x11/0x13 occur in binary frames and the tty would swallow them.
+  const flowControl = r.oneOf('flow_control', ['none', 'rts-cts'] as const, 'none');
   const mtu = r.int('mtu', { min: 64, max: MAX_PDU_BYTES_LIMIT });
   const framing = r.oneOf('framing', ['cobs', 'slip'] as const, 'cobs');
   const timing = r.section('timing', true);

@@ -19,7 +19,7 @@ export interface SerialTransportProfile {
   /** e.g. /dev/ttyUSB0, /dev/serial/by-id/... */
   device: string;
   baudRate: number;
-  flowControl: 'none' | 'rts-cts' | 'xon-xoff';
+  flowControl: 'none' | 'rts-cts';
   /** Largest frame on the line (envelope included), bytes. */
   mtu: number;
   framing: 'cobs' | 'slip';

@@ -5,7 +5,8 @@
  */
 import type { HwProfile } from '../profiles/types.js';
 import { createZmqStackTransport } from './zmq-stack.js';
-import { TransportError } from './zmq-dealer.js';
+import { createSerialStackTransport } from './serial.js';
+import { createUdpStackTransport } from './udp.js';
 import type { StackTransport } from './types.js';
 
 export * from './types.js';
@@ -16,6 +17,8 @@ export { ZmqHub, type HubPeer, type HubHandlers, type HubCounters } from './zmq-
 export { ZmqAppServer, type ZmqAppServerOptions } from './zmq-app-server.js';
 export { createZmqAppClient, type ZmqAppClientOptions } from './zmq-app-client.js';
 export { createZmqStackTransport, type ZmqStackOptions } from './zmq-stack.js';
+export { createSerialStackTransport, type SerialTransportOptions } from './serial.js';
+export { createUdpStackTransport, type UdpTransportOptions } from './udp.js';
 
 /**
  * The stack-side transport a hw-profile describes (not opened yet). `endpoint` overrides the
@@ -32,7 +35,24 @@ export function createStackTransport(profile: HwProfile, overrides: { endpoint?:
         tuning: t.tuning,
       });
     case 'serial':
+      return createSerialStackTransport({
+        device: t.device,
+        baudRate: t.baudRate,
+        flowControl: t.flowControl,
+        mtu: t.mtu,
+        framing: t.framing,
+        reopenMs: t.reopenMs,
+        maxPduBytes: profile.pdu.maxBytes,
+      });
     case 'udp':
-      throw new TransportError('ENOTIMPL', `${profile.file}: transport kind "${t.kind}" is not implemented yet (integrations issue)`);
+      return createUdpStackTransport({
+        mode: t.mode,
+        group: t.group,
+        port: t.port,
+        interface: t.interface,
+        ttl: t.ttl,
+        loopback: t.loopback,
+        maxPduBytes: profile.pdu.maxBytes,
+      });
   }
 }
