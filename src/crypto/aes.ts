@@ -23,14 +23,7 @@
  */
 import { createCipheriv, type Cipher } from 'node:crypto';
 import { encryptWords, expandKey128 } from './aes-block.js';
-import {
-  checkBearer,
-  checkCount,
-  checkDirection,
-  checkKey128,
-  resolveLengthBits,
-  resolveOut,
-} from './checks.js';
+import { checkCountBearerDirection, checkKey128, resolveLengthBits, resolveOut } from './checks.js';
 import type { CipherEngine, IntegrityEngine } from './types.js';
 
 export type AesBackend = 'auto' | 'node' | 'ts';
@@ -89,9 +82,7 @@ class NodeNea2 implements CipherEngine {
   }
 
   apply(count: number, bearer: number, direction: number, data: Uint8Array, lengthBits?: number, out?: Uint8Array): Uint8Array {
-    checkCount(count);
-    checkBearer(bearer);
-    checkDirection(direction);
+    checkCountBearerDirection(count, bearer, direction);
     const bits = resolveLengthBits(lengthBits, data, 'data');
     const nBytes = (bits + 7) >>> 3;
     const dst = resolveOut(out, nBytes);
@@ -161,9 +152,7 @@ class TsNea2 implements CipherEngine {
   }
 
   apply(count: number, bearer: number, direction: number, data: Uint8Array, lengthBits?: number, out?: Uint8Array): Uint8Array {
-    checkCount(count);
-    checkBearer(bearer);
-    checkDirection(direction);
+    checkCountBearerDirection(count, bearer, direction);
     const bits = resolveLengthBits(lengthBits, data, 'data');
     const nBytes = (bits + 7) >>> 3;
     const dst = resolveOut(out, nBytes);
@@ -259,9 +248,7 @@ class NodeNia2 implements IntegrityEngine {
   }
 
   mac(count: number, bearer: number, direction: number, message: Uint8Array, lengthBits?: number): number {
-    checkCount(count);
-    checkBearer(bearer);
-    checkDirection(direction);
+    checkCountBearerDirection(count, bearer, direction);
     const bits = resolveLengthBits(lengthBits, message, 'message');
     const buf = this.input.get(16 * (((64 + bits + 127) >>> 7) + 0));
     const size = layoutCmacInput(buf, count, bearer, direction, message, bits, this.k1, this.k2);
@@ -295,9 +282,7 @@ class TsNia2 implements IntegrityEngine {
   }
 
   mac(count: number, bearer: number, direction: number, message: Uint8Array, lengthBits?: number): number {
-    checkCount(count);
-    checkBearer(bearer);
-    checkDirection(direction);
+    checkCountBearerDirection(count, bearer, direction);
     const bits = resolveLengthBits(lengthBits, message, 'message');
     const buf = this.input.get(16 * ((64 + bits + 127) >>> 7));
     const size = layoutCmacInput(buf, count, bearer, direction, message, bits, this.k1, this.k2);

@@ -31,6 +31,13 @@ export const checkBearer = (bearer: unknown): void => checkInt('BEARER', bearer,
 /** DIRECTION is 1 bit. */
 export const checkDirection = (direction: unknown): void => checkInt('DIRECTION', direction, 0, 1);
 
+/** The COUNT, BEARER and DIRECTION inputs every 128-NEA/NIA call takes (TS 33.501 D.2.1.1, D.3.1.1). */
+export function checkCountBearerDirection(count: unknown, bearer: unknown, direction: unknown): void {
+  checkCount(count);
+  checkBearer(bearer);
+  checkDirection(direction);
+}
+
 /**
  * Resolves the LENGTH (in bits) of an algorithm input: defaults to all of `data`; otherwise it must
  * be a non-negative integer no longer than the data (TS 33.501 D.2.1.1: LENGTH in bits).

@@ -3,14 +3,7 @@
  * keystream is all zeros (the output equals the input); NIA0's MAC is 32 zero bits. Inputs are
  * checked exactly like the real algorithms so a misuse shows up before a real key is plugged in.
  */
-import {
-  checkBearer,
-  checkBytes,
-  checkCount,
-  checkDirection,
-  resolveLengthBits,
-  resolveOut,
-} from './checks.js';
+import { checkBytes, checkCountBearerDirection, resolveLengthBits, resolveOut } from './checks.js';
 import type { CipherEngine, IntegrityEngine } from './types.js';
 
 export class Nea0 implements CipherEngine {
@@ -20,9 +13,7 @@ export class Nea0 implements CipherEngine {
     checkBytes('KEY', key, 16);
   }
   apply(count: number, bearer: number, direction: number, data: Uint8Array, lengthBits?: number, out?: Uint8Array): Uint8Array {
-    checkCount(count);
-    checkBearer(bearer);
-    checkDirection(direction);
+    checkCountBearerDirection(count, bearer, direction);
     const bits = resolveLengthBits(lengthBits, data, 'data');
     const nBytes = (bits + 7) >>> 3;
     const dst = resolveOut(out, nBytes);
@@ -39,9 +30,7 @@ export class Nia0 implements IntegrityEngine {
     checkBytes('KEY', key, 16);
   }
   mac(count: number, bearer: number, direction: number, message: Uint8Array, lengthBits?: number): number {
-    checkCount(count);
-    checkBearer(bearer);
-    checkDirection(direction);
+    checkCountBearerDirection(count, bearer, direction);
     resolveLengthBits(lengthBits, message, 'message');
     return 0;
   }

@@ -11,15 +11,7 @@
  * f9 use a 256-entry table per multiplier P (built once per packet, reused for every 64-bit block).
  */
 import { SBOX } from './aes-block.js';
-import {
-  checkBearer,
-  checkCount,
-  checkDirection,
-  checkInt,
-  checkKey128,
-  resolveLengthBits,
-  resolveOut,
-} from './checks.js';
+import { checkBearer, checkCount, checkCountBearerDirection, checkDirection, checkInt, checkKey128, resolveLengthBits, resolveOut } from './checks.js';
 import type { CipherEngine, IntegrityEngine } from './types.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -205,9 +197,7 @@ export class Nea1 implements CipherEngine {
   }
 
   apply(count: number, bearer: number, direction: number, data: Uint8Array, lengthBits?: number, out?: Uint8Array): Uint8Array {
-    checkCount(count);
-    checkBearer(bearer);
-    checkDirection(direction);
+    checkCountBearerDirection(count, bearer, direction);
     const bits = resolveLengthBits(lengthBits, data, 'data');
     const nBytes = (bits + 7) >>> 3;
     const dst = resolveOut(out, nBytes);

@@ -10,16 +10,7 @@
  * are a carry-less product of the byte with the next 40 keystream bits, read from a byte-by-byte
  * carry-less product table built at module load. No per-bit loop, no BigInt.
  */
-import {
-  checkBearer,
-  checkBytes,
-  checkCount,
-  checkDirection,
-  checkInt,
-  checkKey128,
-  resolveLengthBits,
-  resolveOut,
-} from './checks.js';
+import { checkBytes, checkCountBearerDirection, checkInt, checkKey128, resolveLengthBits, resolveOut } from './checks.js';
 import { xorWords } from './snow3g.js';
 import type { CipherEngine, IntegrityEngine } from './types.js';
 
@@ -168,9 +159,7 @@ export class Nea3 implements CipherEngine {
   }
 
   apply(count: number, bearer: number, direction: number, data: Uint8Array, lengthBits?: number, out?: Uint8Array): Uint8Array {
-    checkCount(count);
-    checkBearer(bearer);
-    checkDirection(direction);
+    checkCountBearerDirection(count, bearer, direction);
     const bits = resolveLengthBits(lengthBits, data, 'data');
     const nBytes = (bits + 7) >>> 3;
     const dst = resolveOut(out, nBytes);
@@ -223,9 +212,7 @@ export class Nia3 implements IntegrityEngine {
   }
 
   mac(count: number, bearer: number, direction: number, message: Uint8Array, lengthBits?: number): number {
-    checkCount(count);
-    checkBearer(bearer);
-    checkDirection(direction);
+    checkCountBearerDirection(count, bearer, direction);
     const bits = resolveLengthBits(lengthBits, message, 'message');
     // 4.3: IV0..3 = COUNT, IV4 = BEARER || 000, IV8 = IV0 ^ (DIRECTION << 7), IV9..11 = IV1..3,
     // IV12 = IV4, IV14 = DIRECTION << 7, the rest 0.
