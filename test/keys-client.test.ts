@@ -18,6 +18,7 @@ import { startPkmf } from '../bridge/pkmf/server.js';
 import type { UeKeyConfig } from '../bridge/pkmf/ue-config.js';
 import { ueKeyConfigFromObject } from '../bridge/pkmf/ue-config.js';
 import type { GroupKeyMaterial } from '../src/keys/types.js';
+import { GroupKeyState } from '../src/keys/group-key-state.js';
 import type { OperatorPki } from './fixtures/pkmf-testbed.js';
 import { BIN, freePort, issueUe, makeOperatorPki, OP1, pkmfConfigDoc, supiOf, tmpDir, writeYaml } from './fixtures/pkmf-testbed.js';
 
@@ -106,7 +107,7 @@ function client(config: UeKeyConfig, opts: ConstructorParameters<typeof KeyClien
 const ids = (k: GroupKeyMaterial[]): number[] => (k[0]?.pgks ?? []).map((p) => p.pgkId).sort((a, b) => a - b);
 
 describe('key client refresh (injected clock)', () => {
-  it('fetches the next PGK after the rollover at a jittered point, and every member switches at its activation', async () => {
+  it('fetches the next PGK after the rollover at a jittered point, holds it at once, and every member sends with it from its activation', async () => {
     const clock = new FakeClock(1_000_000 * SEC);
     const T0 = clock.t;
     const server = await pkmf('refresh', { now: clock.now });
@@ -131,23 +132,32 @@ describe('key client refresh (injected clock)', () => {
     clock.advanceTo(T0 + 619 * SEC);
     expect(a.status().lastAttemptMs).toBe(attempted);
     clock.advanceTo(T0 + 620 * SEC);
-    // Fetched (the next refresh is now scheduled from the new PGK) but not used yet.
+    // Fetched (the next refresh is now scheduled from the new PGK): held at once, for receiving,
+    // with its activation time; senders do not use it yet.
     await expect.poll(() => a.status().nextAttemptAtMs! > T0 + 1000 * SEC).toBe(true);
     expect(a.status().lastAttemptMs).toBe(T0 + 620 * SEC);
+    expect(ids(a.current())).toEqual([first, first! + 1]);
+    expect(events.map(ids)).toEqual([[first, first! + 1]]);
+    const successor = (c: KeyClient) => c.current()[0]!.pgks.find((p) => p.pgkId === first! + 1)!;
+    expect(successor(a).activeFromMs).toBe(T0 + 800 * SEC);
+    expect(a.current()[0]!.pgks.find((p) => p.pgkId === first)!.activeFromMs).toBe(T0);
     clock.advanceTo(T0 + 680 * SEC);
     await expect.poll(() => b.status().nextAttemptAtMs! > T0 + 1000 * SEC).toBe(true);
-    clock.advanceTo(T0 + 799 * SEC);
-    expect(ids(a.current())).toEqual([first]);
-    expect(ids(b.current())).toEqual([first]);
-    expect(events).toEqual([]);
-
-    // Both switch at the activation instant, with the same key; the old PGK stays for receivers.
-    clock.advanceTo(T0 + 800 * SEC);
-    expect(ids(a.current())).toEqual([first, first! + 1]);
     expect(ids(b.current())).toEqual([first, first! + 1]);
-    expect(events.map(ids)).toEqual([[first, first! + 1]]);
-    const next = (c: KeyClient): Uint8Array => c.current()[0]!.pgks.find((p) => p.pgkId === first! + 1)!.pgk;
-    expect(next(a)).toEqual(next(b));
+    expect(successor(b).pgk).toEqual(successor(a).pgk);
+
+    // Senders on both UEs switch at the activation instant, whenever each one fetched.
+    const senderPgk = (c: KeyClient, at: number): number | undefined => {
+      const state = new GroupKeyState({ txGuardMs: 0 });
+      for (const g of c.current()) state.install(g);
+      return state.selectTxPgk(GROUP, at)?.pgkId;
+    };
+    for (const c of [a, b]) {
+      expect(senderPgk(c, T0 + 799 * SEC)).toBe(first);
+      expect(senderPgk(c, T0 + 800 * SEC)).toBe(first! + 1);
+    }
+    clock.advanceTo(T0 + 800 * SEC);
+    expect(events).toHaveLength(1); // activation changes what senders pick, not what is held
 
     // At the old PGK's expiry it leaves current() without any request.
     clock.advanceTo(T0 + 1000 * SEC);

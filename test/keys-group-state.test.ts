@@ -100,6 +100,44 @@ describe('PGK selection', () => {
   });
 });
 
+describe('PGK activation time (activeFromMs)', () => {
+  const guard = 60_000;
+  // 7 is the current PGK; 8 is its successor, fetched already, active from NOW + 10 s.
+  const spec = { pgks: [pgkRecord(7, NOW + HOUR), { ...pgkRecord(8, NOW + 2 * HOUR), activeFromMs: NOW + 10_000 }] };
+
+  it('validates it and keeps it (absent: active at once)', () => {
+    const g = installGroup(material(spec));
+    expect(g.byIndex[8]!.activeFromMs).toBe(NOW + 10_000);
+    expect(g.byIndex[7]!.activeFromMs).toBe(-Infinity);
+    expect(() => installGroup(material({ pgks: [{ ...pgkRecord(1), activeFromMs: Number.NaN }] }))).toThrow(/pgks\[0\]\.activeFromMs/);
+  });
+
+  it('senders skip a PGK before its activation and switch at that instant; selection changes are announced', () => {
+    const g = installGroup(material(spec));
+    expect(selectTxPgk(g, NOW, guard)?.pgkId).toBe(7);
+    expect(selectTxPgk(g, NOW + 9_999, guard)?.pgkId).toBe(7);
+    expect(selectTxPgk(g, NOW + 10_000, guard)?.pgkId).toBe(8);
+    expect(nextTxSelectionChangeMs(g, NOW, guard)).toBe(NOW + 10_000);
+    // Only a not-yet-active PGK: nothing to send with.
+    const only = installGroup(material({ pgks: [{ ...pgkRecord(9), activeFromMs: NOW + 1 }] }));
+    expect(selectTxPgk(only, NOW, guard)).toBeUndefined();
+    expect(selectTxPgk(only, NOW + 1, guard)?.pgkId).toBe(9);
+  });
+
+  it('a sender switches at activation; a receiver holding the successor verifies a sender whose clock is ahead', () => {
+    const { tx, rx } = pair(spec, { keys: { txGuardMs: guard } });
+    const sdu = bytes(40);
+    const before = tx.protect(sdu, 1, GROUP_ID, NOW + 9_999);
+    expect(before.pgkId).toBe(7);
+    const after = tx.protect(sdu, 1, GROUP_ID, NOW + 10_000);
+    expect(after.pgkId).toBe(8);
+    // The receiver's clock is 5 s behind the sender's: the PGK is not active for it yet, and
+    // it still accepts the PDU under it.
+    expect(rx.unprotect(before.pdu, before.l2Src, before.l2Dst, NOW + 4_999)).toMatchObject({ ok: true, pgkId: 7 });
+    expect(rx.unprotect(after.pdu, after.l2Src, after.l2Dst, NOW + 5_000)).toMatchObject({ ok: true, pgkId: 8 });
+  });
+});
+
 describe('receive state across key updates', () => {
   it('a re-installed PGK keeps its replay windows (old PDUs stay rejected)', () => {
     const { tx, rx, rxKeys } = pair();

@@ -9,9 +9,11 @@
  * - Failures (PKMF down, TLS refused, timeouts, transient per-group codes such as
  *   HOME_NETWORK_UNREACHABLE): exponential backoff with jitter; the keys already held stay in use.
  *   Permanent per-group codes (NOT_A_MEMBER, UNKNOWN_GROUP, ...) drop that group's keys.
- * - current() holds the PGKs active now: a fetched successor PGK joins it at its activation time
- *   (halfway through the overlap, the same instant for every member), an expired PGK leaves it at
- *   its expiry; a 'keys' event says so each time.
+ * - current() holds every PGK not yet expired, each with its `activeFromMs`: a fetched successor
+ *   PGK joins it at once, so receivers can verify a member whose clock runs a little ahead, and
+ *   senders (GroupKeyState's selection) switch to it only at its activation time (halfway through
+ *   the overlap, the same instant for every member); an expired PGK leaves it at its expiry. A
+ *   'keys' event says so each time.
  * - Every change is persisted atomically to `<stateDir>/keys.json`, mode 0600, before 'keys'.
  *
  * Events: 'keys' (GroupKeyMaterial[]) whenever current() changes; 'error' (KeyFetchError) for a
@@ -28,7 +30,7 @@ import type { IssuedGroupKeys, KeyRequestMsg, KeyResponseMsg } from '../../src/p
 import { ErrorCode, errorName, isTransient } from '../../src/pkmf/errors.js';
 import { hex24 } from '../../src/pkmf/identity.js';
 import type { HeldGroup } from '../../src/pkmf/key-state.js';
-import { parseKeyState, serializeKeyState, unexpired, usableAt } from '../../src/pkmf/key-state.js';
+import { parseKeyState, serializeKeyState, unexpired } from '../../src/pkmf/key-state.js';
 import { backoffDelayMs, nextRefreshAt } from '../../src/pkmf/refresh.js';
 import type { UeKeyConfig } from './ue-config.js';
 import { KeyFetchError, requestKeys, ueSecureContext } from './ue-client.js';
@@ -132,9 +134,12 @@ export class KeyClient extends EventEmitter {
     await this.inFlight?.catch(() => undefined);
   }
 
-  /** The keys usable now: every held group with its PGKs that are active and not expired. */
+  /**
+   * The keys held now: every group with its PGKs not yet expired, including successors not yet
+   * active (their `activeFromMs` lies ahead: receive with them, do not send under them yet).
+   */
   current(): GroupKeyMaterial[] {
-    return usableAt([...this.held.values()], this.now());
+    return heldAt([...this.held.values()], this.now());
   }
 
   status(): KeyClientStatus {
@@ -257,7 +262,9 @@ export class KeyClient extends EventEmitter {
 
   private emitIfChanged(): void {
     const now = this.current();
-    const signature = JSON.stringify(now.map((g) => [g.groupId, g.gmi, g.nea, g.nia, g.profile, g.pgks.map((p) => [p.pgkId, p.expiresAtMs])]));
+    const signature = JSON.stringify(
+      now.map((g) => [g.groupId, g.gmi, g.nea, g.nia, g.profile, g.pgks.map((p) => [p.pgkId, p.expiresAtMs, p.activeFromMs])]),
+    );
     if (signature === this.emitted) return;
     this.emitted = signature;
     this.emit('keys', now);
@@ -282,12 +289,12 @@ export class KeyClient extends EventEmitter {
     this.arm();
   }
 
-  /** Sets the timer for the next attempt, or earlier for a held PGK activating or expiring. */
+  /** Sets the timer for the next attempt, or earlier for a held PGK expiring. */
   private arm(): void {
     this.cancelTimer();
     if (!this.running || this.nextAttemptAt === undefined) return;
     const now = this.now();
-    const changes = [...this.held.values()].flatMap((g) => g.material.pgks.flatMap((p) => [p.activeFromMs, p.expiresAtMs])).filter((x) => x > now);
+    const changes = [...this.held.values()].flatMap((g) => g.material.pgks.map((p) => p.expiresAtMs)).filter((x) => x > now);
     const wakeAt = Math.min(this.nextAttemptAt, ...changes);
     const delay = Math.min(MAX_TIMER_MS, Math.max(0, wakeAt - now));
     this.timer = this.timers.setTimeout(() => this.wake(), delay);
@@ -357,6 +364,20 @@ export class KeyClient extends EventEmitter {
       this.log.error({ err: (e as Error).message, file: this.stateFile }, 'persisting keys failed');
     }
   }
+}
+
+/** Per group its PGKs not yet expired at `now`, with their activation times; groups left without any are left out. */
+function heldAt(groups: readonly HeldGroup[], now: number): GroupKeyMaterial[] {
+  const out: GroupKeyMaterial[] = [];
+  for (const { material: m } of groups) {
+    const pgks = m.pgks
+      .filter((p) => p.expiresAtMs > now)
+      .map((p) => ({ pgkId: p.pgkId, pgk: Uint8Array.from(p.pgk), expiresAtMs: p.expiresAtMs, activeFromMs: p.activeFromMs }));
+    if (pgks.length > 0) {
+      out.push({ groupId: m.groupId, gmi: m.gmi, nea: m.nea, nia: m.nia, profile: m.profile, allowNullAlgorithms: m.allowNullAlgorithms ?? false, pgks });
+    }
+  }
+  return out;
 }
 
 function sameMaterial(a: GroupKeyMaterial, b: GroupKeyMaterial): boolean {

@@ -26,6 +26,8 @@ export interface InstalledPgk {
   /** 256-bit PGK (a private copy). Never logged. */
   readonly pgk: Uint8Array;
   readonly expiresAtMs: number;
+  /** Senders start PTKs under it only from this instant on (-Infinity: active at once). */
+  readonly activeFromMs: number;
 }
 
 /** Snapshot of one group as installed. */
@@ -107,6 +109,10 @@ export function installGroup(material: GroupKeyMaterial): InstalledGroup {
     if (typeof rec.expiresAtMs !== 'number' || Number.isNaN(rec.expiresAtMs)) {
       throw new TypeError(`material.pgks[${i}].expiresAtMs: expected a number of ms since the epoch`);
     }
+    const activeFromMs = rec.activeFromMs ?? -Infinity;
+    if (typeof activeFromMs !== 'number' || Number.isNaN(activeFromMs)) {
+      throw new TypeError(`material.pgks[${i}].activeFromMs: expected a number of ms since the epoch, or nothing`);
+    }
     const index = pgkId % PGK_INDEX_COUNT;
     const clash = byIndex[index];
     if (clash) {
@@ -115,7 +121,13 @@ export function installGroup(material: GroupKeyMaterial): InstalledGroup {
         `material.pgks[${i}].pgkId: PGK ID ${pgkId} has PGK Index ${index}, already used by PGK ID ${clash.pgkId}`,
       );
     }
-    const installed: InstalledPgk = Object.freeze({ pgkId, index, pgk: Uint8Array.from(rec.pgk), expiresAtMs: rec.expiresAtMs });
+    const installed: InstalledPgk = Object.freeze({
+      pgkId,
+      index,
+      pgk: Uint8Array.from(rec.pgk),
+      expiresAtMs: rec.expiresAtMs,
+      activeFromMs,
+    });
     byIndex[index] = installed;
     pgks.push(installed);
   });
@@ -133,7 +145,8 @@ export function installGroup(material: GroupKeyMaterial): InstalledGroup {
 }
 
 /**
- * PROTOCOL.md 5, sender: the PGK under which to start a new PTK. Candidates are PGKs not yet
+ * PROTOCOL.md 5, sender: the PGK under which to start a new PTK. Candidates are PGKs already
+ * active (`activeFromMs`: every member switches to a new PGK at the same instant), not yet
  * expired and not exhausted (`isUsable`). The newest candidate outside its guard time wins; when
  * every candidate is inside its guard time (no newer PGK to move to), the newest candidate is
  * used until it expires. Returns undefined when no PGK is usable: the UE needs new keys.
@@ -146,7 +159,7 @@ export function selectTxPgk(
 ): InstalledPgk | undefined {
   let fallback: InstalledPgk | undefined;
   for (const pgk of group.pgksNewestFirst) {
-    if (nowMs >= pgk.expiresAtMs || !isUsable(pgk)) continue;
+    if (nowMs < pgk.activeFromMs || nowMs >= pgk.expiresAtMs || !isUsable(pgk)) continue;
     if (nowMs < pgk.expiresAtMs - guardMs) return pgk;
     fallback ??= pgk;
   }
@@ -155,11 +168,12 @@ export function selectTxPgk(
 
 /**
  * The earliest instant after `nowMs` at which {@link selectTxPgk} may give another answer (a PGK
- * entering its guard time or expiring), so a sender can skip re-selection until then.
+ * activating, entering its guard time or expiring), so a sender can skip re-selection until then.
  */
 export function nextTxSelectionChangeMs(group: InstalledGroup, nowMs: number, guardMs: number): number {
   let next = Infinity;
   for (const pgk of group.pgksNewestFirst) {
+    if (pgk.activeFromMs > nowMs && pgk.activeFromMs < next) next = pgk.activeFromMs;
     const guardStart = pgk.expiresAtMs - guardMs;
     if (guardStart > nowMs && guardStart < next) next = guardStart;
     if (pgk.expiresAtMs > nowMs && pgk.expiresAtMs < next) next = pgk.expiresAtMs;
@@ -167,7 +181,10 @@ export function nextTxSelectionChangeMs(group: InstalledGroup, nowMs: number, gu
   return next;
 }
 
-/** PROTOCOL.md 6, receiver: the PGK named by a PDU's PGK Index, if known and not expired beyond the grace. */
+/**
+ * PROTOCOL.md 6, receiver: the PGK named by a PDU's PGK Index, if known and not expired beyond
+ * the grace. Not-yet-active PGKs are found too: a sender whose clock is ahead may use one already.
+ */
 export function lookupRxPgk(group: InstalledGroup, pgkIndex: number, nowMs: number, graceMs: number): RxPgkLookup {
   const pgk = group.byIndex[pgkIndex];
   if (pgk === undefined) return 'unknown-pgk-index';

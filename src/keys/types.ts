@@ -13,6 +13,12 @@ export interface PgkRecord {
   pgk: Uint8Array;
   /** Expiry as milliseconds since the Unix epoch. */
   expiresAtMs: number;
+  /**
+   * When senders may start using this PGK, ms since the Unix epoch (the PKMF's activation time,
+   * the same instant for every member). Before it the PGK is held for receiving only: a member
+   * whose clock runs a little ahead may already send under it. Absent: active at once.
+   */
+  activeFromMs?: number;
 }
 
 /** Everything one UE knows about one group. */
