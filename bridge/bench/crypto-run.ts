@@ -23,6 +23,8 @@ export interface BenchCryptoFlags {
   minTime?: string;
   warmup?: string;
   baseline?: boolean;
+  /** Directory for the SVG report (bridge/report/crypto-report.ts). */
+  report?: string;
 }
 
 export const MAX_BENCH_SIZE = 65536;
@@ -113,5 +115,13 @@ export async function benchCrypto(flags: BenchCryptoFlags): Promise<void> {
       throw new CliError(`cannot write ${flags.json}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 1);
     }
     process.stderr.write(`bench: wrote ${flags.json}\n`);
+  }
+  if (flags.report !== undefined) {
+    const { writeCryptoReport } = await import('../report/crypto-report.js');
+    try {
+      for (const f of writeCryptoReport(flags.report, report)) process.stderr.write(`bench: wrote ${f}\n`);
+    } catch (err) {
+      throw new CliError(`cannot write the report to ${flags.report}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 1);
+    }
   }
 }

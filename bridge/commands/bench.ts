@@ -7,13 +7,26 @@ interface BenchCryptoFlags {
   minTime?: string;
   warmup?: string;
   baseline?: boolean;
+  report?: string;
 }
 
-/** `sl-bridge bench <what>`: benchmarks. `crypto` now; `e2e` joins later. */
+interface BenchE2eFlags {
+  ues?: string;
+  rates?: string;
+  seconds?: string;
+  sduBytes?: string;
+  json?: string;
+  report?: string;
+  overhead?: boolean;
+  metrics?: boolean;
+  keep?: boolean;
+}
+
+/** `sl-bridge bench <what>`: benchmarks (`crypto`: the engines and PDCP calls; `e2e`: daemons end to end). */
 export function registerBench(program: Command): void {
   const bench = program
     .command('bench')
-    .description('benchmarks: per-call latency percentiles and throughput (run `bench crypto`)');
+    .description('benchmarks: `bench crypto` (engines and PDCP calls) and `bench e2e` (daemons over the medium emulator)');
 
   bench
     .command('crypto')
@@ -28,6 +41,7 @@ export function registerBench(program: Command): void {
     .option('--min-time <ms>', 'measuring time per row in ms', '250')
     .option('--warmup <ms>', 'warm-up time per row in ms', '50')
     .option('--no-baseline', 'do not add baseline-nea2/baseline-nia2 when nea2/nia2 are selected')
+    .option('--report <dir>', 'also write an SVG plot of cost against payload size with the fits to <dir>/crypto-cost.svg')
     .addHelpText(
       'after',
       `
@@ -41,14 +55,57 @@ ratio of their p50 to a naive baseline measured in the same run (baseline-nea2: 
 createCipheriv('aes-128-ctr') per packet; baseline-nia2: a fresh AES-CBC CMAC per packet).
 Progress goes to stderr, the table to stdout. --json writes
   {"results":[{"name","size","p50_ns","p99_ns","p999_ns","ops_per_s"},...],"fits":[...],"ratios":[...]}
+--report DIR writes DIR/crypto-cost.svg: p50 per call against payload size per algorithm, with
+the fixed + per-byte fit drawn through the points.
 
 Examples:
   sl-bridge bench crypto
   sl-bridge bench crypto --sizes 128 --algs nea2,nia2 --json bench.json
+  sl-bridge bench crypto --report report/
 `,
     )
     .action(async (flags: BenchCryptoFlags) => {
       const { benchCrypto } = await import('../bench/crypto-run.js');
       await benchCrypto(flags);
+    });
+
+  bench
+    .command('e2e')
+    .description('one-way app-to-app latency through daemons over the medium emulator, security on vs off, swept over the offered load')
+    .option('--ues <n>', 'UEs per stack (2..16)', '4')
+    .option('--rates <list>', 'offered load: probes per second per UE, comma-separated', '500,1000,2000')
+    .option('--seconds <s>', 'traffic time per rate and per security mode', '5')
+    .option('--sdu-bytes <n>', 'probe SDU size in bytes', '128')
+    .option('--json <file>', 'write the results as JSON to <file>')
+    .option('--report <dir>', 'write SVG plots to <dir>: latency-cdf.svg, latency-breakdown.svg')
+    .option('--no-overhead', 'skip measuring the profiler overhead on protect/unprotect (about 10 s)')
+    .option('--no-metrics', 'run the daemons without --metrics (no per-stage split)')
+    .option('--keep', 'keep the temporary directory (configs, logs) and print its path')
+    .addHelpText(
+      'after',
+      `
+Starts the demo's testbed (PKI, home and visited PKMF) and two stacks side by side, each its own
+processes: a medium emulator and N daemons with security on (128-NEA2/128-NIA2, keys from the
+PKMF, --metrics), and a medium and N daemons with --security off. In this process, one probe
+application per daemon sends SDUs of --sdu-bytes to the group at the given rate; every other UE
+of the stack receives each one. For each rate, 1-second slices alternate between the two stacks
+until each had --seconds of traffic, so both see the same machine at the same time.
+
+Per rate and mode: sent, received, loss (expected copies - distinct received), one-way latency
+p50/p99/p99.9 (receiving app's clock - sending app's clock), delivered copies per second, CPU of
+the stack's daemons, its medium and this process (% of one core). Per rate: what security adds
+(on - off at each percentile), protect / unprotect p50/p99 and the per-stage split from the
+daemons' stage histograms, and the security layer's share of the mean one-way latency.
+Progress on stderr (a bar on a terminal), the table on stdout. docs/profiling.md explains each
+figure: what it includes and what it does not.
+
+Examples:
+  sl-bridge bench e2e
+  sl-bridge bench e2e --ues 4 --rates 1000,2000,5000 --seconds 10 --json e2e.json --report e2e-report/
+`,
+    )
+    .action(async (flags: BenchE2eFlags) => {
+      const { benchE2e } = await import('../bench/e2e-run.js');
+      await benchE2e(flags);
     });
 }

@@ -1,13 +1,25 @@
 import type { Command } from 'commander';
-import { CliError } from '../cli-error.js';
 
-// Placeholder until its issue lands: declared so that `--help` shows the whole tool.
 export function registerRun(program: Command): void {
   program
     .command('run')
-    .description('run the bridge daemon for one UE (not implemented yet)')
-    .allowUnknownOption()
-    .action(() => {
-      throw new CliError('`run` is not implemented yet', 2);
+    .description('run the bridge daemon for one UE: keys from the PKMF, SDUs from applications protected into PDCP PDUs and back')
+    .option('-p, --profile <name|file>', 'hw-profile: how to reach the radio / stack / emulator (a shipped name or a YAML file)', 'emulator')
+    .option('-c, --config <file>', 'UE config (YAML): keys, application endpoint, groups, state directory (see docs/daemon.md)')
+    .option('--security <on|off>', 'off: SDUs go raw in the envelope, no PDCP (for latency comparisons only; logged as insecure)', 'on')
+    .option('--status-interval <s>', 'print a JSON status line on stdout every s seconds (0: none)')
+    .option('--log-level <level>', "override the config's logLevel (fatal, error, warn, info, debug, trace, silent)")
+    .option('--metrics <host:port>', 'serve Prometheus metrics (per-stage latency histograms, counters) on http://HOST:PORT/metrics')
+    .option('--metrics-log-interval <s>', 'log a per-stage latency summary every s seconds (0: never)', '10')
+    .option('--pcap <file>', 'write every PDU sent and received to a pcap file (Wireshark: bridge/wireshark/)')
+    .option('--keylog <file>', 'write the PGKs in use to a keylog file (0600) for `sl-bridge pdu decode`; holds key material')
+    .addHelpText(
+      'after',
+      '\nLogs (pino JSON, pretty on a terminal) go to stderr; status lines to stdout.\n' +
+        'Stops cleanly on SIGINT / SIGTERM.\n\nExample:\n  sl-bridge medium &\n  sl-bridge run --config ue1.yaml --status-interval 5 --metrics 127.0.0.1:9464',
+    )
+    .action(async (opts: Record<string, string | undefined>) => {
+      const { runDaemon } = await import('../daemon/run.js');
+      await runDaemon(opts as unknown as import('../daemon/run.js').RunFlags);
     });
 }

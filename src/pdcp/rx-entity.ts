@@ -28,6 +28,7 @@ import { lookupRxPgk, PGK_INDEX_COUNT } from '../keys/group-key-state.js';
 import { DROP_REASONS, newRxCounters, type DropReason, type RxCounters } from './drop-reasons.js';
 import { EngineLru, type CachedEngines } from './engine-cache.js';
 import { DEFAULT_MAX_SDU_BYTES, HEADER_BYTES, MAC_I_BYTES, INNER_IDENTITY_BYTES, MAX_SDU_TYPE, pduLayout, type PduLayout } from './pdu.js';
+import { SampleGate, StageMarks, type PdcpProfiler } from './profiler.js';
 import { derivePtkEngines, type PtkEngines } from './ptk-engines.js';
 import { ReplayWindow } from './replay-window.js';
 import { openPdu } from './seal.js';
@@ -82,6 +83,16 @@ export interface RxEntityOptions {
   probationCacheSize?: number;
   /** Drop PDUs whose L2 source is this UE's own GMI in the group (default true). */
   rejectOwnSource?: boolean;
+  /**
+   * Per-stage timing of `unprotect` (profiler.ts): decode, key, cipher, integrity, and the whole
+   * call, for accepted PDUs among one in `profiler.sampleEvery`. Without one no clock is read.
+   */
+  profiler?: PdcpProfiler;
+}
+
+interface RxTiming {
+  readonly gate: SampleGate;
+  readonly marks: StageMarks;
 }
 
 interface RxPgkState {
@@ -133,6 +144,7 @@ export class PdcpRxEntity {
   private readonly nextPtkSpan: number;
   private readonly groups = new Map<number, RxGroupState>();
   private windowCount = 0;
+  private readonly timing: RxTiming | undefined;
 
   constructor(
     private readonly keys: GroupKeyState,
@@ -161,6 +173,8 @@ export class PdcpRxEntity {
     if (!Number.isInteger(this.nextPtkSpan) || this.nextPtkSpan < 0) {
       throw new RangeError(`options.nextPtkSpan: expected an integer >= 0, got ${this.nextPtkSpan}`);
     }
+    const profiler = options.profiler;
+    this.timing = profiler && { gate: new SampleGate(profiler), marks: new StageMarks(profiler) };
   }
 
   /** Sizes of the bounded tables, for metrics. */
@@ -179,18 +193,25 @@ export class PdcpRxEntity {
    * `l2Dst` (Group ID) at `nowMs`. Never throws.
    */
   unprotect(pdu: Uint8Array, l2Src: number, l2Dst: number, nowMs: number): UnprotectResult {
+    const timing = this.timing;
+    const marks = timing !== undefined && timing.gate.next() ? timing.marks : undefined;
+    if (marks !== undefined) marks.mark(0);
     let result: UnprotectResult;
     try {
-      result = this.receive(pdu, l2Src, l2Dst, nowMs);
+      result = this.receive(pdu, l2Src, l2Dst, nowMs, marks);
     } catch {
       result = DROPPED['internal-error'];
     }
-    if (result.ok) this.counters.accepted++;
-    else this.counters[result.reason]++;
+    if (result.ok) {
+      this.counters.accepted++;
+      if (marks !== undefined) recordRx(marks);
+    } else {
+      this.counters[result.reason]++;
+    }
     return result;
   }
 
-  private receive(pdu: Uint8Array, l2Src: number, l2Dst: number, nowMs: number): UnprotectResult {
+  private receive(pdu: Uint8Array, l2Src: number, l2Dst: number, nowMs: number, marks: StageMarks | undefined): UnprotectResult {
     if (!(pdu instanceof Uint8Array)) return DROPPED['internal-error']; // a caller bug, not input
     if (!isL2Id(l2Src) || !isL2Id(l2Dst)) return DROPPED['invalid-l2-address'];
     const length = pdu.length;
@@ -205,6 +226,7 @@ export class PdcpRxEntity {
     const group = gs.group;
     if (length < gs.minPduBytes) return DROPPED.truncated;
     if (this.rejectOwnSource && l2Src === group.gmi) return DROPPED['own-source'];
+    if (marks !== undefined) marks.mark(1);
 
     const pgkIndex = b0 & 0x1f;
     const pgk = lookupRxPgk(group, pgkIndex, nowMs, this.keys.rxExpiryGraceMs);
@@ -249,7 +271,8 @@ export class PdcpRxEntity {
       engines = pending.engines;
     }
 
-    const opened = openPdu(engines, gs.layout, pdu, count, l2Src, l2Dst);
+    if (marks !== undefined) marks.mark(2);
+    const opened = openPdu(engines, gs.layout, pdu, count, l2Src, l2Dst, marks);
     if (typeof opened === 'string') return DROPPED[opened];
 
     // Authenticated (or, integrity off, identity block matched): now it may take memory.
@@ -263,6 +286,7 @@ export class PdcpRxEntity {
       this.windowCount++;
     }
     window.update(count);
+    if (marks !== undefined) marks.mark(5);
     return { ok: true, sdu: opened, sduType, senderGmi: l2Src, groupId: l2Dst, pgkId: pgk.pgkId, ptkId, sn };
   }
 
@@ -328,4 +352,15 @@ export class PdcpRxEntity {
     this.windowCount -= ps.windows.size;
     ps.windows.clear();
   }
+}
+
+/** Hands the stages of one timed, accepted unprotect call to its profiler (marks 0..5, see profiler.ts). */
+function recordRx(marks: StageMarks): void {
+  const at = marks.at;
+  const p = marks.profiler;
+  p.rx('decode', at[1]! - at[0]!);
+  p.rx('key', at[2]! - at[1]! + (at[5]! - at[4]!));
+  p.rx('cipher', at[3]! - at[2]!);
+  if (marks.integrity) p.rx('integrity', at[4]! - at[3]!);
+  p.call?.('rx', at[5]! - at[0]!);
 }

@@ -9,6 +9,7 @@
  * two functions only do the bytes. The `pdu` CLI calls them directly with hand-given fields.
  */
 import type { PtkEngines } from './ptk-engines.js';
+import type { StageMarks } from './profiler.js';
 import { HEADER_BYTES, MAC_I_BYTES, countOf, read24, write24, type PduLayout } from './pdu.js';
 
 const BEARER = 0;
@@ -16,7 +17,8 @@ const DIRECTION = 0;
 
 /**
  * Builds the protected PDU. Arguments are trusted (the transmit entity and the CLI validate
- * them); `sduType`, `pgkIndex`, `ptkId`, `sn` must already be in range.
+ * them); `sduType`, `pgkIndex`, `ptkId`, `sn` must already be in range. `marks` (profiling,
+ * profiler.ts) receives the clock at the end of encode (2), integrity (3) and cipher (4).
  */
 export function sealPdu(
   engines: PtkEngines,
@@ -28,6 +30,7 @@ export function sealPdu(
   groupId: number,
   gmi: number,
   sdu: Uint8Array,
+  marks?: StageMarks,
 ): Uint8Array {
   const count = countOf(ptkId, sn);
   // Every octet is written below; allocUnsafe takes small PDUs from Node's buffer pool, which
@@ -45,6 +48,7 @@ export function sealPdu(
     write24(pdu, HEADER_BYTES + 3, gmi);
   }
   pdu.set(sdu, layout.sduOffset);
+  if (marks !== undefined) marks.mark(2);
   if (layout.macI) {
     const integrity = engines.integrity;
     if (integrity === null) throw new TypeError('engines.integrity: the layout has a MAC-I but no integrity engine was given');
@@ -54,10 +58,16 @@ export function sealPdu(
     pdu[macAt + 1] = (mac >>> 16) & 0xff;
     pdu[macAt + 2] = (mac >>> 8) & 0xff;
     pdu[macAt + 3] = mac & 0xff;
+    if (marks !== undefined) marks.mark(3);
   }
   // NR style (TS 38.323 5.8): the MAC-I is ciphered too. In place.
   const body = pdu.subarray(HEADER_BYTES);
   engines.cipher.apply(count, BEARER, DIRECTION, body, undefined, body);
+  if (marks !== undefined) {
+    if (!layout.macI) marks.at[3] = marks.at[2]!;
+    marks.integrity = layout.macI;
+    marks.mark(4);
+  }
   return pdu;
 }
 
@@ -67,7 +77,8 @@ export type OpenFailure = 'mac-failure' | 'wrong-group' | 'identity-mismatch';
  * Deciphers and verifies a PDU whose header was already checked (length fits `layout`, COUNT
  * from its PTK ID and SN). Returns the SDU (a view into a new buffer; `pdu` is not modified) or
  * why it fails. `l2Src` / `l2Dst` are the sender GMI and Group ID the layer below reported; the
- * inner identity block must equal them.
+ * inner identity block must equal them. `marks` (profiling, profiler.ts) receives the clock at
+ * the end of cipher (3) and integrity (4).
  */
 export function openPdu(
   engines: PtkEngines,
@@ -76,6 +87,7 @@ export function openPdu(
   count: number,
   l2Src: number,
   l2Dst: number,
+  marks?: StageMarks,
 ): Uint8Array | OpenFailure {
   // Fully written below (header copy + deciphering of the rest); pooled, see sealPdu.
   const plain: Uint8Array = Buffer.allocUnsafe(pdu.length);
@@ -85,6 +97,7 @@ export function openPdu(
   plain[3] = pdu[3]!;
   plain[4] = pdu[4]!;
   engines.cipher.apply(count, BEARER, DIRECTION, pdu.subarray(HEADER_BYTES), undefined, plain.subarray(HEADER_BYTES));
+  if (marks !== undefined) marks.mark(3);
   let sduEnd = plain.length;
   if (layout.macI) {
     const integrity = engines.integrity;
@@ -95,6 +108,11 @@ export function openPdu(
       ((plain[sduEnd]! << 24) | (plain[sduEnd + 1]! << 16) | (plain[sduEnd + 2]! << 8) | plain[sduEnd + 3]!) >>> 0;
     // One XOR and one comparison of two 32-bit numbers: no data-dependent early exit.
     if ((expected ^ received) !== 0) return 'mac-failure';
+  }
+  if (marks !== undefined) {
+    if (layout.macI) marks.mark(4);
+    else marks.at[4] = marks.at[3]!;
+    marks.integrity = layout.macI;
   }
   if (layout.innerIdentity) {
     if (read24(plain, HEADER_BYTES) !== l2Dst) return 'wrong-group';

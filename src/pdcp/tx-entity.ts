@@ -13,6 +13,7 @@
 import type { GroupKeyState, InstalledGroup, InstalledPgk } from '../keys/group-key-state.js';
 import { nextTxSelectionChangeMs, selectTxPgk } from '../keys/group-key-state.js';
 import { DEFAULT_MAX_SDU_BYTES, MAX_SDU_TYPE, pduLayout, type PduLayout } from './pdu.js';
+import { SampleGate, StageMarks, type PdcpProfiler } from './profiler.js';
 import type { PtkIdAllocator, PtkIdSpace } from './ptk-allocator.js';
 import { derivePtkEngines, type PtkEngines } from './ptk-engines.js';
 import { sealPdu } from './seal.js';
@@ -49,6 +50,16 @@ export interface TxEntityOptions {
   snPerPtk?: number;
   /** Largest SDU accepted (default 9000 octets, TS 38.323). */
   maxSduBytes?: number;
+  /**
+   * Per-stage timing of `protect` (profiler.ts): key, encode, integrity, cipher, and the whole
+   * call, for one PDU in `profiler.sampleEvery`. Without one no clock is read.
+   */
+  profiler?: PdcpProfiler;
+}
+
+interface TxTiming {
+  readonly gate: SampleGate;
+  readonly marks: StageMarks;
 }
 
 interface TxContext {
@@ -79,6 +90,7 @@ export class PdcpTxEntity {
   /** PTKs started (each one a derivation). */
   ptksStarted = 0;
   private readonly contexts = new Map<number, TxContext>();
+  private readonly timing: TxTiming | undefined;
 
   constructor(
     private readonly keys: GroupKeyState,
@@ -93,6 +105,8 @@ export class PdcpTxEntity {
     if (!Number.isInteger(this.maxSduBytes) || this.maxSduBytes < 1) {
       throw new RangeError(`options.maxSduBytes: expected an integer >= 1, got ${this.maxSduBytes}`);
     }
+    const profiler = options.profiler;
+    this.timing = profiler && { gate: new SampleGate(profiler), marks: new StageMarks(profiler) };
   }
 
   /**
@@ -101,6 +115,9 @@ export class PdcpTxEntity {
    * when it cannot persist (nothing is sent then).
    */
   protect(sdu: Uint8Array, sduType: number, groupId: number, nowMs: number): ProtectResult {
+    const timing = this.timing;
+    const marks = timing !== undefined && timing.gate.next() ? timing.marks : undefined;
+    if (marks !== undefined) marks.mark(0);
     if (!(sdu instanceof Uint8Array)) throw new TypeError('sdu: expected a Uint8Array');
     if (sdu.length < 1 || sdu.length > this.maxSduBytes) {
       throw new RangeError(`sdu: expected 1..${this.maxSduBytes} octets, got ${sdu.length}`);
@@ -116,7 +133,9 @@ export class PdcpTxEntity {
       ctx = this.refresh(group, ctx, nowMs);
     }
     const sn = ctx.nextSn++;
-    const pdu = sealPdu(ctx.engines, ctx.layout, sduType, ctx.pgk.index, ctx.ptkId, sn, group.groupId, group.gmi, sdu);
+    if (marks !== undefined) marks.mark(1);
+    const pdu = sealPdu(ctx.engines, ctx.layout, sduType, ctx.pgk.index, ctx.ptkId, sn, group.groupId, group.gmi, sdu, marks);
+    if (marks !== undefined) recordTx(marks);
     return { pdu, l2Src: group.gmi, l2Dst: group.groupId, pgkId: ctx.pgk.pgkId, ptkId: ctx.ptkId, sn };
   }
 
@@ -181,4 +200,15 @@ export class PdcpTxEntity {
       return fresh;
     }
   }
+}
+
+/** Hands the stages of one timed protect call to its profiler (marks 0..4, see profiler.ts). */
+function recordTx(marks: StageMarks): void {
+  const at = marks.at;
+  const p = marks.profiler;
+  p.tx('key', at[1]! - at[0]!);
+  p.tx('encode', at[2]! - at[1]!);
+  if (marks.integrity) p.tx('integrity', at[3]! - at[2]!);
+  p.tx('cipher', at[4]! - at[3]!);
+  p.call?.('tx', at[4]! - at[0]!);
 }

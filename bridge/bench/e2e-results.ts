@@ -1,0 +1,360 @@
+/**
+ * `bench e2e` figures: from the slices' accounts (e2e-traffic.ts), the daemons' stage profiles
+ * (`/profile.json` of bridge/metrics, before and after each slice) and CPU readings, the per-rate
+ * results of the `--json` document and the table on stdout. Pure functions.
+ */
+import type { ProfileSnapshot } from '../metrics/daemon-metrics.js';
+import { LogLinearHistogram } from '../metrics/histogram.js';
+import { SEGMENTS, mergeSlices, type Segment, type SliceAccount } from './e2e-traffic.js';
+
+export type SecurityMode = 'on' | 'off';
+
+/** Stage histograms of the timed PDUs of some daemons over some time. */
+export interface ProfileDelta {
+  tx: Record<string, LogLinearHistogram>;
+  rx: Record<string, LogLinearHistogram>;
+  call: { tx: LogLinearHistogram; rx: LogLinearHistogram };
+}
+
+export function emptyProfile(): ProfileDelta {
+  return { tx: {}, rx: {}, call: { tx: new LogLinearHistogram(), rx: new LogLinearHistogram() } };
+}
+
+/** What one daemon's profile gained between two `/profile.json` snapshots. */
+export function profileDelta(before: ProfileSnapshot, after: ProfileSnapshot): ProfileDelta {
+  const diff = (a: ProfileSnapshot['tx'], b: ProfileSnapshot['tx']): Record<string, LogLinearHistogram> => {
+    const out: Record<string, LogLinearHistogram> = {};
+    for (const [stage, h] of Object.entries(b)) {
+      const prev = a[stage];
+      const hb = LogLinearHistogram.fromJSON(h);
+      out[stage] = prev ? hb.since(LogLinearHistogram.fromJSON(prev)) : hb;
+    }
+    return out;
+  };
+  return {
+    tx: diff(before.tx, after.tx),
+    rx: diff(before.rx, after.rx),
+    call: {
+      tx: LogLinearHistogram.fromJSON(after.call.tx).since(LogLinearHistogram.fromJSON(before.call.tx)),
+      rx: LogLinearHistogram.fromJSON(after.call.rx).since(LogLinearHistogram.fromJSON(before.call.rx)),
+    },
+  };
+}
+
+export function addProfile(into: ProfileDelta, d: ProfileDelta): void {
+  for (const dir of ['tx', 'rx'] as const) {
+    for (const [stage, h] of Object.entries(d[dir])) {
+      const cur = into[dir][stage];
+      if (cur) cur.add(h);
+      else into[dir][stage] = h.copy();
+    }
+  }
+  into.call.tx.add(d.call.tx);
+  into.call.rx.add(d.call.rx);
+}
+
+/** CPU time of the processes of a stack over the slices of one rate and mode, ms. */
+export interface CpuSample {
+  daemonsMs: number;
+  mediumMs: number;
+  benchMs: number;
+  wallMs: number;
+}
+
+/** One slice after it ran: its account and what the daemons and processes did meanwhile. */
+export interface SliceRecord {
+  rate: number;
+  mode: SecurityMode;
+  account: SliceAccount;
+  /** Time probes were sent, ms. */
+  trafficMs: number;
+  cpu: CpuSample | null;
+  /** Stage profiles of the stack's daemons over the slice (security on, metrics enabled). */
+  profile: ProfileDelta | null;
+  /** Drops by reason over the slice: the stack's daemons and the probe applications' sockets. */
+  drops: Record<string, number> | null;
+}
+
+/** `after - before` of two drop-counter snapshots (reasons with no change left out). */
+export function dropDelta(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(after)) {
+    const d = v - (before[k] ?? 0);
+    if (d !== 0) out[k] = d;
+  }
+  return out;
+}
+
+export interface Percentiles {
+  count: number;
+  mean: number;
+  p50: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
+
+export interface ModeFigures {
+  slices: number;
+  traffic_s: number;
+  sent: number;
+  /** sent x (UEs - 1): every other UE should get each probe. */
+  expected: number;
+  /** Distinct copies received by the applications. */
+  received: number;
+  duplicates: number;
+  lost: number;
+  loss_pct: number;
+  /** Probes the application socket refused at once, by reason (not in `sent`). */
+  send_refused: Record<string, number>;
+  /**
+   * Drops by reason during these slices in the stack's daemons (`slbridge_dropped_total`) and
+   * the probe applications' sockets after accepting (`probe-app-*`): where loss happened, short
+   * of the medium (whose counts are in the report's `medium`). Null without metrics.
+   */
+  drops: Record<string, number> | null;
+  sent_pps: number;
+  /** Distinct copies delivered per second, all receivers together. */
+  delivered_pps: number;
+  /** One-way, application to application, µs. */
+  latency_us: Percentiles | null;
+  /** The one-way path split at the daemons' timestamps (e2e-traffic.ts), µs. */
+  segments_us: Record<Segment, { mean: number; p50: number; p99: number }> | null;
+  /** [µs, fraction of copies with a one-way latency <= it]. */
+  cdf: Array<[number, number]>;
+  /** CPU over the slices' wall time, % of one core: the stack's daemons, its medium, this process. */
+  cpu_pct: { daemons: number; medium: number; bench: number } | null;
+}
+
+export interface StageFigure {
+  n: number;
+  mean_us: number;
+  p50_us: number;
+  p99_us: number;
+}
+
+export interface SecurityFigures {
+  /** One-way latency with security on minus off, at each percentile, µs. */
+  added_us: { mean: number; p50: number; p99: number; p999: number } | null;
+  /** Stage histograms of the timed PDUs (one in `sample_every`) of the security-on daemons. */
+  stages: { tx: Record<string, StageFigure>; rx: Record<string, StageFigure> } | null;
+  /** Whole protect / accepted unprotect calls of those PDUs (= the sum of their stages). */
+  protect_us: StageFigure | null;
+  unprotect_us: StageFigure | null;
+  /** Mean protect + mean unprotect: the security layer's work on one delivered copy. */
+  per_packet_mean_us: number | null;
+  /**
+   * Distribution of protect + unprotect of one delivered copy: the two call histograms convolved
+   * (a protect and an unprotect drawn independently), µs.
+   */
+  per_packet_us: { p50: number; p99: number; p999: number } | null;
+  /** per_packet_mean_us / mean one-way latency with security on, %. */
+  share_of_one_way_pct: number | null;
+}
+
+export interface RateResult {
+  rate_per_ue: number;
+  offered_pps: number;
+  security_on: ModeFigures;
+  security_off: ModeFigures;
+  security: SecurityFigures;
+}
+
+const r2 = (v: number): number => Math.round(v * 100) / 100;
+const r1 = (v: number): number => Math.round(v * 10) / 10;
+
+/** Nearest-rank percentile of an ascending array. */
+function rank(sorted: Float64Array, p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length - 1e-9) - 1))]!;
+}
+
+/** Exact percentiles of raw samples (ns), in µs. */
+export function percentiles(samplesNs: readonly number[]): Percentiles | null {
+  if (samplesNs.length === 0) return null;
+  const sorted = Float64Array.from(samplesNs).sort();
+  const us = (ns: number): number => r2(ns / 1000);
+  let sum = 0;
+  for (const v of sorted) sum += v;
+  return { count: sorted.length, mean: us(sum / sorted.length), p50: us(rank(sorted, 50)), p99: us(rank(sorted, 99)), p999: us(rank(sorted, 99.9)), max: us(sorted[sorted.length - 1]!) };
+}
+
+/** The empirical CDF of raw samples (ns) as [µs, fraction], thinned. */
+export function sampleCdf(samplesNs: readonly number[]): Array<[number, number]> {
+  const sorted = Float64Array.from(samplesNs).sort();
+  const n = sorted.length;
+  const pts: Array<[number, number]> = [];
+  for (let i = 0; i < n; i++) {
+    // One point per distinct value, at the fraction of samples <= it.
+    if (i + 1 < n && sorted[i + 1] === sorted[i]) continue;
+    pts.push([r2(sorted[i]! / 1000), Math.round(((i + 1) / n) * 1e5) / 1e5]);
+  }
+  return thinCdf(pts);
+}
+
+function stageFigure(h: LogLinearHistogram | undefined): StageFigure | null {
+  if (!h || h.count === 0) return null;
+  return { n: h.count, mean_us: r2(h.sumNs / h.count / 1000), p50_us: r2(h.percentile(50) / 1000), p99_us: r2(h.percentile(99) / 1000) };
+}
+
+/**
+ * About `max` points of a CDF: the first and the last, then points at least 1/(0.7 max) apart in
+ * fraction, ten times denser in the tail (fraction >= 0.99) where p99 and p99.9 live.
+ */
+export function thinCdf(points: Array<[number, number]>, max = 160): Array<[number, number]> {
+  if (points.length <= max) return points;
+  const out: Array<[number, number]> = [];
+  let lastFrac = -1;
+  const step = 1 / (max * 0.7);
+  points.forEach((p, i) => {
+    const need = p[1] >= 0.99 ? step / 10 : step;
+    if (i === 0 || i === points.length - 1 || p[1] - lastFrac >= need) {
+      out.push(p);
+      lastFrac = p[1];
+    }
+  });
+  return out;
+}
+
+export function modeFigures(records: readonly SliceRecord[]): ModeFigures {
+  const acc = mergeSlices(records.map((r) => r.account));
+  const trafficS = records.reduce((a, r) => a + r.trafficMs, 0) / 1000;
+  const sent = acc.sentTotal;
+  const expected = acc.expected;
+  const received = acc.distinct;
+  const lost = Math.max(0, expected - received);
+  const segs = acc.oneWay.length === 0 ? null : (Object.fromEntries(
+    SEGMENTS.map((s) => {
+      const h = acc.segments[s];
+      return [s, { mean: r2(h.sumNs / h.count / 1000), p50: r2(h.percentile(50) / 1000), p99: r2(h.percentile(99) / 1000) }];
+    }),
+  ) as ModeFigures['segments_us']);
+  const cpus = records.map((r) => r.cpu).filter((c): c is CpuSample => c !== null);
+  const wall = cpus.reduce((a, c) => a + c.wallMs, 0);
+  const pct = (ms: number): number => r1((ms / wall) * 100);
+  return {
+    slices: records.length,
+    traffic_s: r2(trafficS),
+    sent,
+    expected,
+    received,
+    duplicates: acc.duplicates,
+    lost,
+    loss_pct: expected > 0 ? Math.round((lost / expected) * 1e5) / 1e3 : 0,
+    send_refused: { ...acc.sendDropped },
+    drops: records.some((r) => r.drops === null) ? null : sumDrops(records.map((r) => r.drops!)),
+    sent_pps: trafficS > 0 ? Math.round(sent / trafficS) : 0,
+    delivered_pps: trafficS > 0 ? Math.round(received / trafficS) : 0,
+    latency_us: percentiles(acc.oneWay),
+    segments_us: segs,
+    cdf: sampleCdf(acc.oneWay),
+    cpu_pct: wall > 0 ? { daemons: pct(cpus.reduce((a, c) => a + c.daemonsMs, 0)), medium: pct(cpus.reduce((a, c) => a + c.mediumMs, 0)), bench: pct(cpus.reduce((a, c) => a + c.benchMs, 0)) } : null,
+  };
+}
+
+function sumDrops(list: ReadonlyArray<Record<string, number>>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const d of list) for (const [k, v] of Object.entries(d)) out[k] = (out[k] ?? 0) + v;
+  return out;
+}
+
+export function securityFigures(on: ModeFigures, off: ModeFigures, profiles: readonly ProfileDelta[]): SecurityFigures {
+  const p = emptyProfile();
+  for (const d of profiles) addProfile(p, d);
+  const hasProfile = profiles.length > 0 && (p.call.tx.count > 0 || p.call.rx.count > 0);
+  const stages = (dir: Record<string, LogLinearHistogram>): Record<string, StageFigure> => {
+    const out: Record<string, StageFigure> = {};
+    for (const [k, h] of Object.entries(dir)) {
+      const f = stageFigure(h);
+      if (f) out[k] = f;
+    }
+    return out;
+  };
+  const protect = stageFigure(p.call.tx);
+  const unprotect = stageFigure(p.call.rx);
+  const perPacket = protect && unprotect ? r2(protect.mean_us + unprotect.mean_us) : null;
+  const both = protect && unprotect ? p.call.tx.convolve(p.call.rx) : null;
+  const a = on.latency_us;
+  const b = off.latency_us;
+  return {
+    added_us: a && b ? { mean: r2(a.mean - b.mean), p50: r2(a.p50 - b.p50), p99: r2(a.p99 - b.p99), p999: r2(a.p999 - b.p999) } : null,
+    stages: hasProfile ? { tx: stages(p.tx), rx: stages(p.rx) } : null,
+    protect_us: protect,
+    unprotect_us: unprotect,
+    per_packet_mean_us: perPacket,
+    per_packet_us: both ? { p50: r2(both.percentile(50) / 1000), p99: r2(both.percentile(99) / 1000), p999: r2(both.percentile(99.9) / 1000) } : null,
+    share_of_one_way_pct: perPacket !== null && a ? Math.round((perPacket / a.mean) * 1e4) / 100 : null,
+  };
+}
+
+/** Groups slice records by rate into results (rates in the order given). */
+export function rateResults(records: readonly SliceRecord[], rates: readonly number[], ues: number): RateResult[] {
+  return rates.map((rate) => {
+    const on = records.filter((r) => r.rate === rate && r.mode === 'on');
+    const off = records.filter((r) => r.rate === rate && r.mode === 'off');
+    const fOn = modeFigures(on);
+    const fOff = modeFigures(off);
+    return {
+      rate_per_ue: rate,
+      offered_pps: rate * ues,
+      security_on: fOn,
+      security_off: fOff,
+      security: securityFigures(fOn, fOff, on.map((r) => r.profile).filter((x): x is ProfileDelta => x !== null)),
+    };
+  });
+}
+
+function fmt(v: number | null | undefined, digits = 1): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return '-';
+  return Math.abs(v) >= 1000 ? String(Math.round(v)) : v.toFixed(digits);
+}
+
+function table(header: string[], rows: string[][]): string[] {
+  const w = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i < 2 || i === cells.length - 1 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ').trimEnd();
+  return [line(header), ...rows.map(line)];
+}
+
+/** The stdout table. */
+export function formatRateResults(results: readonly RateResult[]): string {
+  const rows: string[][] = [];
+  for (const r of results) {
+    for (const [mode, f] of [['on', r.security_on], ['off', r.security_off]] as const) {
+      rows.push([
+        String(r.rate_per_ue),
+        mode,
+        String(f.sent),
+        String(f.received),
+        `${f.loss_pct.toFixed(3)}%`,
+        fmt(f.latency_us?.p50),
+        fmt(f.latency_us?.p99),
+        fmt(f.latency_us?.p999),
+        String(f.delivered_pps),
+        fmt(f.cpu_pct?.daemons, 0),
+        fmt(f.cpu_pct?.medium, 0),
+        fmt(f.cpu_pct?.bench, 0),
+        f.drops === null ? '-' : Object.entries(f.drops).map(([k, v]) => `${k}:${v}`).join(' ') || '0',
+      ]);
+    }
+  }
+  const lines = table(
+    ['rate/UE', 'security', 'sent', 'received', 'loss', 'p50_us', 'p99_us', 'p99.9_us', 'delivered/s', 'cpu_daemons%', 'cpu_medium%', 'cpu_bench%', 'drops'],
+    rows,
+  );
+  lines.push('', 'security layer (protect + unprotect), per rate:');
+  for (const r of results) {
+    const s = r.security;
+    const parts = [`  ${r.rate_per_ue}/s per UE:`];
+    if (s.added_us) parts.push(`on - off one-way p50 ${fmt(s.added_us.p50)} µs, p99 ${fmt(s.added_us.p99)} µs, mean ${fmt(s.added_us.mean)} µs;`);
+    if (s.protect_us && s.unprotect_us) {
+      parts.push(
+        `protect p50/p99 ${fmt(s.protect_us.p50_us, 2)}/${fmt(s.protect_us.p99_us, 2)} µs, unprotect ${fmt(s.unprotect_us.p50_us, 2)}/${fmt(s.unprotect_us.p99_us, 2)} µs;`,
+        `per packet (protect + unprotect) p50/p99 ${fmt(s.per_packet_us?.p50, 2)}/${fmt(s.per_packet_us?.p99, 2)} µs, ` +
+          `mean ${fmt(s.per_packet_mean_us, 2)} µs = ${fmt(s.share_of_one_way_pct, 2)}% of the mean one-way latency`,
+      );
+    } else {
+      parts.push('no stage profile (daemons without metrics)');
+    }
+    lines.push(parts.join(' '));
+  }
+  return lines.join('\n') + '\n';
+}

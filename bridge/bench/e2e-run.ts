@@ -1,0 +1,355 @@
+/**
+ * `sl-bridge bench e2e`: one-way application-to-application latency through real daemons over the
+ * medium emulator, with security on and off in the same run, swept over the offered load.
+ *
+ * After a warm-up second per stack (not counted), for each rate (probes per second per UE), slices
+ * of at most 1 s alternate between the security-on and the security-off stack in ABBA order (on,
+ * off, off, on, on, off, ...) until each has had `--seconds` of traffic, so both see the same
+ * machine at the same time and a drift in load hits both alike.
+ * After each slice the traffic pauses `DRAIN_MS` so its probes land before the next slice's CPU
+ * and profile readings. docs/profiling.md explains every figure.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CliError } from '../cli-error.js';
+import { ChildFailure } from '../demo/children.js';
+import { DEMO_NEA, DEMO_NIA } from '../demo/setup.js';
+import { LogLinearHistogram } from '../metrics/histogram.js';
+import { histogramSeries, parsePrometheusText } from '../metrics/prom-text.js';
+import { formatOverhead, measureProfilingOverhead, DEFAULT_OVERHEAD_OPTIONS, type OverheadReport } from './e2e-overhead.js';
+import { addProfile, dropDelta, emptyProfile, formatRateResults, profileDelta, rateResults, type CpuSample, type ProfileDelta, type RateResult, type SecurityMode, type SliceRecord } from './e2e-results.js';
+import { E2eTestbed, sleep } from './e2e-stack.js';
+import { E2eAccounting, PROBE_HEADER_BYTES, runProbes } from './e2e-traffic.js';
+
+export interface BenchE2eFlags {
+  ues?: string;
+  rates?: string;
+  seconds?: string;
+  sduBytes?: string;
+  json?: string;
+  report?: string;
+  overhead?: boolean;
+  metrics?: boolean;
+  keep?: boolean;
+}
+
+export const DEFAULT_RATES = [500, 1000, 2000];
+const SLICE_MS = 1000;
+const DRAIN_MS = 250;
+/**
+ * Traffic per stack before measuring (PTK derivations, engine caches, JIT), not in the results:
+ * at least WARMUP_MIN_RATE per UE, so even a low first rate starts with optimised code.
+ */
+const WARMUP_MS = 1000;
+const WARMUP_MIN_RATE = 500;
+
+export interface E2eSettings {
+  ues: number;
+  rates: number[];
+  seconds: number;
+  sduBytes: number;
+}
+
+function intFlag(flag: string, v: string | undefined, def: number, min: number, max: number): number {
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (!/^\d+$/.test(v.trim()) || n < min || n > max) throw new CliError(`${flag}: expected an integer from ${min} to ${max}, got ${JSON.stringify(v)}`, 2);
+  return n;
+}
+
+export function parseE2eFlags(flags: BenchE2eFlags): E2eSettings {
+  const ues = intFlag('--ues', flags.ues, 4, 2, 16);
+  let rates = DEFAULT_RATES;
+  if (flags.rates !== undefined) {
+    const parts = flags.rates.split(',').map((s) => s.trim());
+    rates = parts.map((p) => {
+      const n = Number(p);
+      if (!/^\d+(\.\d+)?$/.test(p) || !(n > 0) || n > 100_000) throw new CliError(`--rates: ${JSON.stringify(p)} is not a rate from 0 to 100000 probes per second per UE`, 2);
+      return n;
+    });
+    rates = [...new Set(rates)];
+  }
+  const secondsRaw = flags.seconds ?? '5';
+  const seconds = Number(secondsRaw);
+  if (!Number.isFinite(seconds) || seconds < 0.5 || seconds > 3600) throw new CliError(`--seconds: expected 0.5 to 3600 seconds per rate and mode, got ${JSON.stringify(secondsRaw)}`, 2);
+  const sduBytes = intFlag('--sdu-bytes', flags.sduBytes, 128, PROBE_HEADER_BYTES, 9000);
+  return { ues, rates, seconds, sduBytes };
+}
+
+/** The `--json` document. */
+export interface E2eReport {
+  settings: {
+    ues: number;
+    rates_per_ue: number[];
+    seconds_per_rate_and_mode: number;
+    slice_ms: number;
+    drain_ms: number;
+    sdu_bytes: number;
+    algorithms: string;
+    profile: 'pcr';
+    medium: string;
+    metrics: boolean;
+    sample_every: number | null;
+  };
+  machine: { cpus: number; node: string; loadavg_before: number[]; loadavg_after: number[] };
+  rates: RateResult[];
+  /** Stage sums against the daemons' own protect / unprotect timing (status lines), whole run. */
+  stage_check: StageCheck | null;
+  /** Each medium emulator's final statistics (channel: loss decisions; hub: send drops), whole run. */
+  medium: Partial<Record<SecurityMode, unknown>>;
+  overhead: OverheadReport | null;
+  problems: string[];
+}
+
+export interface StageCheck {
+  /** Per direction: the profile's whole-call p50 (= the sum of the stages of a PDU) vs the daemon's timing around the call (every PDU). */
+  protect: { stage_sum_p50_us: number; daemon_measured_p50_us: number; stage_sum_p99_us: number; daemon_measured_p99_us: number };
+  unprotect: { stage_sum_p50_us: number; daemon_measured_p50_us: number; stage_sum_p99_us: number; daemon_measured_p99_us: number };
+  /** The security-on daemons' /metrics parsed as Prometheus text; _count of the stage histograms. */
+  prometheus_ok: boolean;
+}
+
+class Progress {
+  private readonly tty = process.stderr.isTTY === true;
+  private readonly t0 = performance.now();
+  private last = '';
+
+  constructor(private readonly totalMs: number) {}
+
+  /**
+   * `doneMs` of `totalMs` of traffic done; `what` names the current step. Without a terminal,
+   * one line per rate (the part of `what` before its first comma).
+   */
+  update(doneMs: number, what: string): void {
+    if (!this.tty) {
+      const head = what.split(',')[0]!;
+      if (head !== this.last) process.stderr.write(`bench e2e: ${head}\n`);
+      this.last = head;
+      return;
+    }
+    const frac = Math.min(1, doneMs / this.totalMs);
+    const width = 28;
+    const full = Math.round(frac * width);
+    const elapsed = (performance.now() - this.t0) / 1000;
+    const eta = frac > 0.02 ? Math.max(0, elapsed / frac - elapsed) : NaN;
+    const etaText = Number.isFinite(eta) ? `${Math.floor(eta / 60)}:${String(Math.round(eta % 60)).padStart(2, '0')}` : '-:--';
+    process.stderr.write(`\r\x1b[2K[${'#'.repeat(full)}${'.'.repeat(width - full)}] ${String(Math.round(frac * 100)).padStart(3)}%  ${what}  ETA ${etaText}`);
+  }
+
+  done(): void {
+    if (this.tty) process.stderr.write('\r\x1b[2K');
+  }
+}
+
+export async function benchE2e(flags: BenchE2eFlags): Promise<void> {
+  const settings = parseE2eFlags(flags);
+  const withMetrics = flags.metrics !== false;
+  const say = (line: string): void => void process.stderr.write(`${line}\n`);
+  const loadBefore = loadavg();
+
+  let overhead: OverheadReport | null = null;
+  if (flags.overhead !== false) {
+    say('bench e2e: measuring the profiler overhead on protect / unprotect (in this process, before the daemons start)');
+    overhead = measureProfilingOverhead({ ...DEFAULT_OVERHEAD_OPTIONS, sduBytes: settings.sduBytes });
+  }
+
+  const dir = mkdtempSync(join(tmpdir(), 'sl-bridge-bench-e2e-'));
+  const accounting = new E2eAccounting();
+  const tb = new E2eTestbed({ dir, ues: settings.ues, metrics: withMetrics, say, accounting });
+  let interrupted = false;
+  const onSignal = (): void => {
+    if (interrupted) {
+      tb.kill();
+      process.exit(130);
+    }
+    interrupted = true;
+    say('\nbench e2e: interrupted; stopping (Ctrl-C again to kill at once)');
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const killAll = (): void => tb.kill();
+  process.on('exit', killAll);
+
+  const records: SliceRecord[] = [];
+  const problems: string[] = [];
+  let stageCheck: StageCheck | null = null;
+  let sampleEvery: number | null = null;
+  let mediumStats: Partial<Record<SecurityMode, unknown>> = {};
+  try {
+    await tb.start();
+    const seqs = { on: new Map<number, number>(), off: new Map<number, number>() };
+    const slicesPerMode = Math.max(1, Math.ceil((settings.seconds * 1000) / SLICE_MS));
+    const sliceMs = (settings.seconds * 1000) / slicesPerMode;
+    const progress = new Progress(settings.rates.length * slicesPerMode * 2 * sliceMs);
+    let doneMs = 0;
+    let sliceId = 0;
+    for (const mode of ['on', 'off'] as const) {
+      progress.update(0, `warm-up, security ${mode}`);
+      const warm = accounting.openSlice(sliceId++, settings.ues);
+      await runProbes({ clients: tb.stacks[mode].clients, accounting, slice: warm, ratePerClient: Math.max(settings.rates[0]!, WARMUP_MIN_RATE), durationMs: WARMUP_MS, sduBytes: settings.sduBytes, seqs: seqs[mode] });
+      await sleep(DRAIN_MS);
+    }
+    for (const rate of settings.rates) {
+      for (let k = 0; k < slicesPerMode * 2; k++) {
+        if (interrupted) throw new Interrupted();
+        tb.check();
+        // ABBA: on off | off on | on off ...
+        const mode: SecurityMode = (k % 2 === 0) === (Math.floor(k / 2) % 2 === 0) ? 'on' : 'off';
+        const what = `${rate}/s per UE, security ${mode}, slice ${Math.floor(k / 2) + 1}/${slicesPerMode}`;
+        progress.update(doneMs, what);
+        const slice = accounting.openSlice(sliceId++, settings.ues);
+        const before = { prof: await tb.profiles(mode), drops: await tb.drops(mode), cpu: tb.cpuMs(mode), bench: process.cpuUsage(), at: performance.now() };
+        const tick = setInterval(() => progress.update(doneMs + (performance.now() - before.at), what), 250);
+        const t0 = performance.now();
+        await runProbes({ clients: tb.stacks[mode].clients, accounting, slice, ratePerClient: rate, durationMs: sliceMs, sduBytes: settings.sduBytes, seqs: seqs[mode] });
+        const trafficMs = performance.now() - t0;
+        await sleep(DRAIN_MS);
+        clearInterval(tick);
+        const after = { prof: await tb.profiles(mode), drops: await tb.drops(mode), cpu: tb.cpuMs(mode), bench: process.cpuUsage(before.bench), at: performance.now() };
+        doneMs += sliceMs;
+        let cpu: CpuSample | null = null;
+        if (before.cpu && after.cpu) {
+          cpu = {
+            daemonsMs: after.cpu.daemons - before.cpu.daemons,
+            mediumMs: after.cpu.medium - before.cpu.medium,
+            benchMs: (after.bench.user + after.bench.system) / 1000,
+            wallMs: after.at - before.at,
+          };
+        }
+        let profile: ProfileDelta | null = null;
+        if (mode === 'on' && before.prof.every((p) => p) && after.prof.every((p) => p) && before.prof.length > 0) {
+          profile = emptyProfile();
+          for (const [i, b] of before.prof.entries()) addProfile(profile, profileDelta(b!, after.prof[i]!));
+        }
+        const drops = before.drops && after.drops ? dropDelta(before.drops, after.drops) : null;
+        records.push({ rate, mode, account: slice, trafficMs, cpu, profile, drops });
+      }
+    }
+    progress.done();
+    await sleep(DRAIN_MS);
+    if (accounting.foreign > 0) problems.push(`${accounting.foreign} deliveries were not probes of this run`);
+    ({ check: stageCheck, sampleEvery } = await checkStages(tb, problems));
+    for (const mode of ['on', 'off'] as const) {
+      for (const d of tb.stacks[mode].daemons) {
+        const sec = d.status?.securityDrops ?? 0;
+        if (sec > 0) problems.push(`${d.id}: ${sec} security drops (${JSON.stringify(d.status?.dropped)})`);
+      }
+    }
+  } catch (e) {
+    if (e instanceof Interrupted) {
+      say('bench e2e: stopped before the end; no results');
+      return;
+    }
+    if (e instanceof ChildFailure) throw new CliError(`bench e2e: ${e.message}\n--- last lines of ${e.child.logFile} ---\n${e.child.tail()}\n---`, 1);
+    throw e;
+  } finally {
+    mediumStats = await tb.close();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.off('exit', killAll);
+    if (flags.keep) say(`bench e2e: kept ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
+  }
+
+  const results = rateResults(records, settings.rates, settings.ues);
+  const report: E2eReport = {
+    settings: {
+      ues: settings.ues,
+      rates_per_ue: settings.rates,
+      seconds_per_rate_and_mode: settings.seconds,
+      slice_ms: Math.round((settings.seconds * 1000) / Math.max(1, Math.ceil((settings.seconds * 1000) / SLICE_MS))),
+      drain_ms: DRAIN_MS,
+      sdu_bytes: settings.sduBytes,
+      algorithms: `128-NEA${DEMO_NEA}/128-NIA${DEMO_NIA}`,
+      profile: 'pcr',
+      medium: 'sl-bridge medium, no loss, no delay',
+      metrics: withMetrics,
+      sample_every: sampleEvery,
+    },
+    machine: { cpus: cpus().length, node: process.version, loadavg_before: loadBefore.map((v) => Math.round(v * 100) / 100), loadavg_after: loadavg().map((v) => Math.round(v * 100) / 100) },
+    rates: results,
+    stage_check: stageCheck,
+    medium: mediumStats,
+    overhead,
+    problems,
+  };
+  if (stageCheck === null && withMetrics) problems.push('no stage profile: the daemons did not serve /profile.json (is --metrics supported by `sl-bridge run`?)');
+  process.stdout.write(formatRateResults(results));
+  if (stageCheck) {
+    const c = stageCheck;
+    process.stdout.write(
+      `stage sums vs the daemons' own timing around each call (whole run, p50/p99 µs): protect ${c.protect.stage_sum_p50_us}/${c.protect.stage_sum_p99_us} vs ` +
+        `${c.protect.daemon_measured_p50_us}/${c.protect.daemon_measured_p99_us}, unprotect ${c.unprotect.stage_sum_p50_us}/${c.unprotect.stage_sum_p99_us} vs ` +
+        `${c.unprotect.daemon_measured_p50_us}/${c.unprotect.daemon_measured_p99_us}\n`,
+    );
+  }
+  if (overhead) process.stdout.write(formatOverhead(overhead));
+  for (const p of problems) process.stdout.write(`problem: ${p}\n`);
+  if (flags.json !== undefined) {
+    try {
+      writeFileSync(flags.json, `${JSON.stringify(report, null, 2)}\n`);
+    } catch (err) {
+      throw new CliError(`cannot write ${flags.json}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 1);
+    }
+    say(`bench e2e: wrote ${flags.json}`);
+  }
+  if (flags.report !== undefined) {
+    const { writeE2eReport } = await import('../report/e2e-report.js');
+    try {
+      for (const f of writeE2eReport(flags.report, report)) say(`bench e2e: wrote ${f}`);
+    } catch (err) {
+      throw new CliError(`cannot write the report to ${flags.report}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 1);
+    }
+  }
+}
+
+class Interrupted extends Error {}
+
+/**
+ * End of run: the security-on daemons' /metrics must parse as Prometheus text; their profiles'
+ * whole-call p50/p99 (the sum of the stages of each timed PDU) next to the daemons' own timing
+ * around every protect / unprotect call (their status lines).
+ */
+async function checkStages(tb: E2eTestbed, problems: string[]): Promise<{ check: StageCheck | null; sampleEvery: number | null }> {
+  const profs = await tb.profiles('on');
+  if (profs.some((p) => p === undefined) || profs.length === 0) return { check: null, sampleEvery: null };
+  let prometheusOk = true;
+  for (const d of tb.stacks.on.daemons) {
+    try {
+      const text = await tb.metricsText(d);
+      if (text === undefined) throw new Error('no answer');
+      const fam = parsePrometheusText(text).find((f) => f.name === 'slbridge_stage_seconds');
+      if (!fam) throw new Error('no slbridge_stage_seconds');
+      histogramSeries(fam);
+    } catch (e) {
+      prometheusOk = false;
+      problems.push(`${d.id}: /metrics is not valid Prometheus text: ${(e as Error).message}`);
+    }
+  }
+  const call = { tx: new LogLinearHistogram(), rx: new LogLinearHistogram() };
+  for (const p of profs) {
+    call.tx.add(LogLinearHistogram.fromJSON(p!.call.tx));
+    call.rx.add(LogLinearHistogram.fromJSON(p!.call.rx));
+  }
+  // The daemons' percentiles are per daemon; the mean over daemons is close enough for a check.
+  const statuses = tb.stacks.on.daemons.map((d) => d.status?.latency).filter((l) => l !== undefined);
+  const avg = (xs: number[]): number => Math.round((xs.reduce((a, b) => a + b, 0) / Math.max(xs.length, 1)) * 100) / 100;
+  const us = (ns: number): number => Math.round(ns / 10) / 100;
+  const check: StageCheck = {
+    protect: {
+      stage_sum_p50_us: us(call.tx.percentile(50)),
+      daemon_measured_p50_us: avg(statuses.map((l) => l.protect.p50Us)),
+      stage_sum_p99_us: us(call.tx.percentile(99)),
+      daemon_measured_p99_us: avg(statuses.map((l) => l.protect.p99Us)),
+    },
+    unprotect: {
+      stage_sum_p50_us: us(call.rx.percentile(50)),
+      daemon_measured_p50_us: avg(statuses.map((l) => l.unprotect.p50Us)),
+      stage_sum_p99_us: us(call.rx.percentile(99)),
+      daemon_measured_p99_us: avg(statuses.map((l) => l.unprotect.p99Us)),
+    },
+    prometheus_ok: prometheusOk,
+  };
+  return { check, sampleEvery: profs[0]!.sample_every };
+}

@@ -1,0 +1,126 @@
+/**
+ * `sl-bridge run --profile FILE --config UE.yaml`: runs one UE's daemon until SIGINT/SIGTERM.
+ * Logs go to stderr (pino); with `--status-interval S` a JSON status line goes to stdout every S
+ * seconds (`{"event":"status",...}`), plus `{"event":"ready",...}` once the sockets are open and
+ * `{"event":"final",...}` at the end. docs/daemon.md describes them. The PDCP entities always run
+ * with the live stage profiler of bridge/metrics/ (sampled; summarised in the log every
+ * `--metrics-log-interval` s); `--metrics HOST:PORT` also serves it as Prometheus metrics.
+ */
+import { CliError } from '../cli-error.js';
+import { ConfigError } from '../config/reader.js';
+import { loadHwProfile } from '../profiles/loader.js';
+import type { HwProfile } from '../profiles/types.js';
+import { PtkStateError } from '../state/ptk-high-water-file.js';
+import { TransportError } from '../transport/zmq-dealer.js';
+import { loadDaemonConfig, LOG_LEVELS, type DaemonConfig } from './config.js';
+import { BridgeDaemon, ConfigurationError, type DaemonOptions, type DaemonStatus, type SecurityMode } from './daemon.js';
+import { daemonLogger } from './logger.js';
+import { openCaptureTaps } from './taps.js';
+import { createDaemonStackTransport } from './transports.js';
+import { createDaemonMetrics, type DaemonMetrics } from '../metrics/daemon-metrics.js';
+
+export interface RunFlags {
+  profile: string;
+  config?: string;
+  security: string;
+  statusInterval?: string;
+  logLevel?: string;
+  pcap?: string;
+  keylog?: string;
+  metrics?: string;
+  metricsLogInterval?: string;
+}
+
+function seconds(flag: string, v: string | undefined, def: number): number {
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0 || n > 86_400) throw new CliError(`${flag}: expected seconds from 0 to 86400, got "${v}"`, 2);
+  return n;
+}
+
+function load<T>(what: () => T): T {
+  try {
+    return what();
+  } catch (e) {
+    if (e instanceof ConfigError) throw new CliError(e.message, 2);
+    throw e;
+  }
+}
+
+export async function runDaemon(flags: RunFlags): Promise<void> {
+  if (!flags.config) throw new CliError('run: --config <UE.yaml> is required (see `sl-bridge run --help`)', 2);
+  if (flags.security !== 'on' && flags.security !== 'off') throw new CliError(`--security: expected on or off, got "${flags.security}"`, 2);
+  const security = flags.security as SecurityMode;
+  if (flags.logLevel !== undefined && !(LOG_LEVELS as readonly string[]).includes(flags.logLevel)) {
+    throw new CliError(`--log-level: expected one of ${LOG_LEVELS.join(', ')}, got "${flags.logLevel}"`, 2);
+  }
+  const statusIntervalS = seconds('--status-interval', flags.statusInterval, 0);
+  const metricsLogIntervalS = seconds('--metrics-log-interval', flags.metricsLogInterval, 10);
+  const config: DaemonConfig = load(() => loadDaemonConfig(flags.config!));
+  const profile: HwProfile = load(() => loadHwProfile(flags.profile));
+  const logger = daemonLogger({ level: flags.logLevel ?? config.logLevel, name: config.name });
+
+  const taps = await openCaptureTaps({ pcap: flags.pcap, keylog: flags.keylog }).catch((e: unknown) => {
+    throw new CliError(`cannot open a capture file: ${(e as Error).message}`, 1);
+  });
+  // Live per-stage metrics (issue 7): always profiled, served over HTTP with --metrics.
+  let daemon: BridgeDaemon | undefined;
+  let metrics: DaemonMetrics;
+  try {
+    metrics = createDaemonMetrics({
+      ueId: config.name,
+      ...(flags.metrics !== undefined ? { listen: flags.metrics } : {}),
+      summaryIntervalMs: metricsLogIntervalS * 1000,
+      logger: logger.child({ svc: 'metrics' }),
+      counters: () => daemon?.counterSamples() ?? [],
+    });
+  } catch (e) {
+    throw new CliError(`--metrics: ${(e as Error).message}`, 2);
+  }
+  let started = false;
+  try {
+    const stack = await createDaemonStackTransport(profile, config.stackEndpoint !== undefined ? { endpoint: config.stackEndpoint } : {});
+    const options: DaemonOptions = { config, profile, stack, logger, security, profiler: metrics.profiler, ...taps };
+    daemon = new BridgeDaemon(options);
+    await daemon.start(); // releases what it opened if it fails
+    started = true;
+    await metrics.start();
+  } catch (e) {
+    if (started) await daemon?.stop().catch(() => undefined);
+    await metrics.stop().catch(() => undefined);
+    if (!daemon) {
+      await taps.stackTap?.close().catch(() => undefined);
+      taps.keyTap?.close();
+    }
+    if (e instanceof ConfigurationError || e instanceof CliError) throw new CliError(e.message, 2);
+    if (e instanceof PtkStateError) throw new CliError(`PTK state: ${e.message}`, 1);
+    if (e instanceof TransportError) throw new CliError(`transport: ${e.message}`, 1);
+    if ((e as Error).message.startsWith('metrics:')) throw new CliError((e as Error).message, 1);
+    throw e;
+  }
+  const running = daemon;
+
+  const print = (s: DaemonStatus): void => {
+    process.stdout.write(`${JSON.stringify(metrics.url ? { ...s, metricsUrl: metrics.url } : s)}\n`);
+  };
+  if (statusIntervalS > 0) print(running.status('ready'));
+  const timer = statusIntervalS > 0 ? setInterval(() => print(running.status()), statusIntervalS * 1000) : undefined;
+
+  await new Promise<void>((done) => {
+    const finish = (signal: NodeJS.Signals): void => {
+      logger.info({ svc: 'daemon', signal }, 'stopping');
+      process.off('SIGINT', finish);
+      process.off('SIGTERM', finish);
+      // A second signal while stopping ends the process at once.
+      process.once('SIGINT', () => process.exit(130));
+      process.once('SIGTERM', () => process.exit(143));
+      done();
+    };
+    process.on('SIGINT', finish);
+    process.on('SIGTERM', finish);
+  });
+  if (timer) clearInterval(timer);
+  const final = await running.stop();
+  await metrics.stop();
+  if (statusIntervalS > 0) print(final);
+}
