@@ -65,16 +65,16 @@ describe('shipped hw-profiles', () => {
     expect(oai.medium).toBeUndefined();
   });
 
-  it('loads the serial and UDP profiles, and the transport factory builds their transports', () => {
+  it('loads the serial and UDP profiles, and the transport factory builds their transports', async () => {
     expect(loadHwProfile('serial-modem').transport).toMatchObject({ kind: 'serial', device: '/dev/ttyUSB0', baudRate: 921600, flowControl: 'rts-cts', mtu: 2048, framing: 'cobs' });
     expect(loadHwProfile('oai-nr-sl-tun').transport).toMatchObject({ kind: 'udp', mode: 'multicast', group: '239.255.77.1', port: 5600, interface: 'oaitun_ue1' });
     expect(loadHwProfile('srsran-tun').transport).toMatchObject({ kind: 'udp', interface: 'tun_srsue' });
-    expect(createStackTransport(loadHwProfile('serial-modem')).kind).toBe('serial');
-    expect(createStackTransport(loadHwProfile('srsran-tun')).kind).toBe('udp');
+    expect((await createStackTransport(loadHwProfile('serial-modem'))).kind).toBe('serial');
+    expect((await createStackTransport(loadHwProfile('srsran-tun'))).kind).toBe('udp');
   });
 
   it('opens a stack transport from a profile, with an endpoint override', async () => {
-    const t = createStackTransport(loadHwProfile('oai-nr-sl-zmq'), { endpoint: 'tcp://127.0.0.1:*' });
+    const t = await createStackTransport(loadHwProfile('oai-nr-sl-zmq'), { endpoint: 'tcp://127.0.0.1:*' });
     await t.open({ frame: () => undefined });
     expect(t.description).toMatch(/^zmq bind tcp:\/\/127\.0\.0\.1:\d+$/);
     await t.close();

@@ -14,3 +14,4 @@ export * from './engine-cache.js';
 export * from './rx-entity.js';
 export * from './tx-entity.js';
 export * from './manual.js';
+export * from './profiler.js';
