@@ -1,26 +1,8 @@
 import type { Command } from 'commander';
 
-interface BenchCryptoFlags {
-  sizes?: string;
-  algs?: string;
-  json?: string;
-  minTime?: string;
-  warmup?: string;
-  baseline?: boolean;
-  report?: string;
-}
-
-interface BenchE2eFlags {
-  ues?: string;
-  rates?: string;
-  seconds?: string;
-  sduBytes?: string;
-  json?: string;
-  report?: string;
-  overhead?: boolean;
-  metrics?: boolean;
-  keep?: boolean;
-}
+// Type-only imports: the implementations load lazily in the actions.
+import type { BenchCryptoFlags } from '../bench/crypto-run.js';
+import type { BenchE2eFlags } from '../bench/e2e-run.js';
 
 /** `sl-bridge bench <what>`: benchmarks (`crypto`: the engines and PDCP calls; `e2e`: daemons end to end). */
 export function registerBench(program: Command): void {
