@@ -291,8 +291,10 @@ export class BridgeDaemon {
       this.state = 'stopping';
       if (this.pruneTimer) clearInterval(this.pruneTimer);
       await this.keyClient?.stop();
-      const final = this.status('final');
       await this.release();
+      // After the release: frames the transports dropped while closing (still queued: `closed`)
+      // are in the final counters, and the links show down.
+      const final = this.status('final');
       this.state = 'stopped';
       this.log.info(
         { sdusIn: final.counters.sdusIn, pdusOut: final.counters.pdusOut, envelopesIn: final.counters.envelopesIn, delivered: final.counters.delivered, dropped: final.dropped },

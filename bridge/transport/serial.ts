@@ -52,7 +52,7 @@ export interface SerialTransportOptions {
 export interface SerialLinkCounters {
   /** Open attempts that failed (device absent, busy, no permission). */
   openFailures: number;
-  /** Frames that were queued when the device went away (also in `dropped['no-peer']`). */
+  /** Frames accepted but not written because the device went away (queued, or their write failed); also in `dropped['no-peer']`. */
   lostInFlight: number;
 }
 
@@ -183,8 +183,11 @@ export class SerialStackTransport implements StackTransport {
       if (generation !== this.generation) return; // already accounted for at the disconnect
       this.inFlight--;
       if (err) {
+        // The device went away under this write (its 'close' comes after): lost in flight, like
+        // the frames still queued when the disconnect is seen.
         this.counters.sent--;
         this.counters.dropped['no-peer']++;
+        this.linkCounters.lostInFlight++;
       }
     });
     return 'accepted';
