@@ -15,9 +15,9 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DaemonTestbed, GROUP, TestApp, waitUntil } from './fixtures/daemon-testbed.js';
+import { DaemonProcess, DaemonTestbed, GROUP, TestApp, waitUntil } from './fixtures/daemon-testbed.js';
 import { Cleanups, gmiOf, profileFrom, receivedFrom, strictlyIncreasing, streamSdus, ueConfig } from './fixtures/integration-helpers.js';
-import { NetnsDaemon, startNetnsPkmf } from './fixtures/integration-netns.js';
+import { startNetnsPkmf } from './fixtures/integration-netns.js';
 import { pkmfConfigDoc, tmpDir, writeYaml } from './fixtures/pkmf-testbed.js';
 import { NetnsTestbed, netnsProblem } from './fixtures/udp-netns.js';
 
@@ -28,7 +28,7 @@ const UES = 3;
 const MCAST = { group: '239.255.77.1', port: 5600 };
 
 interface Side {
-  daemon: NetnsDaemon;
+  daemon: DaemonProcess;
   app: TestApp;
   gmi: string;
   tag: string;
@@ -70,7 +70,7 @@ describe.skipIf(problem !== undefined)(`daemons over UDP multicast between netwo
     const daemons = await Promise.all(
       Array.from({ length: UES }, async (_, i) => {
         const ue = await ueConfig(tb, i + 1, { pkmfHost: pkmfNs.address });
-        return cleanups.add(`daemon ue${i + 1}`, new NetnsDaemon(net!.ues[i]!.name, ue, ['--profile', profile]), (d) => d.stop());
+        return cleanups.add(`daemon ue${i + 1}`, new DaemonProcess(ue, ['--profile', profile], { namespace: net!.ues[i]!.name }), (d) => d.stop());
       }),
     );
     for (const daemon of daemons) {
