@@ -3,6 +3,7 @@
  * test/pkmf-codec.test.ts parses the .proto file and checks it equals this descriptor: edit both.
  */
 import protobuf from 'protobufjs';
+import { ErrorCode } from './errors.js';
 
 const u32 = (id: number) => ({ type: 'uint32', id });
 const rep = (type: string, id: number) => ({ rule: 'repeated', type, id });
@@ -16,20 +17,8 @@ export const PKMF_PROTO_DESCRIPTOR = {
             v1: {
               nested: {
                 ErrorCode: {
-                  values: {
-                    ERROR_NONE: 0,
-                    UNKNOWN_GROUP: 1,
-                    NOT_A_MEMBER: 2,
-                    NO_ROAMING_AGREEMENT: 3,
-                    HOME_NETWORK_UNREACHABLE: 4,
-                    MALFORMED_REQUEST: 5,
-                    NO_OPERATOR_AGREEMENT: 6,
-                    OWNER_NETWORK_UNREACHABLE: 7,
-                    ALGORITHM_NOT_SUPPORTED: 8,
-                    FRAME_TOO_LARGE: 9,
-                    INTERNAL_ERROR: 10,
-                    IDENTITY_REJECTED: 11,
-                  },
+                  // The proto names code 0 ERROR_NONE (proto3 enum prefixes); the rest as in errors.ts.
+                  values: Object.fromEntries(Object.entries(ErrorCode).map(([name, code]) => [code === 0 ? 'ERROR_NONE' : name, code])),
                 },
                 HierarchyProfile: {
                   values: { PROFILE_PCR: 0, PROFILE_TS33533: 1, PROFILE_LTE_PROSE: 2 },
