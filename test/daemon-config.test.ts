@@ -138,5 +138,6 @@ describe('sl-bridge run: bad input', () => {
     expect(await run(['--config', good, '--profile', 'nope'])).toMatchObject({ code: 2, stderr: expect.stringContaining('no shipped hw-profile named "nope"') });
     expect(await run(['--config', good, '--security', 'maybe'])).toMatchObject({ code: 2, stderr: expect.stringContaining('--security: expected on or off') });
     expect(await run(['--config', good, '--status-interval', '-1'])).toMatchObject({ code: 2, stderr: expect.stringContaining('--status-interval') });
+    expect(await run(['--config', good, '--metrics-sample', '0'])).toMatchObject({ code: 2, stderr: expect.stringContaining('--metrics-sample: expected an integer') });
   });
 });

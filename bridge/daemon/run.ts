@@ -29,6 +29,7 @@ export interface RunFlags {
   keylog?: string;
   metrics?: string;
   metricsLogInterval?: string;
+  metricsSample?: string;
 }
 
 function seconds(flag: string, v: string | undefined, def: number): number {
@@ -56,6 +57,10 @@ export async function runDaemon(flags: RunFlags): Promise<void> {
   }
   const statusIntervalS = seconds('--status-interval', flags.statusInterval, 0);
   const metricsLogIntervalS = seconds('--metrics-log-interval', flags.metricsLogInterval, 10);
+  const sampleEvery = flags.metricsSample === undefined ? undefined : Number(flags.metricsSample);
+  if (sampleEvery !== undefined && !(Number.isInteger(sampleEvery) && sampleEvery >= 1 && sampleEvery <= 1_000_000)) {
+    throw new CliError(`--metrics-sample: expected an integer from 1 to 1000000, got "${flags.metricsSample}"`, 2);
+  }
   const config: DaemonConfig = load(() => loadDaemonConfig(flags.config!));
   const profile: HwProfile = load(() => loadHwProfile(flags.profile));
   const logger = daemonLogger({ level: flags.logLevel ?? config.logLevel, name: config.name });
@@ -71,6 +76,7 @@ export async function runDaemon(flags: RunFlags): Promise<void> {
       ueId: config.name,
       ...(flags.metrics !== undefined ? { listen: flags.metrics } : {}),
       summaryIntervalMs: metricsLogIntervalS * 1000,
+      ...(sampleEvery !== undefined ? { sampleEvery } : {}),
       logger: logger.child({ svc: 'metrics' }),
       counters: () => daemon?.counterSamples() ?? [],
     });
