@@ -202,6 +202,14 @@ describe('sl-bridge bench e2e', () => {
     expect(Object.keys(sec.stages!.rx).sort()).toEqual(['cipher', 'decode', 'handoff', 'integrity', 'key']);
     expect(sec.protect_us!.n).toBeGreaterThan(0);
     expect(sec.per_packet_us!.p99).toBeGreaterThanOrEqual(sec.per_packet_us!.p50);
+    // The machine's floor for the same CPU time: from the stall trace taken before the run.
+    expect(doc.machine.stalls!.duration_ms).toBeGreaterThanOrEqual(2000);
+    const floor = sec.machine_floor_us!;
+    expect(floor.cpu_us).toBeCloseTo(sec.protect_us!.p50_us + sec.unprotect_us!.p50_us, 1);
+    expect(floor.p50).toBeGreaterThanOrEqual(floor.cpu_us);
+    expect(floor.p99).toBeGreaterThanOrEqual(floor.p50);
+    expect(r.stdout).toMatch(/the machine's floor for the same CPU time/);
+    expect(r.stdout).toMatch(/^this machine, before the run: stalls over /m);
     expect(doc.stage_check!.prometheus_ok).toBe(true);
     expect(rate.security_on.drops).toEqual({});
     expect(rate.security_off.drops).toEqual({});

@@ -5,7 +5,14 @@
 import { readFileSync } from 'node:fs';
 import { cmac as nobleCmac, ctr as nobleCtr, ecb as nobleEcb } from '@noble/ciphers/aes.js';
 import { describe, expect, it } from 'vitest';
-import { AES_BACKENDS, createNea2, createNia2, type AesBackend } from '../src/crypto/aes.js';
+import {
+  AES_BACKENDS,
+  createNea2,
+  createNia2,
+  NEA2_TS_MAX_BYTES,
+  NIA2_TS_MAX_BYTES,
+  type AesBackend,
+} from '../src/crypto/aes.js';
 import { createCipherEngine, createIntegrityEngine } from '../src/crypto/index.js';
 import type { CipherEngine, IntegrityEngine } from '../src/crypto/types.js';
 
@@ -112,14 +119,15 @@ describe.each(IMPLS)('128-NEA2 / 128-NIA2 ($name)', (impl) => {
     expect(mac.toString(16).padStart(8, '0')).toBe(v.mac);
   });
 
-  it('matches @noble/ciphers on 1,000 random keys, COUNTs, BEARERs, DIRECTIONs and bit lengths', () => {
+  it('matches @noble/ciphers on 1,000 random keys, COUNTs, BEARERs, DIRECTIONs and bit lengths (0..1500 B)', () => {
     const next = rng(0x5eed + impl.name.length);
     for (let i = 0; i < 1000; i++) {
       const key = randomBytes(next, 16);
       const count = next();
       const bearer = next() & 31;
       const dir = next() & 1;
-      const bits = i < 8 ? i : next() % 4000;
+      // Up to 1500 bytes: both sides of the `auto` crossover (NEA2/NIA2_TS_MAX_BYTES).
+      const bits = i < 8 ? i : next() % 12_000;
       const data = randomBytes(next, Math.ceil(bits / 8) + (next() % 3));
       const ct = impl.nea(key).apply(count, bearer, dir, data, bits);
       expect(toHex(ct)).toBe(toHex(refNea2(key, count, bearer, dir, data, bits)));
@@ -140,5 +148,26 @@ describe.each(IMPLS)('128-NEA2 / 128-NIA2 ($name)', (impl) => {
       expect(toHex(nea.apply(count, 3, 1, data, bits))).toBe(toHex(refNea2(key, count, 3, 1, data, bits)));
       expect(nia.mac(count, 3, 1, data, bits)).toBe(refNia2(key, count, 3, 1, data, bits));
     }
+  });
+});
+
+describe('auto backend around its crossovers', () => {
+  // The last byte length on the TypeScript AES, and the first on node:crypto, with partial bytes.
+  const edges = (max: number): number[] => [8 * max - 7, 8 * max - 1, 8 * max, 8 * max + 1, 8 * max + 8, 8 * max + 9];
+
+  it.each(edges(NEA2_TS_MAX_BYTES))('NEA2 at %i bits equals noble and the pinned backends', (bits) => {
+    const next = rng(bits);
+    const key = randomBytes(next, 16);
+    const data = randomBytes(next, Math.ceil(bits / 8));
+    const want = toHex(refNea2(key, 0x1234567, 7, 1, data, bits));
+    for (const b of AES_BACKENDS) expect(toHex(createNea2(key, b).apply(0x1234567, 7, 1, data, bits)), b).toBe(want);
+  });
+
+  it.each(edges(NIA2_TS_MAX_BYTES))('NIA2 at %i bits equals noble and the pinned backends', (bits) => {
+    const next = rng(bits + 1);
+    const key = randomBytes(next, 16);
+    const data = randomBytes(next, Math.ceil(bits / 8));
+    const want = refNia2(key, 0x89abcdef, 21, 0, data, bits);
+    for (const b of AES_BACKENDS) expect(createNia2(key, b).mac(0x89abcdef, 21, 0, data, bits), b).toBe(want);
   });
 });

@@ -5,6 +5,7 @@
  */
 import type { ProfileSnapshot } from '../metrics/daemon-metrics.js';
 import { LogLinearHistogram } from '../metrics/histogram.js';
+import type { FloorFigures } from './stall-meter.js';
 import { SEGMENTS, mergeSlices, type Segment, type SliceAccount } from './e2e-traffic.js';
 
 export type SecurityMode = 'on' | 'off';
@@ -150,6 +151,12 @@ export interface SecurityFigures {
   per_packet_us: { p50: number; p99: number; p999: number } | null;
   /** per_packet_mean_us / mean one-way latency with security on, %. */
   share_of_one_way_pct: number | null;
+  /**
+   * The machine's floor for the same work: wall time of a protect and an unprotect of their p50
+   * CPU time each, started at random moments of the stall trace recorded before the run
+   * (stall-meter.ts). Null without a stall trace or a stage profile.
+   */
+  machine_floor_us: FloorFigures | null;
 }
 
 export interface RateResult {
@@ -283,6 +290,7 @@ export function securityFigures(on: ModeFigures, off: ModeFigures, profiles: rea
     per_packet_mean_us: perPacket,
     per_packet_us: both ? { p50: r2(both.percentile(50) / 1000), p99: r2(both.percentile(99) / 1000), p999: r2(both.percentile(99.9) / 1000) } : null,
     share_of_one_way_pct: perPacket !== null && a ? Math.round((perPacket / a.mean) * 1e4) / 100 : null,
+    machine_floor_us: null,
   };
 }
 
@@ -351,6 +359,10 @@ export function formatRateResults(results: readonly RateResult[]): string {
         `per packet (protect + unprotect) p50/p99 ${fmt(s.per_packet_us?.p50, 2)}/${fmt(s.per_packet_us?.p99, 2)} µs, ` +
           `mean ${fmt(s.per_packet_mean_us, 2)} µs = ${fmt(s.share_of_one_way_pct, 2)}% of the mean one-way latency`,
       );
+      if (s.machine_floor_us) {
+        const f = s.machine_floor_us;
+        parts.push(`(the machine's floor for the same CPU time, its stalls alone: p50/p99/p99.9 ${fmt(f.p50, 2)}/${fmt(f.p99, 2)}/${fmt(f.p999, 2)} µs)`);
+      }
     } else {
       parts.push('no stage profile (daemons without metrics)');
     }

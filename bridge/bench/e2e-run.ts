@@ -20,6 +20,7 @@ import { histogramSeries, parsePrometheusText } from '../metrics/prom-text.js';
 import { formatOverhead, measureProfilingOverhead, DEFAULT_OVERHEAD_OPTIONS, type OverheadReport } from './e2e-overhead.js';
 import { addProfile, dropDelta, emptyProfile, formatRateResults, profileDelta, rateResults, type CpuSample, type ProfileDelta, type RateResult, type SecurityMode, type SliceRecord } from './e2e-results.js';
 import { E2eTestbed, sleep } from './e2e-stack.js';
+import { formatStalls, measureStalls, stallFloor, summarizeStalls, type StallSummary, type StallTrace } from './stall-meter.js';
 import { E2eAccounting, PROBE_HEADER_BYTES, runProbes } from './e2e-traffic.js';
 
 export interface BenchE2eFlags {
@@ -30,6 +31,7 @@ export interface BenchE2eFlags {
   json?: string;
   report?: string;
   overhead?: boolean;
+  stallMeter?: boolean;
   metrics?: boolean;
   keep?: boolean;
 }
@@ -43,6 +45,8 @@ const DRAIN_MS = 250;
  */
 const WARMUP_MS = 1000;
 const WARMUP_MIN_RATE = 500;
+/** How long the stall meter spins before the stacks start (stall-meter.ts). */
+const STALL_METER_MS = 2000;
 
 export interface E2eSettings {
   ues: number;
@@ -92,7 +96,14 @@ export interface E2eReport {
     metrics: boolean;
     sample_every: number | null;
   };
-  machine: { cpus: number; node: string; loadavg_before: number[]; loadavg_after: number[] };
+  machine: {
+    cpus: number;
+    node: string;
+    loadavg_before: number[];
+    loadavg_after: number[];
+    /** Stalls of a running thread, measured before the stacks start (null with --no-stall-meter). */
+    stalls: StallSummary | null;
+  };
   rates: RateResult[];
   /** Stage sums against the daemons' own protect / unprotect timing (status lines), whole run. */
   stage_check: StageCheck | null;
@@ -152,6 +163,12 @@ export async function benchE2e(flags: BenchE2eFlags): Promise<void> {
   if (flags.overhead !== false) {
     say('bench e2e: measuring the profiler overhead on protect / unprotect (in this process, before the daemons start)');
     overhead = measureProfilingOverhead({ ...DEFAULT_OVERHEAD_OPTIONS, sduBytes: settings.sduBytes });
+  }
+
+  let stallTrace: StallTrace | null = null;
+  if (flags.stallMeter !== false) {
+    say(`bench e2e: measuring this machine's stalls for ${STALL_METER_MS / 1000} s (before the daemons start)`);
+    stallTrace = measureStalls({ durationMs: STALL_METER_MS });
   }
 
   const dir = mkdtempSync(join(tmpdir(), 'sl-bridge-bench-e2e-'));
@@ -253,6 +270,15 @@ export async function benchE2e(flags: BenchE2eFlags): Promise<void> {
   }
 
   const results = rateResults(records, settings.rates, settings.ues);
+  if (stallTrace) {
+    for (const r of results) {
+      const s = r.security;
+      if (s.protect_us && s.unprotect_us && s.protect_us.p50_us > 0 && s.unprotect_us.p50_us > 0) {
+        s.machine_floor_us = stallFloor(stallTrace, [s.protect_us.p50_us, s.unprotect_us.p50_us]);
+      }
+    }
+  }
+  const stalls = stallTrace && summarizeStalls(stallTrace);
   const report: E2eReport = {
     settings: {
       ues: settings.ues,
@@ -267,7 +293,13 @@ export async function benchE2e(flags: BenchE2eFlags): Promise<void> {
       metrics: withMetrics,
       sample_every: sampleEvery,
     },
-    machine: { cpus: cpus().length, node: process.version, loadavg_before: loadBefore.map((v) => Math.round(v * 100) / 100), loadavg_after: loadavg().map((v) => Math.round(v * 100) / 100) },
+    machine: {
+      cpus: cpus().length,
+      node: process.version,
+      loadavg_before: loadBefore.map((v) => Math.round(v * 100) / 100),
+      loadavg_after: loadavg().map((v) => Math.round(v * 100) / 100),
+      stalls,
+    },
     rates: results,
     stage_check: stageCheck,
     medium: mediumStats,
@@ -284,6 +316,7 @@ export async function benchE2e(flags: BenchE2eFlags): Promise<void> {
         `${c.unprotect.daemon_measured_p50_us}/${c.unprotect.daemon_measured_p99_us}\n`,
     );
   }
+  if (stalls) process.stdout.write(`this machine, before the run: ${formatStalls(stalls, [])}`);
   if (overhead) process.stdout.write(formatOverhead(overhead));
   for (const p of problems) process.stdout.write(`problem: ${p}\n`);
   if (flags.json !== undefined) {

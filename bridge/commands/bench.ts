@@ -3,12 +3,15 @@ import type { Command } from 'commander';
 // Type-only imports: the implementations load lazily in the actions.
 import type { BenchCryptoFlags } from '../bench/crypto-run.js';
 import type { BenchE2eFlags } from '../bench/e2e-run.js';
+import type { BenchStallsFlags } from '../bench/stalls-run.js';
 
 /** `sl-bridge bench <what>`: benchmarks (`crypto`: the engines and PDCP calls; `e2e`: daemons end to end). */
 export function registerBench(program: Command): void {
   const bench = program
     .command('bench')
-    .description('benchmarks: `bench crypto` (engines and PDCP calls) and `bench e2e` (daemons over the medium emulator)');
+    .description(
+      'benchmarks: `bench crypto` (engines and PDCP calls), `bench e2e` (daemons over the medium emulator), `bench stalls` (how much this machine stalls a thread)',
+    );
 
   bench
     .command('crypto')
@@ -61,6 +64,7 @@ Examples:
     .option('--json <file>', 'write the results as JSON to <file>')
     .option('--report <dir>', 'write SVG plots to <dir>: latency-cdf.svg, latency-breakdown.svg')
     .option('--no-overhead', 'skip measuring the profiler overhead on protect/unprotect (about 10 s)')
+    .option('--no-stall-meter', "skip measuring this machine's stalls before the run (2 s; gives the floor under the per-packet percentiles)")
     .option('--no-metrics', 'run the daemons without --metrics (no per-stage split)')
     .option('--keep', 'keep the temporary directory (configs, logs) and print its path')
     .addHelpText(
@@ -77,7 +81,9 @@ Per rate and mode: sent, received, loss (expected copies - distinct received), o
 p50/p99/p99.9 (receiving app's clock - sending app's clock), delivered copies per second, CPU of
 the stack's daemons, its medium and this process (% of one core). Per rate: what security adds
 (on - off at each percentile), protect / unprotect p50/p99 and the per-stage split from the
-daemons' stage histograms, and the security layer's share of the mean one-way latency.
+daemons' stage histograms, and the security layer's share of the mean one-way latency; next to
+them the machine's floor for the same CPU time: what its stalls alone (measured for 2 s before
+the run, see \`bench stalls\`) do to a protect and an unprotect of that p50 length.
 Progress on stderr (a bar on a terminal), the table on stdout. docs/profiling.md explains each
 figure: what it includes and what it does not.
 
@@ -89,5 +95,33 @@ Examples:
     .action(async (flags: BenchE2eFlags) => {
       const { benchE2e } = await import('../bench/e2e-run.js');
       await benchE2e(flags);
+    });
+
+  bench
+    .command('stalls')
+    .description("measure how often this machine takes the CPU away from a running thread, and the floor that puts under a short computation's p99")
+    .option('--seconds <s>', 'how long to measure (spins one core all that time)', '3')
+    .option('--cpu-us <list>', 'CPU times (µs) of the computations to give the floor for, comma-separated', '2,5,10,20')
+    .option('--json <file>', 'also write the results as JSON to <file>')
+    .addHelpText(
+      'after',
+      `
+A loop reads the clock (performance.now(), ~50 ns a reading) for --seconds; every gap between two
+readings longer than 2 µs is a stall: the thread was not running (another thread, an interrupt,
+or in a virtual machine the hypervisor running something else). Prints stalls per second by
+length and the share of time lost, then for each --cpu-us D the wall-clock p50/p99/p99.9 of a
+computation needing D µs of CPU started at a random moment of the recorded timeline: no code
+path of that length can have lower wall-clock percentiles on this machine. Run it on an idle
+machine to judge whether it can show a latency target (bench e2e measures it before its run),
+or beside a load to see what the load adds. docs/profiling.md, "the machine's floor".
+
+Examples:
+  sl-bridge bench stalls
+  sl-bridge bench stalls --seconds 10 --cpu-us 4,8 --json stalls.json
+`,
+    )
+    .action(async (flags: BenchStallsFlags) => {
+      const { benchStalls } = await import('../bench/stalls-run.js');
+      benchStalls(flags);
     });
 }

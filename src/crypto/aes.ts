@@ -13,10 +13,10 @@
  *   of a packet with one `update()` of a kept AES-128-ECB object; NIA2 runs the CBC chain of one
  *   kept AES-128-CBC object (its chaining value carries over between calls, so the first block of
  *   each message is XORed with the previous ciphertext block to restart the chain at zero).
- *   Constant-time (AES-NI), ~0.5-1 us fixed cost per call (the native call and its output
- *   Buffer), then well under 1 ns/byte.
+ *   Constant-time (AES-NI), 1-4 us fixed cost per call on the development VM (the native call
+ *   and its output Buffer), then well under 1 ns/byte.
  * - `ts`: the TypeScript AES of `aes-block.ts` with its key schedule cached. No fixed cost to
- *   speak of, but ~6 ns/byte, and table-based (not constant-time).
+ *   speak of, ~5 ns/byte, no allocation, and table-based (not constant-time).
  * - `auto` (the default): both engines built once per key; packets up to the measured crossover
  *   go to `ts`, longer ones to `node`. Measurement: docs/crypto.md, "AES backend". @noble/ciphers
  *   was measured too (slowest: it expands the key on every call) and serves as the test oracle.
@@ -31,12 +31,13 @@ export const AES_BACKENDS: readonly AesBackend[] = ['auto', 'node', 'ts'];
 /** Chosen by the measurement recorded in docs/crypto.md ("AES backend"). */
 export const DEFAULT_AES_BACKEND: AesBackend = 'auto';
 /**
- * Crossovers of the `auto` backend, from the fits p50 = fixed + per-byte x size of `bench crypto
- * --algs nea2@node,nea2@ts,nia2@node,nia2@ts` (docs/crypto.md): `ts` up to these sizes (bytes
- * of data / message), `node` beyond.
+ * Crossovers of the `auto` backend, from `bench crypto --algs nea2@node,nea2@ts,nia2@node,nia2@ts`
+ * (docs/crypto.md, measurement 3): `ts` up to these sizes (bytes of data / message), `node`
+ * beyond. Up to here `ts` has the lower p50 or one within noise, a higher throughput and a p99
+ * 2-4x lower (node's call allocates its output Buffer and costs 1.5-4 us however short the packet).
  */
-export const NEA2_TS_MAX_BYTES = 144;
-export const NIA2_TS_MAX_BYTES = 96;
+export const NEA2_TS_MAX_BYTES = 512;
+export const NIA2_TS_MAX_BYTES = 512;
 
 /** Keeps the last partial byte's unused low-order bits zero (D.2.1.1: LENGTH in bits). */
 function maskTail(out: Uint8Array, lengthBits: number): void {
@@ -143,8 +144,8 @@ class KeystreamXor {
 /** 128-NEA2 with the TypeScript AES (cached key schedule). */
 class TsNea2 implements CipherEngine {
   readonly alg = 2 as const;
-  private readonly rk: Uint32Array;
-  private readonly block = new Uint32Array(4);
+  private readonly rk: Int32Array;
+  private readonly block = new Int32Array(4);
 
   constructor(key: Uint8Array) {
     checkKey128(key);
@@ -156,18 +157,35 @@ class TsNea2 implements CipherEngine {
     const bits = resolveLengthBits(lengthBits, data, 'data');
     const nBytes = (bits + 7) >>> 3;
     const dst = resolveOut(out, nBytes);
-    const w1 = ((bearer << 27) | (direction << 26)) >>> 0;
+    // B.1.3: T1 = COUNT || BEARER || DIRECTION || 0^26 || 0^64; block b is T1 + b.
+    const w1 = (bearer << 27) | (direction << 26);
     const ks = this.block;
-    for (let off = 0, b = 0; off < nBytes; off += 16, b++) {
+    const whole = nBytes & ~15;
+    let off = 0;
+    for (let b = 0; off < whole; off += 16, b++) {
       encryptWords(this.rk, count, w1, 0, b, ks);
-      const end = Math.min(16, nBytes - off);
-      for (let j = 0; j < end; j++) {
+      xorWord(dst, data, off, ks[0]!);
+      xorWord(dst, data, off + 4, ks[1]!);
+      xorWord(dst, data, off + 8, ks[2]!);
+      xorWord(dst, data, off + 12, ks[3]!);
+    }
+    if (off < nBytes) {
+      encryptWords(this.rk, count, w1, 0, off >>> 4, ks);
+      for (let j = 0; off + j < nBytes; j++) {
         dst[off + j] = data[off + j]! ^ ((ks[j >>> 2]! >>> (24 - ((j & 3) << 3))) & 0xff);
       }
     }
     maskTail(dst, bits);
     return dst;
   }
+}
+
+/** dst[o..o+3] = data[o..o+3] XOR the big-endian word w (any alignment). */
+function xorWord(dst: Uint8Array, data: Uint8Array, o: number, w: number): void {
+  dst[o] = data[o]! ^ (w >>> 24);
+  dst[o + 1] = data[o + 1]! ^ ((w >>> 16) & 0xff);
+  dst[o + 2] = data[o + 2]! ^ ((w >>> 8) & 0xff);
+  dst[o + 3] = data[o + 3]! ^ (w & 0xff);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -264,16 +282,16 @@ class NodeNia2 implements IntegrityEngine {
 /** 128-NIA2 with the TypeScript AES: CBC-MAC over words, subkeys cached. */
 class TsNia2 implements IntegrityEngine {
   readonly alg = 2 as const;
-  private readonly rk: Uint32Array;
+  private readonly rk: Int32Array;
   private readonly k1: Uint8Array;
   private readonly k2: Uint8Array;
   private readonly input = new Scratch();
-  private readonly state = new Uint32Array(4);
+  private readonly state = new Int32Array(4);
 
   constructor(key: Uint8Array) {
     checkKey128(key);
     this.rk = expandKey128(key);
-    const l = new Uint32Array(4);
+    const l = new Int32Array(4);
     encryptWords(this.rk, 0, 0, 0, 0, l);
     const lBytes = new Uint8Array(16);
     for (let i = 0; i < 16; i++) lBytes[i] = (l[i >>> 2]! >>> (24 - ((i & 3) << 3))) & 0xff;
@@ -292,17 +310,15 @@ class TsNia2 implements IntegrityEngine {
     x[2] = 0;
     x[3] = 0;
     for (let o = 0; o < size; o += 16) {
-      encryptWords(
-        this.rk,
-        x[0]! ^ buf.readUInt32BE(o),
-        x[1]! ^ buf.readUInt32BE(o + 4),
-        x[2]! ^ buf.readUInt32BE(o + 8),
-        x[3]! ^ buf.readUInt32BE(o + 12),
-        x,
-      );
+      encryptWords(this.rk, x[0]! ^ wordAt(buf, o), x[1]! ^ wordAt(buf, o + 4), x[2]! ^ wordAt(buf, o + 8), x[3]! ^ wordAt(buf, o + 12), x);
     }
     return x[0]! >>> 0;
   }
+}
+
+/** The big-endian word at buf[o..o+3], as int32 (a plain read: cheaper than Buffer#readUInt32BE). */
+function wordAt(buf: Uint8Array, o: number): number {
+  return (buf[o]! << 24) | (buf[o + 1]! << 16) | (buf[o + 2]! << 8) | buf[o + 3]!;
 }
 
 /** Packet length in bytes the engine will process (validation is left to the engine itself). */
