@@ -176,6 +176,18 @@ describe('e2e report', () => {
     expect(byClass(stages!, 'bar')).toHaveLength(3); // one per rate
     // The stage bar has the 8 protect/unprotect stages of the sample (all non-zero).
     expect(findAll(byClass(stages!, 'bar')[0]!, (e) => e.name === 'rect')).toHaveLength(8);
+    expect(allText(stages!)).not.toContain('machine floor');
+  });
+
+  it("labels each stage bar with the machine's floor when the run measured it", () => {
+    const report = sampleReport([1000, 2000]);
+    report.rates[1]!.security.machine_floor_us = { cpu_us: 7.5, p50: 7.5, p99: 43.5, p999: 70, hit_pct: 1.9 };
+    const [, breakdown] = writeE2eReport(join(dir, 'e2e-floor'), report);
+    const [, stages] = byClass(parseXml(readFileSync(breakdown!, 'utf8')), 'panel');
+    const labels = byClass(stages!, 'bar').map((b) => b.attrs['data-label']);
+    expect(labels[1]).toContain('machine floor p99 43.5 µs');
+    expect(labels[0]).not.toContain('machine floor'); // only the rate that has one
+    expect(allText(stages!)).toContain('machine floor = p99 of its stalls alone');
   });
 
   it('formats times for people', () => {

@@ -80,14 +80,18 @@ export function stagePanel(r: E2eReport): Panel | undefined {
     const st = rate.security.stages;
     const v = (dir: 'tx' | 'rx', s: string): number => st?.[dir][s]?.mean_us ?? 0;
     const pp = rate.security.per_packet_us;
+    const floor = rate.security.machine_floor_us;
+    let label = rateLabel(rate.rate_per_ue);
+    if (pp) label += `\np50 ${fmtUs(pp.p50)}, p99 ${fmtUs(pp.p99)}`;
+    if (pp && floor) label += `\nmachine floor p99 ${fmtUs(floor.p99)}`;
     return {
-      label: pp ? `${rateLabel(rate.rate_per_ue)}\np50 ${fmtUs(pp.p50)}, p99 ${fmtUs(pp.p99)}` : rateLabel(rate.rate_per_ue),
+      label,
       values: [...TX_STAGES.map((s) => v('tx', s)), ...RX_STAGES.map((s) => v('rx', s))],
     };
   });
   return stackedBars({
     title: 'Security layer per packet, by stage (protect + unprotect, mean)',
-    note: `stage means from the daemons\u2019 histograms (1 PDU in ${r.settings.sample_every ?? '?'} timed; means include preemptions), labels: p50/p99 per packet; socket hand-offs not included`,
+    note: `stage means (1 PDU in ${r.settings.sample_every ?? '?'} timed, preemptions in, socket hand-offs out); labels: p50/p99 per packet${r.rates.some((x) => x.security.machine_floor_us) ? ', machine floor = p99 of its stalls alone' : ''}`,
     y: { label: 'mean time per packet (µs)', format: (v) => `${Number(v.toPrecision(3))}` },
     layers,
     layerColors: colors,

@@ -5,7 +5,7 @@
  * CMAC (128-NIA2) never decrypt a block.
  *
  * Not constant-time (table lookups depend on key and data); docs/crypto.md ("AES backend") says
- * when the default `auto` backend uses it (packets up to 512 bytes) and how to pin node:crypto.
+ * when the default `auto` backend uses it (packets up to 256 bytes) and how to pin node:crypto.
  */
 
 /** The AES S-box (FIPS 197 5.1.1); SNOW 3G reuses it as SR. */

@@ -34,10 +34,11 @@ export const DEFAULT_AES_BACKEND: AesBackend = 'auto';
  * Crossovers of the `auto` backend, from `bench crypto --algs nea2@node,nea2@ts,nia2@node,nia2@ts`
  * (docs/crypto.md, measurement 3): `ts` up to these sizes (bytes of data / message), `node`
  * beyond. Up to here `ts` has the lower p50 or one within noise, a higher throughput and a p99
- * 2-4x lower (node's call allocates its output Buffer and costs 1.5-4 us however short the packet).
+ * 2-4x lower (node's call allocates its output Buffer and costs 1.5-4 us however short the
+ * packet); beyond, node's p50 is lower.
  */
-export const NEA2_TS_MAX_BYTES = 512;
-export const NIA2_TS_MAX_BYTES = 512;
+export const NEA2_TS_MAX_BYTES = 256;
+export const NIA2_TS_MAX_BYTES = 256;
 
 /** Keeps the last partial byte's unused low-order bits zero (D.2.1.1: LENGTH in bits). */
 function maskTail(out: Uint8Array, lengthBits: number): void {
