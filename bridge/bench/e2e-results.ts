@@ -170,8 +170,8 @@ export interface RateResult {
 const r2 = (v: number): number => Math.round(v * 100) / 100;
 const r1 = (v: number): number => Math.round(v * 10) / 10;
 
-/** Nearest-rank percentile of an ascending array. */
-function rank(sorted: Float64Array, p: number): number {
+/** Nearest-rank percentile `p` (0-100) of an ascending array. */
+export function rank(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length - 1e-9) - 1))]!;
 }
 

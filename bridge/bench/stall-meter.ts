@@ -18,6 +18,7 @@
  * not during one.
  */
 import { performance } from 'node:perf_hooks';
+import { rank } from './e2e-results.js';
 
 /** Stalls recorded over one measurement: start offsets and lengths in µs, in time order. */
 export interface StallTrace {
@@ -105,8 +106,7 @@ export function measureStalls(options: StallMeterOptions): StallTrace {
 const r2 = (x: number): number => Math.round(x * 100) / 100;
 
 function quantile(sorted: Float64Array, q: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+  return sorted.length === 0 ? NaN : rank(sorted, q * 100);
 }
 
 export function summarizeStalls(trace: StallTrace): StallSummary {
