@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { measureStalls, stallFloor, summarizeStalls, type StallTrace } from '../bridge/bench/stall-meter.js';
 import { parseStallsFlags } from '../bridge/bench/stalls-run.js';
+import { measureWake } from '../bridge/bench/wake-meter.js';
 import { CliError } from '../bridge/cli-error.js';
 
 const BIN = new URL('../bin/sl-bridge.js', import.meta.url).pathname;
@@ -124,22 +125,58 @@ describe('measureStalls', () => {
   });
 });
 
+describe('measureWake', () => {
+  it('times a spin, a protect and an unprotect after sleeps and back to back', () => {
+    const rows = measureWake({ sleepUs: 50, samples: 200, sduBytes: 128, spinUs: 1 });
+    expect(rows.map((r) => r.name)).toEqual(['spin ~1 µs', 'protect-nea2-nia2 128 B', 'unprotect-nea2-nia2 128 B']);
+    for (const r of rows) {
+      for (const f of [r.after_sleep, r.back_to_back]) {
+        expect(f.p50_us).toBeGreaterThan(0);
+        expect(f.p90_us).toBeGreaterThanOrEqual(f.p50_us);
+        expect(f.p99_us).toBeGreaterThanOrEqual(f.p90_us);
+        expect(f.p999_us).toBeGreaterThanOrEqual(f.p99_us);
+      }
+    }
+  });
+
+  it('refuses bad settings', () => {
+    expect(() => measureWake({ sleepUs: 0, samples: 100, sduBytes: 128, spinUs: 1 })).toThrow(/sleepUs/);
+    expect(() => measureWake({ sleepUs: 10, samples: 5, sduBytes: 128, spinUs: 1 })).toThrow(/samples/);
+    expect(() => measureWake({ sleepUs: 10, samples: 100, sduBytes: 128, spinUs: 0 })).toThrow(/spinUs/);
+  });
+});
+
 describe('sl-bridge bench stalls', () => {
   it('validates its flags', () => {
-    expect(parseStallsFlags({})).toEqual({ seconds: 3, cpuUs: [2, 5, 10, 20] });
-    expect(parseStallsFlags({ seconds: '0.5', cpuUs: '4, 8,4' })).toEqual({ seconds: 0.5, cpuUs: [4, 8] });
-    for (const bad of [{ seconds: '0' }, { seconds: 'x' }, { cpuUs: '0' }, { cpuUs: '5,abc' }]) {
+    expect(parseStallsFlags({})).toEqual({ seconds: 3, cpuUs: [2, 5, 10, 20], afterSleepUs: null, samples: 5000 });
+    expect(parseStallsFlags({ seconds: '0.5', cpuUs: '4, 8,4', afterSleep: '500', samples: '100' })).toEqual({
+      seconds: 0.5,
+      cpuUs: [4, 8],
+      afterSleepUs: 500,
+      samples: 100,
+    });
+    for (const bad of [{ seconds: '0' }, { seconds: 'x' }, { cpuUs: '0' }, { cpuUs: '5,abc' }, { afterSleep: '0' }, { afterSleep: 'x' }, { samples: '10' }]) {
       expect(() => parseStallsFlags(bad)).toThrow(CliError);
     }
   });
 
   it('measures, prints the floor per CPU time and writes JSON', () => {
     const json = join(dir, 'stalls.json');
-    const r = spawnSync(process.execPath, [BIN, 'bench', 'stalls', '--seconds', '0.3', '--cpu-us', '5,10', '--json', json], { encoding: 'utf8', timeout: 30_000 });
+    const r = spawnSync(process.execPath, [BIN, 'bench', 'stalls', '--seconds', '0.3', '--cpu-us', '5,10', '--after-sleep', '100', '--samples', '200', '--json', json], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^stalls over \d/m);
     expect(r.stdout).toMatch(/floor for a 5 µs computation: wall p50\/p99\/p99\.9 /);
-    const doc = JSON.parse(readFileSync(json, 'utf8')) as { stalls: { per_s: Record<string, number> }; floors: Array<{ cpu_us: number; p50: number; p99: number }> };
+    expect(r.stdout).toMatch(/^one call right after a 100 µs sleep vs back to back \(200 calls each/m);
+    const doc = JSON.parse(readFileSync(json, 'utf8')) as {
+      stalls: { per_s: Record<string, number> };
+      floors: Array<{ cpu_us: number; p50: number; p99: number }>;
+      wake: { sleep_us: number; samples: number; rows: Array<{ name: string }> };
+    };
+    expect(doc.wake.sleep_us).toBe(100);
+    expect(doc.wake.rows).toHaveLength(3);
     expect(Object.keys(doc.stalls.per_s)).toEqual(['over_5us', 'over_20us', 'over_50us', 'over_100us', 'over_1ms']);
     expect(doc.floors.map((f) => f.cpu_us)).toEqual([5, 10]);
     for (const f of doc.floors) {

@@ -5,6 +5,7 @@
  */
 import type { ProfileSnapshot } from '../metrics/daemon-metrics.js';
 import { LogLinearHistogram } from '../metrics/histogram.js';
+import { percentile } from './harness.js';
 import type { FloorFigures } from './stall-meter.js';
 import { SEGMENTS, mergeSlices, type Segment, type SliceAccount } from './e2e-traffic.js';
 
@@ -170,10 +171,6 @@ export interface RateResult {
 const r2 = (v: number): number => Math.round(v * 100) / 100;
 const r1 = (v: number): number => Math.round(v * 10) / 10;
 
-/** Nearest-rank percentile `p` (0-100) of an ascending array. */
-export function rank(sorted: Float64Array, p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length - 1e-9) - 1))]!;
-}
 
 /** Exact percentiles of raw samples (ns), in µs. */
 export function percentiles(samplesNs: readonly number[]): Percentiles | null {
@@ -182,7 +179,7 @@ export function percentiles(samplesNs: readonly number[]): Percentiles | null {
   const us = (ns: number): number => r2(ns / 1000);
   let sum = 0;
   for (const v of sorted) sum += v;
-  return { count: sorted.length, mean: us(sum / sorted.length), p50: us(rank(sorted, 50)), p99: us(rank(sorted, 99)), p999: us(rank(sorted, 99.9)), max: us(sorted[sorted.length - 1]!) };
+  return { count: sorted.length, mean: us(sum / sorted.length), p50: us(percentile(sorted, 50)), p99: us(percentile(sorted, 99)), p999: us(percentile(sorted, 99.9)), max: us(sorted[sorted.length - 1]!) };
 }
 
 /** The empirical CDF of raw samples (ns) as [µs, fraction], thinned. */

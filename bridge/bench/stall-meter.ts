@@ -18,7 +18,7 @@
  * not during one.
  */
 import { performance } from 'node:perf_hooks';
-import { rank } from './e2e-results.js';
+import { percentile } from './harness.js';
 
 /** Stalls recorded over one measurement: start offsets and lengths in µs, in time order. */
 export interface StallTrace {
@@ -106,7 +106,7 @@ export function measureStalls(options: StallMeterOptions): StallTrace {
 const r2 = (x: number): number => Math.round(x * 100) / 100;
 
 function quantile(sorted: Float64Array, q: number): number {
-  return sorted.length === 0 ? NaN : rank(sorted, q * 100);
+  return percentile(sorted, q * 100);
 }
 
 export function summarizeStalls(trace: StallTrace): StallSummary {

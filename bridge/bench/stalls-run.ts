@@ -6,14 +6,25 @@ import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { CliError } from '../cli-error.js';
 import { formatStalls, measureStalls, stallFloor, summarizeStalls } from './stall-meter.js';
+import { formatWake, measureWake, type WakeRow } from './wake-meter.js';
 
 export interface BenchStallsFlags {
   seconds?: string;
   cpuUs?: string;
+  afterSleep?: string;
+  samples?: string;
   json?: string;
 }
 
-export function parseStallsFlags(flags: BenchStallsFlags): { seconds: number; cpuUs: number[] } {
+export interface StallsSettings {
+  seconds: number;
+  cpuUs: number[];
+  /** µs to sleep before each call of the wake measurement; null: no wake measurement. */
+  afterSleepUs: number | null;
+  samples: number;
+}
+
+export function parseStallsFlags(flags: BenchStallsFlags): StallsSettings {
   const secondsRaw = flags.seconds ?? '3';
   const seconds = Number(secondsRaw);
   if (!/^\d+(\.\d+)?$/.test(secondsRaw.trim()) || !(seconds >= 0.1) || seconds > 600) {
@@ -25,19 +36,43 @@ export function parseStallsFlags(flags: BenchStallsFlags): { seconds: number; cp
     if (!/^\d+(\.\d+)?$/.test(t) || !(n > 0) || n > 10_000) throw new CliError(`--cpu-us: ${JSON.stringify(p)} is not a time from 0 to 10000 µs`, 2);
     return n;
   });
-  return { seconds, cpuUs: [...new Set(cpuUs)] };
+  let afterSleepUs: number | null = null;
+  if (flags.afterSleep !== undefined) {
+    const t = flags.afterSleep.trim();
+    afterSleepUs = Number(t);
+    if (!/^\d+(\.\d+)?$/.test(t) || !(afterSleepUs > 0) || afterSleepUs > 100_000) {
+      throw new CliError(`--after-sleep: expected a sleep from 0 to 100000 µs, got ${JSON.stringify(flags.afterSleep)}`, 2);
+    }
+  }
+  const samplesRaw = flags.samples ?? '5000';
+  const samples = Number(samplesRaw);
+  if (!/^\d+$/.test(samplesRaw.trim()) || samples < 100 || samples > 1_000_000) {
+    throw new CliError(`--samples: expected an integer from 100 to 1000000, got ${JSON.stringify(samplesRaw)}`, 2);
+  }
+  return { seconds, cpuUs: [...new Set(cpuUs)], afterSleepUs, samples };
 }
 
 export function benchStalls(flags: BenchStallsFlags): void {
-  const { seconds, cpuUs } = parseStallsFlags(flags);
+  const { seconds, cpuUs, afterSleepUs, samples } = parseStallsFlags(flags);
   process.stderr.write(`bench stalls: spinning one core on the clock for ${seconds} s\n`);
   const loadBefore = loadavg();
   const trace = measureStalls({ durationMs: seconds * 1000 });
   const summary = summarizeStalls(trace);
   const floors = cpuUs.map((d) => stallFloor(trace, d));
   process.stdout.write(formatStalls(summary, floors));
+  let wake: WakeRow[] | null = null;
+  if (afterSleepUs !== null) {
+    process.stderr.write(`bench stalls: timing calls right after a ${afterSleepUs} µs sleep and back to back (${samples} each)\n`);
+    wake = measureWake({ sleepUs: afterSleepUs, samples, sduBytes: 128, spinUs: 2 });
+    process.stdout.write(formatWake(wake, afterSleepUs, samples));
+  }
   if (flags.json !== undefined) {
-    const doc = { machine: { cpus: cpus().length, node: process.version, loadavg_before: loadBefore }, stalls: summary, floors };
+    const doc = {
+      machine: { cpus: cpus().length, node: process.version, loadavg_before: loadBefore },
+      stalls: summary,
+      floors,
+      wake: wake && { sleep_us: afterSleepUs, samples, rows: wake },
+    };
     try {
       writeFileSync(flags.json, `${JSON.stringify(doc, null, 2)}\n`);
     } catch (err) {

@@ -102,6 +102,8 @@ Examples:
     .description("measure how often this machine takes the CPU away from a running thread, and the floor that puts under a short computation's p99")
     .option('--seconds <s>', 'how long to measure (spins one core all that time)', '3')
     .option('--cpu-us <list>', 'CPU times (µs) of the computations to give the floor for, comma-separated', '2,5,10,20')
+    .option('--after-sleep <us>', 'also time single calls (a register-only spin, a 128-byte protect and unprotect) right after sleeping this long, and back to back')
+    .option('--samples <n>', 'calls per op and mode for --after-sleep', '5000')
     .option('--json <file>', 'also write the results as JSON to <file>')
     .addHelpText(
       'after',
@@ -113,11 +115,14 @@ length and the share of time lost, then for each --cpu-us D the wall-clock p50/p
 computation needing D µs of CPU started at a random moment of the recorded timeline: no code
 path of that length can have lower wall-clock percentiles on this machine. Run it on an idle
 machine to judge whether it can show a latency target (bench e2e measures it before its run),
-or beside a load to see what the load adds. docs/profiling.md, "the machine's floor".
+or beside a load to see what the load adds. --after-sleep US adds what the floor cannot see:
+the cost of waking up (cold caches, a vCPU the host gave away), as each daemon call after an
+idle gap pays it. docs/profiling.md, "the machine's floor".
 
 Examples:
   sl-bridge bench stalls
   sl-bridge bench stalls --seconds 10 --cpu-us 4,8 --json stalls.json
+  sl-bridge bench stalls --after-sleep 500
 `,
     )
     .action(async (flags: BenchStallsFlags) => {

@@ -1,0 +1,112 @@
+/**
+ * Wake meter: the cost of one call made right after the thread slept, as every daemon call is
+ * between packets, against the same call made back to back.
+ *
+ * A sleeping thread gives its CPU away; when it wakes, its caches, TLB entries and branch
+ * history may belong to whatever ran meanwhile (in a VM, possibly another guest), and its first
+ * instructions run slower. The stall meter (stall-meter.ts) cannot see this: it never sleeps.
+ * Each op is timed one call at a time (`performance.now()` around it, ~50 ns a reading, so only
+ * for calls of a microsecond or more), alternating: sleep `sleepUs` (Atomics.wait, a real futex
+ * sleep), call, ... then the same number of calls back to back.
+ *
+ * The ops: `spin` (a register-only loop calibrated to about `spinUs`: no memory to miss, so it
+ * shows the CPU itself waking up slowly) and the PDCP rows of `bench crypto`
+ * (`protect-nea2-nia2`, `unprotect-nea2-nia2`, 128-byte SDU by default).
+ */
+import { performance } from 'node:perf_hooks';
+import type { BenchCase } from './cases.js';
+import { percentile } from './harness.js';
+import { pdcpCases } from './pdcp-cases.js';
+
+export interface WakeOptions {
+  sleepUs: number;
+  /** Timed calls per op and mode. */
+  samples: number;
+  /** SDU size of the PDCP ops. */
+  sduBytes: number;
+  /** CPU time the spin op is calibrated to, µs. */
+  spinUs: number;
+}
+
+export interface WakeFigures {
+  p50_us: number;
+  p90_us: number;
+  p99_us: number;
+  p999_us: number;
+}
+
+export interface WakeRow {
+  name: string;
+  after_sleep: WakeFigures;
+  back_to_back: WakeFigures;
+}
+
+const r2 = (x: number): number => Math.round(x * 100) / 100;
+
+function figures(samplesUs: Float64Array): WakeFigures {
+  const s = Float64Array.from(samplesUs).sort();
+  return { p50_us: r2(percentile(s, 50)), p90_us: r2(percentile(s, 90)), p99_us: r2(percentile(s, 99)), p999_us: r2(percentile(s, 99.9)) };
+}
+
+let sink = 0;
+function spin(n: number): void {
+  let x = sink;
+  for (let i = 0; i < n; i++) x = (Math.imul(x, 31) + i) | 0;
+  sink = x;
+}
+
+/** Iterations of `spin` that take about `us` back to back (median of repeated timings). */
+function calibrateSpin(us: number): number {
+  let n = 256;
+  for (let round = 0; round < 6; round++) {
+    const t: number[] = [];
+    for (let k = 0; k < 301; k++) {
+      const t0 = performance.now();
+      spin(n);
+      t.push((performance.now() - t0) * 1000);
+    }
+    t.sort((a, b) => a - b);
+    n = Math.max(16, Math.round((n * us) / Math.max(t[150]!, 0.01)));
+  }
+  return n;
+}
+
+function timeOp(op: () => void, samples: number, sleepUs: number): Float64Array {
+  const out = new Float64Array(samples);
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  for (let i = 0; i < samples; i++) {
+    if (sleepUs > 0) Atomics.wait(cell, 0, 0, sleepUs / 1000);
+    const t0 = performance.now();
+    op();
+    out[i] = (performance.now() - t0) * 1000;
+  }
+  return out;
+}
+
+export function measureWake(options: WakeOptions): WakeRow[] {
+  const { sleepUs, samples, sduBytes, spinUs } = options;
+  if (!(sleepUs > 0) || sleepUs > 1_000_000) throw new RangeError(`sleepUs: expected 0 < µs <= 1000000, got ${sleepUs}`);
+  if (!Number.isInteger(samples) || samples < 10) throw new RangeError(`samples: expected an integer >= 10, got ${samples}`);
+  if (!(spinUs > 0)) throw new RangeError(`spinUs: expected > 0, got ${spinUs}`);
+  const n = calibrateSpin(spinUs);
+  const cases: BenchCase[] = [
+    { name: `spin ~${spinUs} µs`, size: 0, makeOp: () => () => spin(n) },
+    ...pdcpCases([sduBytes], ['nea2', 'nia2']).filter((c) => c.name === 'protect-nea2-nia2' || c.name === 'unprotect-nea2-nia2'),
+  ];
+  return cases.map((c) => {
+    const op = c.makeOp();
+    // Warm-up (JIT, engines), not counted.
+    timeOp(op, Math.min(samples, 2000), 0);
+    const afterSleep = timeOp(op, samples, sleepUs);
+    const backToBack = timeOp(op, samples, 0);
+    const name = c.size > 0 ? `${c.name} ${c.size} B` : c.name;
+    return { name, after_sleep: figures(afterSleep), back_to_back: figures(backToBack) };
+  });
+}
+
+export function formatWake(rows: readonly WakeRow[], sleepUs: number, samples: number): string {
+  const f = (w: WakeFigures): string => `${w.p50_us}/${w.p90_us}/${w.p99_us}/${w.p999_us}`;
+  let out = `one call right after a ${sleepUs} µs sleep vs back to back (${samples} calls each; p50/p90/p99/p99.9 µs):\n`;
+  for (const r of rows) out += `  ${r.name.padEnd(28)} after sleep ${f(r.after_sleep).padEnd(26)} back to back ${f(r.back_to_back)}\n`;
+  return out;
+}
