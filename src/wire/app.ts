@@ -3,10 +3,7 @@
  * typed records, with their parse/emit pairs. No I/O.
  */
 import {
-  WT_I64,
-  WT_VARINT,
   Writer,
-  expectWireType,
   parseFields,
   readBoundedBytes,
   readEnum,
@@ -18,7 +15,7 @@ import {
   writeString,
   writeUint32,
   MAX_UINT24,
-  type Reader,
+  readUint32,
 } from './pb.js';
 import { decoded, wireError, type Decoded } from './result.js';
 
@@ -122,8 +119,7 @@ export function decodeAppToDaemon(bytes: Uint8Array, maxSduBytes = APP_MAX_SDU_B
         appSeq = readUint32(r, wt, 'SendSdu.app_seq');
         return true;
       case 5:
-        expectWireType(wt, WT_I64, 'SendSdu.app_time_ns');
-        appTimeNs = readFixed64(r);
+        appTimeNs = readFixed64(r, wt, 'SendSdu.app_time_ns');
         return true;
       default:
         return false;
@@ -212,16 +208,13 @@ function decodeDelivery(body: Uint8Array, maxSduBytes: number): Decoded<DaemonTo
         senderGmi = readUint24(r, wt, 'Delivery.sender_gmi');
         return true;
       case 5:
-        expectWireType(wt, WT_I64, 'Delivery.tx_time_ns');
-        txTimeNs = readFixed64(r);
+        txTimeNs = readFixed64(r, wt, 'Delivery.tx_time_ns');
         return true;
       case 6:
-        expectWireType(wt, WT_I64, 'Delivery.rx_time_ns');
-        rxTimeNs = readFixed64(r);
+        rxTimeNs = readFixed64(r, wt, 'Delivery.rx_time_ns');
         return true;
       case 7:
-        expectWireType(wt, WT_I64, 'Delivery.delivered_time_ns');
-        deliveredTimeNs = readFixed64(r);
+        deliveredTimeNs = readFixed64(r, wt, 'Delivery.delivered_time_ns');
         return true;
       case 8:
         envelopeSeq = readUint32(r, wt, 'Delivery.envelope_seq');
@@ -258,11 +251,6 @@ function decodeRefused(body: Uint8Array): Decoded<DaemonToApp> {
 }
 
 // --- shared checks --------------------------------------------------------------------------
-
-function readUint32(r: Reader, wt: number, field: string): number {
-  expectWireType(wt, WT_VARINT, field);
-  return r.uint32();
-}
 
 function checkUint24(v: number, name: string): void {
   if (!Number.isInteger(v) || v < 0 || v > MAX_UINT24) throw new RangeError(`${name}: expected a 24-bit ID (0..0xFFFFFF), got ${v}`);

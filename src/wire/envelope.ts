@@ -3,10 +3,7 @@
  * and per-sender sequence number, as it crosses the stack-side transport. Parse/emit pair; no I/O.
  */
 import {
-  WT_I64,
-  WT_VARINT,
   Writer,
-  expectWireType,
   parseFields,
   readBoundedBytes,
   readEnum,
@@ -16,6 +13,7 @@ import {
   writeFixed64,
   writeUint32,
   MAX_UINT24,
+  readUint32,
 } from './pb.js';
 import { decoded, wireError, type Decoded } from './result.js';
 
@@ -106,12 +104,10 @@ export function decodePduEnvelope(bytes: Uint8Array, maxPduBytes = ENVELOPE_MAX_
         pdu = readBoundedBytes(r, wt, F_PDU, maxPduBytes);
         return true;
       case 5:
-        expectWireType(wt, WT_I64, F_TX);
-        txTimeNs = readFixed64(r);
+        txTimeNs = readFixed64(r, wt, F_TX);
         return true;
       case 6:
-        expectWireType(wt, WT_VARINT, F_SEQ);
-        seq = r.uint32();
+        seq = readUint32(r, wt, F_SEQ);
         return true;
       default:
         return false;

@@ -33,7 +33,9 @@ export function writeFixed64(w: Writer, field: number, value: bigint): void {
     .fixed32(Number((value >> 32n) & 0xffff_ffffn));
 }
 
-export function readFixed64(r: Reader): bigint {
+/** Reads a fixed64 field as an unsigned bigint, after checking its wire type. */
+export function readFixed64(r: Reader, wireType: number, field: string): bigint {
+  expectWireType(wireType, WT_I64, field);
   const lo = r.fixed32();
   const hi = r.fixed32();
   return hi === 0 ? BigInt(lo) : BigInt(hi) * TWO_32 + BigInt(lo);
@@ -101,6 +103,11 @@ export function expectWireType(wireType: number, expected: number, field: string
   if (wireType !== expected) {
     throw new FieldError('wrong-wire-type', field, `${field}: wire type ${wireType}, expected ${expected}`);
   }
+}
+
+export function readUint32(r: Reader, wireType: number, field: string): number {
+  expectWireType(wireType, WT_VARINT, field);
+  return r.uint32();
 }
 
 export function readUint24(r: Reader, wireType: number, field: string): number {

@@ -3,9 +3,7 @@
  * (bridge/app/). Parse/emit pair; no I/O.
  */
 import {
-  WT_I64,
   Writer,
-  expectWireType,
   parseFields,
   readBoundedBytes,
   readEnum,
@@ -13,7 +11,7 @@ import {
   writeBytes,
   writeFixed64,
   writeUint32,
-  WT_VARINT,
+  readUint32,
 } from './pb.js';
 import { decoded, wireError, type Decoded } from './result.js';
 
@@ -65,24 +63,19 @@ export function decodeRangingMessage(bytes: Uint8Array): Decoded<RangingMessage>
         kind = readEnum(r, wt, 'RangingMessage.kind', 2);
         return true;
       case 2:
-        expectWireType(wt, WT_VARINT, 'RangingMessage.requester_id');
-        requesterId = r.uint32();
+        requesterId = readUint32(r, wt, 'RangingMessage.requester_id');
         return true;
       case 3:
-        expectWireType(wt, WT_VARINT, 'RangingMessage.request_seq');
-        requestSeq = r.uint32();
+        requestSeq = readUint32(r, wt, 'RangingMessage.request_seq');
         return true;
       case 4:
-        expectWireType(wt, WT_I64, 'RangingMessage.request_time_ns');
-        requestTimeNs = readFixed64(r);
+        requestTimeNs = readFixed64(r, wt, 'RangingMessage.request_time_ns');
         return true;
       case 5:
-        expectWireType(wt, WT_VARINT, 'RangingMessage.responder_id');
-        responderId = r.uint32();
+        responderId = readUint32(r, wt, 'RangingMessage.responder_id');
         return true;
       case 6:
-        expectWireType(wt, WT_I64, 'RangingMessage.response_time_ns');
-        responseTimeNs = readFixed64(r);
+        responseTimeNs = readFixed64(r, wt, 'RangingMessage.response_time_ns');
         return true;
       case 7:
         padding = readBoundedBytes(r, wt, 'RangingMessage.padding', MAX_PADDING);
