@@ -22,7 +22,7 @@ import { FrameDecoder, encodeFrame, maxFramedLength, type FrameDecoderCounters, 
 import { ENVELOPE_MAX_PDU_BYTES, decodePduEnvelope, encodePduEnvelope, type OutgoingPdu, type PduEnvelope } from '../../src/wire/envelope.js';
 import { unixNowNs } from './clock.js';
 import { ENVELOPE_OVERHEAD_BYTES } from './serial-limits.js';
-import { newTransportCounters, type FrameSink, type SendDropReason, type SendOutcome, type StackTransport, type TransportCounters } from './types.js';
+import { deliverFrame, dropMalformed, newTransportCounters, notifySinkLink, type FrameSink, type SendDropReason, type SendOutcome, type StackTransport, type TransportCounters } from './types.js';
 import { TransportError } from './zmq-dealer.js';
 
 export { ENVELOPE_OVERHEAD_BYTES };
@@ -305,40 +305,18 @@ export class SerialStackTransport implements StackTransport {
         continue;
       }
       const d = decodePduEnvelope(out.payload, this.maxPduBytes);
-      if (!d.ok) {
-        c.malformed++;
-        this.reportMalformed(d.error.code, d.error.message);
-        continue;
-      }
-      c.received++;
-      try {
-        sink.frame(d.value, undefined);
-      } catch {
-        c.handlerErrors++;
-      }
+      if (d.ok) deliverFrame(c, sink, d.value);
+      else dropMalformed(c, sink, { code: d.error.code, message: d.error.message });
     }
   }
 
   private reportFraming(out: ReturnType<FrameDecoder['reset']>): void {
     if (out === undefined || out.ok) return;
-    this.counters.malformed++;
-    this.reportMalformed(out.error.code, out.error.message);
-  }
-
-  private reportMalformed(code: string, message: string): void {
-    try {
-      this.sink?.malformed?.({ code, message }, undefined);
-    } catch {
-      this.counters.handlerErrors++;
-    }
+    dropMalformed(this.counters, this.sink, { code: out.error.code, message: out.error.message });
   }
 
   private notifyLink(up: boolean, detail: string): void {
-    try {
-      this.sink?.link?.(up, detail);
-    } catch {
-      this.counters.handlerErrors++;
-    }
+    notifySinkLink(this.counters, this.sink, up, detail);
   }
 
   private drop(reason: SendDropReason): SendOutcome {

@@ -80,6 +80,39 @@ export interface FrameSink<TIn> {
   link?(up: boolean, detail: string): void;
 }
 
+/**
+ * The receive-side rules above, kept in one place for the single-peer transports (serial, UDP,
+ * ZeroMQ dealer): a frame that did not decode is counted in `malformed` and reported; a decoded
+ * one is counted in `received` and delivered; a sink callback that throws is counted in
+ * `handlerErrors` and never rethrown.
+ */
+export function dropMalformed(counters: TransportCounters, sink: FrameSink<unknown> | undefined, error: MalformedFrame): void {
+  counters.malformed++;
+  try {
+    sink?.malformed?.(error, undefined);
+  } catch {
+    counters.handlerErrors++;
+  }
+}
+
+export function deliverFrame<T>(counters: TransportCounters, sink: FrameSink<T>, frame: T): void {
+  counters.received++;
+  try {
+    sink.frame(frame, undefined);
+  } catch {
+    counters.handlerErrors++;
+  }
+}
+
+/** Tells the sink the link came up or went down (`linkUps` / `linkDowns` are the caller's). */
+export function notifySinkLink(counters: TransportCounters, sink: FrameSink<unknown> | undefined, up: boolean, detail: string): void {
+  try {
+    sink?.link?.(up, detail);
+  } catch {
+    counters.handlerErrors++;
+  }
+}
+
 export interface FrameTransport<TOut, TIn> {
   readonly kind: TransportKind;
   /** Endpoint / device / group, for logs. After `open`, bound ZeroMQ endpoints are resolved. */

@@ -31,7 +31,7 @@ import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { ENVELOPE_MAX_PDU_BYTES, decodePduEnvelope, encodePduEnvelope, type OutgoingPdu, type PduEnvelope } from '../../src/wire/envelope.js';
 import { unixNowNs } from './clock.js';
-import { newTransportCounters, type FrameSink, type SendDropReason, type SendOutcome, type StackTransport, type TransportCounters } from './types.js';
+import { deliverFrame, dropMalformed, newTransportCounters, notifySinkLink, type FrameSink, type SendDropReason, type SendOutcome, type StackTransport, type TransportCounters } from './types.js';
 import { TransportError } from './zmq-dealer.js';
 
 /** Largest UDP payload: 65535 minus the IPv4 (20) and UDP (8) headers. */
@@ -352,31 +352,13 @@ export class UdpStackTransport implements StackTransport {
   }
 
   private onDatagram(msg: Buffer): void {
-    const c = this.counters;
     const d = decodePduEnvelope(msg, this.maxPduBytes);
-    if (!d.ok) {
-      c.malformed++;
-      try {
-        this.sink?.malformed?.({ code: d.error.code, message: d.error.message }, undefined);
-      } catch {
-        c.handlerErrors++;
-      }
-      return;
-    }
-    c.received++;
-    try {
-      this.sink!.frame(d.value, undefined);
-    } catch {
-      c.handlerErrors++;
-    }
+    if (d.ok) deliverFrame(this.counters, this.sink!, d.value);
+    else dropMalformed(this.counters, this.sink, { code: d.error.code, message: d.error.message });
   }
 
   private notifyLink(up: boolean, detail: string): void {
-    try {
-      this.sink?.link?.(up, detail);
-    } catch {
-      this.counters.handlerErrors++;
-    }
+    notifySinkLink(this.counters, this.sink, up, detail);
   }
 
   private drop(reason: SendDropReason): SendOutcome {

@@ -17,7 +17,10 @@ import { Dealer } from 'zeromq';
 import type { Decoded } from '../../src/wire/result.js';
 import { DEFAULT_ZMQ_TUNING, socketOptions, zmqErrorCode, type ZmqTuning } from './zmq-options.js';
 import {
+  deliverFrame,
+  dropMalformed,
   newTransportCounters,
+  notifySinkLink,
   type FrameSink,
   type FrameTransport,
   type SendOutcome,
@@ -135,11 +138,7 @@ export class ZmqDealerTransport<TOut, TIn> implements FrameTransport<TOut, TIn> 
   }
 
   private notifyLink(up: boolean, address: string): void {
-    try {
-      this.sink?.link?.(up, address);
-    } catch {
-      this.counters.handlerErrors++;
-    }
+    notifySinkLink(this.counters, this.sink, up, address);
   }
 
   private async receive(socket: Dealer): Promise<void> {
@@ -149,35 +148,17 @@ export class ZmqDealerTransport<TOut, TIn> implements FrameTransport<TOut, TIn> 
       for await (const frames of socket) {
         const bytes = frames[0]!;
         if (frames.length !== 1) {
-          c.malformed++;
-          this.report({ code: 'multipart', message: `expected 1 frame per message, got ${frames.length}` });
+          dropMalformed(c, sink, { code: 'multipart', message: `expected 1 frame per message, got ${frames.length}` });
           continue;
         }
         if (bytes.length === 0) continue; // an attach probe (ZMQ_PROBE_ROUTER), not a message
         const d = this.codec.decode(bytes);
-        if (!d.ok) {
-          c.malformed++;
-          this.report(d.error);
-          continue;
-        }
-        c.received++;
-        try {
-          sink.frame(d.value, undefined);
-        } catch {
-          c.handlerErrors++;
-        }
+        if (d.ok) deliverFrame(c, sink, d.value);
+        else dropMalformed(c, sink, d.error);
       }
     } catch (e) {
       // The iterator ends quietly on close(); anything else is a socket failure worth surfacing.
       if (this.state !== 'closed') this.notifyLink(false, `${this.description}: receive failed (${zmqErrorCode(e)})`);
-    }
-  }
-
-  private report(error: { code: string; message: string }): void {
-    try {
-      this.sink?.malformed?.(error, undefined);
-    } catch {
-      this.counters.handlerErrors++;
     }
   }
 }
