@@ -211,7 +211,7 @@ describe('tampering and misdirection', () => {
   it('a member posing as another member (L2 source) is caught by the inner identity block', () => {
     const { rx } = pair();
     // An insider holds the PGK and derives the keys of GMI 0x00a001, but its inner GMI is its own.
-    const keys = derivePtkEngines({ profile: 'pcr', pgk: pgkBytes(7), groupId: GROUP_ID, gmi: SENDER_GMI, ptkId: 9, nea: 2, nia: 2 });
+    const keys = derivePtkEngines({ profile: 'pcr', groupId: GROUP_ID, nea: 2, nia: 2 }, pgkBytes(7), SENDER_GMI, 9);
     const layout = pduLayout('pcr', true);
     const forged = sealPdu(keys, layout, 1, 7, 9, 0, GROUP_ID, 0x00c003, bytes(20));
     expect(reason(rx.unprotect(forged, SENDER_GMI, GROUP_ID, NOW))).toBe('identity-mismatch');
@@ -229,7 +229,7 @@ describe('tampering and misdirection', () => {
     // Another L2 source: other keys, the identity block deciphers to garbage.
     expect(['wrong-group', 'identity-mismatch']).toContain(reason(rx.unprotect(r.pdu, 0x00c003, r.l2Dst, NOW)));
     expect(reason(rx.unprotect(r.pdu, r.l2Src, r.l2Dst, NOW))).toBe('accepted');
-    const keys = derivePtkEngines({ profile: 'ts33533', pgk: pgkBytes(7), groupId: GROUP_ID, gmi: SENDER_GMI, ptkId: 3, nea: 2, nia: null });
+    const keys = derivePtkEngines({ profile: 'ts33533', groupId: GROUP_ID, nea: 2, nia: null }, pgkBytes(7), SENDER_GMI, 3);
     const forged = sealPdu(keys, pduLayout('ts33533', false), 1, 7, 3, 0, GROUP_ID, 0x00c003, bytes(20));
     expect(reason(rx.unprotect(forged, SENDER_GMI, GROUP_ID, NOW))).toBe('identity-mismatch');
   });
@@ -272,7 +272,7 @@ describe('every drop reason has its counter', () => {
     ptk5[2] = 5;
     check(rx.unprotect(ptk5, r.l2Src, r.l2Dst, NOW), 'mac-failure');
     // Insider PDUs with wrong inner identity, from the known sender.
-    const engines = derivePtkEngines({ profile: 'pcr', pgk: pgkBytes(7), groupId: GROUP_ID, gmi: SENDER_GMI, ptkId: 0, nea: 2, nia: 2 });
+    const engines = derivePtkEngines({ profile: 'pcr', groupId: GROUP_ID, nea: 2, nia: 2 }, pgkBytes(7), SENDER_GMI, 0);
     const layout = pduLayout('pcr', true);
     check(rx.unprotect(sealPdu(engines, layout, 1, 7, 0, 100, 0x000001, SENDER_GMI, bytes(8)), SENDER_GMI, GROUP_ID, NOW), 'wrong-group');
     check(rx.unprotect(sealPdu(engines, layout, 1, 7, 0, 101, GROUP_ID, 0x00c003, bytes(8)), SENDER_GMI, GROUP_ID, NOW), 'identity-mismatch');

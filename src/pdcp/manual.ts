@@ -53,15 +53,7 @@ export function protectManually(keys: ManualKeys, ptkId: number, sn: number, sdu
   }
   if (!(sdu instanceof Uint8Array) || sdu.length === 0) throw new RangeError('sdu: expected at least one octet');
   const pgk = group.pgksNewestFirst[0]!;
-  const engines = derivePtkEngines({
-    profile: group.profile,
-    pgk: pgk.pgk,
-    groupId: group.groupId,
-    gmi: group.gmi,
-    ptkId,
-    nea: group.nea,
-    nia: group.nia,
-  });
+  const engines = derivePtkEngines(group, pgk.pgk, group.gmi, ptkId);
   return sealPdu(engines, pduLayout(group.profile, group.nia !== null), sduType, pgk.index, ptkId, sn, group.groupId, group.gmi, sdu);
 }
 

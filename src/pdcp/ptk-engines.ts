@@ -12,25 +12,24 @@ export interface PtkEngines {
   readonly integrity: IntegrityEngine | null;
 }
 
-export interface PtkEngineParams {
-  profile: HierarchyProfile;
-  pgk: Uint8Array;
-  groupId: number;
-  /** The sender's GMI. */
-  gmi: number;
-  ptkId: number;
-  nea: AlgId;
-  nia: AlgId | null;
+/** What the derivation takes from a group (an `InstalledGroup` of src/keys is one). */
+export interface PtkGroup {
+  readonly profile: HierarchyProfile;
+  readonly groupId: number;
+  readonly nea: AlgId;
+  readonly nia: AlgId | null;
 }
 
-export function derivePtkEngines(p: PtkEngineParams): PtkEngines {
-  const ptk = derivePtk(p.profile, p.pgk, p.gmi, p.ptkId, p.groupId);
-  const pek = deriveAlgKey(p.profile, ptk, 'enc', p.nea);
-  const cipher = createCipherEngine(p.nea, pek);
+/** The engines of PTK `ptkId` of sender `senderGmi` under `pgk` in `group`. */
+export function derivePtkEngines(group: PtkGroup, pgk: Uint8Array, senderGmi: number, ptkId: number): PtkEngines {
+  const { profile, nea, nia } = group;
+  const ptk = derivePtk(profile, pgk, senderGmi, ptkId, group.groupId);
+  const pek = deriveAlgKey(profile, ptk, 'enc', nea);
+  const cipher = createCipherEngine(nea, pek);
   let integrity: IntegrityEngine | null = null;
-  if (p.nia !== null) {
-    const pik = deriveAlgKey(p.profile, ptk, 'int', p.nia);
-    integrity = createIntegrityEngine(p.nia, pik);
+  if (nia !== null) {
+    const pik = deriveAlgKey(profile, ptk, 'int', nia);
+    integrity = createIntegrityEngine(nia, pik);
   }
   // The key arrays are not zeroed here: an engine may keep a reference to its key (SNOW 3G and
   // ZUC re-initialise from it per packet).

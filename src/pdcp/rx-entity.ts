@@ -257,15 +257,7 @@ export class PdcpRxEntity {
         pending = this.probation.add(
           ps.pending,
           key,
-          derivePtkEngines({
-            profile: group.profile,
-            pgk: pgk.pgk,
-            groupId: group.groupId,
-            gmi: l2Src,
-            ptkId,
-            nea: group.nea,
-            nia: group.nia,
-          }),
+          derivePtkEngines(group, pgk.pgk, l2Src, ptkId),
         );
       }
       engines = pending.engines;

@@ -176,15 +176,7 @@ export class PdcpTxEntity {
       const space = spaceOf(pgk);
       const ptkId = this.allocator.allocate(space);
       if (ptkId === undefined) continue; // exhausted just now: select again without it
-      const engines = derivePtkEngines({
-        profile: group.profile,
-        pgk: pgk.pgk,
-        groupId: group.groupId,
-        gmi: group.gmi,
-        ptkId,
-        nea: group.nea,
-        nia: group.nia,
-      });
+      const engines = derivePtkEngines(group, pgk.pgk, group.gmi, ptkId);
       this.ptksStarted++;
       const fresh: TxContext = {
         group,
