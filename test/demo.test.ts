@@ -8,6 +8,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { DemoResult } from '../bridge/demo/report.js';
+import { processAlive } from '../bridge/state/ptk-high-water-file.js';
 import { BIN, tmpDir } from './fixtures/pkmf-testbed.js';
 
 const t = tmpDir('slb-demo-test-');
@@ -55,15 +56,6 @@ function childrenOf(pid: number): { pid: number; cmd: string }[] {
   return out;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 describe('sl-bridge demo', () => {
   it('3 UEs, one roaming: every UE receives every other UE with zero security drops; JSON written, nothing left behind', async () => {
     const json = join(t.dir, 'demo.json');
@@ -96,7 +88,7 @@ describe('sl-bridge demo', () => {
       expect(u.latency!.unprotect.count).toBe(u.received);
     }
     expect(r.processes.map((p) => p.name)).toEqual(expect.arrayContaining(['pkmf-home', 'pkmf-visited', 'medium', 'daemon ue1', 'daemon ue3']));
-    for (const p of r.processes) if (p.pid !== null && p.pid !== run.child.pid) expect(alive(p.pid), p.name).toBe(false);
+    for (const p of r.processes) if (p.pid !== null && p.pid !== run.child.pid) expect(processAlive(p.pid), p.name).toBe(false);
     expect(existsSync(dir)).toBe(false);
   });
 
@@ -112,7 +104,7 @@ describe('sl-bridge demo', () => {
     expect(code).toBe(1);
     expect(run.output()).toContain(`daemon ue2 (pid ${victim.pid}) died unexpectedly (signal SIGKILL)`);
     expect(run.output()).toContain('--- last lines of');
-    for (const k of kids) expect(alive(k.pid), k.cmd).toBe(false);
+    for (const k of kids) expect(processAlive(k.pid), k.cmd).toBe(false);
     expect(existsSync(dir)).toBe(false);
   });
 
@@ -128,7 +120,7 @@ describe('sl-bridge demo', () => {
     expect(run.output()).toContain('interrupted');
     // The traffic that ran is summarised.
     expect(run.output()).toMatch(/sl-bridge demo: 2 UEs, group 0d0001, .* for \d+\.\d s/);
-    for (const k of kids) expect(alive(k.pid), k.cmd).toBe(false);
+    for (const k of kids) expect(processAlive(k.pid), k.cmd).toBe(false);
     expect(existsSync(dir)).toBe(false);
   });
 });

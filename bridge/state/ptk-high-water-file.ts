@@ -34,7 +34,8 @@ const FORMAT = 'sl-bridge/ptk-high-water/1';
 /** Files opened by this process (the lock file cannot tell two stores of one process apart). */
 const openInThisProcess = new Set<string>();
 
-function processAlive(pid: number): boolean {
+/** Whether process `pid` exists (EPERM: it does, owned by someone else). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
