@@ -18,6 +18,7 @@
  * not during one.
  */
 import { performance } from 'node:perf_hooks';
+import { seededRandom } from '../../src/medium/random.js';
 import { percentile } from './harness.js';
 
 /** Stalls recorded over one measurement: start offsets and lengths in µs, in time order. */
@@ -147,7 +148,7 @@ export function stallFloor(trace: StallTrace, cpuUs: number | readonly number[],
   // Only starts that leave the whole computation inside the trace (stalls after it are unknown).
   const span = trace.durationUs - longest * 4;
   if (!(span > 0)) throw new RangeError(`cpuUs: ${longest} µs is too long for a ${r2(trace.durationUs)} µs trace`);
-  const rng = xorshift32(0x9e3779b9);
+  const rng = seededRandom(0x9e3779b9);
   const walls = new Float64Array(samples);
   let hits = 0;
   for (let s = 0; s < samples; s++) {
@@ -168,16 +169,6 @@ export function stallFloor(trace: StallTrace, cpuUs: number | readonly number[],
     p99: r2(quantile(walls, 0.99)),
     p999: r2(quantile(walls, 0.999)),
     hit_pct: r2((100 * hits) / samples),
-  };
-}
-
-function xorshift32(seed: number): () => number {
-  let x = seed | 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
   };
 }
 
