@@ -15,30 +15,11 @@ import {
 } from '../src/crypto/aes.js';
 import { createCipherEngine, createIntegrityEngine } from '../src/crypto/index.js';
 import type { CipherEngine, IntegrityEngine } from '../src/crypto/types.js';
+import { hex, randomBytes, rng, toHex } from './fixtures/bytes.js';
 
 const VECTORS = JSON.parse(
   readFileSync(new URL('../../shared/test-vectors/3gpp-vectors.json', import.meta.url), 'utf8'),
 ) as { vectors: Record<string, Record<string, string | number>[]> };
-const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'hex'));
-const toHex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-
-/** A tiny deterministic PRNG (xorshift32) so a failing random case can be reproduced. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
-}
-function randomBytes(next: () => number, n: number): Uint8Array {
-  const b = new Uint8Array(n);
-  for (let i = 0; i < n; i++) b[i] = next() & 0xff;
-  return b;
-}
 
 /** Reference 128-NEA2 from noble's AES-CTR. */
 function refNea2(key: Uint8Array, count: number, bearer: number, dir: number, data: Uint8Array, bits: number): Uint8Array {

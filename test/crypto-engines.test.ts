@@ -16,26 +16,13 @@ import {
   zucKeystream,
 } from '../src/crypto/index.js';
 import type { AlgId, CipherEngine, IntegrityEngine } from '../src/crypto/types.js';
+import { hex, randomBytes, rng, toHex } from './fixtures/bytes.js';
 
 type Vec = Record<string, string | number | string[]>;
 const VECTORS = JSON.parse(
   readFileSync(new URL('../../shared/test-vectors/3gpp-vectors.json', import.meta.url), 'utf8'),
 ) as { vectors: Record<string, Vec[]> };
-const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'hex'));
-const toHex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const h32 = (n: number): string => (n >>> 0).toString(16).padStart(8, '0');
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>>= 0);
-  };
-}
-const randBytes = (next: () => number, n: number): Uint8Array => Uint8Array.from({ length: n }, () => next() & 0xff);
 
 /** One implementation set under test: the suites below take it as a parameter. */
 interface Impl {
@@ -95,9 +82,9 @@ describe('keystream generators and UIA2', () => {
   it('NIA1 is UIA2 with FRESH = BEARER << 27', () => {
     const next = rng(99);
     for (let i = 0; i < 50; i++) {
-      const key = randBytes(next, 16);
+      const key = randomBytes(next, 16);
       const bearer = next() & 31;
-      const msg = randBytes(next, next() % 100);
+      const msg = randomBytes(next, next() % 100);
       const a = createIntegrityEngine(1, key).mac(7, bearer, 1, msg);
       expect(a).toBe(new Snow3gF9(key).mac(7, (bearer << 27) >>> 0, 1, msg));
     }
@@ -158,9 +145,9 @@ describe('word-level NIA1 / NIA3 against bit-level references', () => {
   it('UIA2 f9 matches the bit-serial transcription on 300 random inputs and bit lengths', () => {
     const next = rng(1234);
     for (let i = 0; i < 300; i++) {
-      const key = randBytes(next, 16);
+      const key = randomBytes(next, 16);
       const bits = i < 70 ? i : next() % 3000;
-      const msg = randBytes(next, Math.ceil(bits / 8));
+      const msg = randomBytes(next, Math.ceil(bits / 8));
       const count = next();
       const fresh = next();
       const dir = next() & 1;
@@ -171,9 +158,9 @@ describe('word-level NIA1 / NIA3 against bit-level references', () => {
   it('NIA3 matches the bit-loop transcription on 500 random inputs and bit lengths', () => {
     const next = rng(4321);
     for (let i = 0; i < 500; i++) {
-      const key = randBytes(next, 16);
+      const key = randomBytes(next, 16);
       const bits = i < 70 ? i : next() % 4000;
-      const msg = randBytes(next, Math.ceil(bits / 8) + (next() % 2));
+      const msg = randomBytes(next, Math.ceil(bits / 8) + (next() % 2));
       const count = next();
       const bearer = next() & 31;
       const dir = next() & 1;
@@ -204,17 +191,17 @@ describe.each(IMPLS)('buffers and reuse ($name)', (impl) => {
   for (const alg of [0, 1, 2, 3] as const) {
     it(`NEA${alg}: in place, at odd offsets, and reused engines give the same bytes`, () => {
       const next = rng(77 + alg);
-      const key = randBytes(next, 16);
+      const key = randomBytes(next, 16);
       const eng = impl.cipher(alg, key);
       for (let i = 0; i < 40; i++) {
         const bits = next() % 1700;
         const n = Math.ceil(bits / 8);
-        const data = randBytes(next, n);
+        const data = randomBytes(next, n);
         const fresh = impl.cipher(alg, key).apply(i, 5, 1, data, bits);
         expect(fresh.length).toBe(n);
         expect(toHex(eng.apply(i, 5, 1, data, bits))).toBe(toHex(fresh));
         // Inside a larger buffer at an odd offset, in place: bytes around it untouched.
-        const pdu = randBytes(next, n + 9);
+        const pdu = randomBytes(next, n + 9);
         const before = pdu.slice();
         pdu.set(data, 5);
         const view = pdu.subarray(5, 5 + n);
@@ -236,8 +223,8 @@ describe.each(IMPLS)('buffers and reuse ($name)', (impl) => {
 
   it('NEA1/2/3 keystreams differ per COUNT, BEARER and DIRECTION, and decrypt round-trips', () => {
     const next = rng(5);
-    const key = randBytes(next, 16);
-    const data = randBytes(next, 200);
+    const key = randomBytes(next, 16);
+    const data = randomBytes(next, 200);
     for (const alg of [1, 2, 3] as const) {
       const eng = impl.cipher(alg, key);
       const base = toHex(eng.apply(10, 3, 0, data));

@@ -4,12 +4,11 @@ import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { describe, expect, it } from 'vitest';
 import { FC, FC_CLAUSE, deriveAlgKey, derivePtk, hmacSha256, kdf, kdfInput } from '../src/crypto/index.js';
+import { hex, toHex } from './fixtures/bytes.js';
 
 const VECTORS = JSON.parse(
   readFileSync(new URL('../../shared/test-vectors/3gpp-vectors.json', import.meta.url), 'utf8'),
 ) as { vectors: Record<string, Record<string, unknown>[]> };
-const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'hex'));
-const toHex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
 /** Independent S = FC || P0 || L0 || ... and HMAC-SHA-256 from @noble/hashes. */
 function refKdf(key: Uint8Array, fc: number, params: Uint8Array[]): Uint8Array {
