@@ -186,5 +186,9 @@ describe('sl-bridge bench stalls', () => {
     const bad = spawnSync(process.execPath, [BIN, 'bench', 'stalls', '--cpu-us', 'nope'], { encoding: 'utf8' });
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/--cpu-us/);
+    const unwritable = join(dir, 'no-such-dir', 'stalls.json');
+    const failed = spawnSync(process.execPath, [BIN, 'bench', 'stalls', '--seconds', '0.1', '--cpu-us', '5', '--json', unwritable], { encoding: 'utf8' });
+    expect(failed.status).toBe(1);
+    expect(failed.stderr).toContain(`cannot write ${unwritable}: ENOENT`);
   });
 });

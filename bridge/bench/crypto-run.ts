@@ -2,8 +2,7 @@
  * `sl-bridge bench crypto`: flag validation, the run, and the outputs (table on stdout, progress
  * on stderr, optional JSON file).
  */
-import { writeFileSync } from 'node:fs';
-import { CliError } from '../cli-error.js';
+import { CliError, cannotWrite, writeJsonFile } from '../cli-error.js';
 import { ALL_CRYPTO_ALGS, BASELINE_OF, CRYPTO_ALGS, DEFAULT_SIZES, cryptoCases } from './crypto-cases.js';
 import {
   DEFAULT_BENCH_OPTIONS,
@@ -109,11 +108,7 @@ export async function benchCrypto(flags: BenchCryptoFlags): Promise<void> {
   const report = jsonReport(results, options);
   process.stdout.write(formatReport(results, report.fits, report.ratios));
   if (flags.json !== undefined) {
-    try {
-      writeFileSync(flags.json, `${JSON.stringify(report, null, 2)}\n`);
-    } catch (err) {
-      throw new CliError(`cannot write ${flags.json}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 1);
-    }
+    writeJsonFile(flags.json, report);
     process.stderr.write(`bench: wrote ${flags.json}\n`);
   }
   if (flags.report !== undefined) {
@@ -121,7 +116,7 @@ export async function benchCrypto(flags: BenchCryptoFlags): Promise<void> {
     try {
       for (const f of writeCryptoReport(flags.report, report)) process.stderr.write(`bench: wrote ${f}\n`);
     } catch (err) {
-      throw new CliError(`cannot write the report to ${flags.report}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 1);
+      throw cannotWrite(`the report to ${flags.report}`, err);
     }
   }
 }

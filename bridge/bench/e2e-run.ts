@@ -9,10 +9,10 @@
  * After each slice the traffic pauses `DRAIN_MS` so its probes land before the next slice's CPU
  * and profile readings. docs/profiling.md explains every figure.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CliError } from '../cli-error.js';
+import { CliError, cannotWrite, writeJsonFile } from '../cli-error.js';
 import { ChildFailure } from '../demo/children.js';
 import { DEMO_NEA, DEMO_NIA } from '../demo/setup.js';
 import { LogLinearHistogram } from '../metrics/histogram.js';
@@ -320,11 +320,7 @@ export async function benchE2e(flags: BenchE2eFlags): Promise<void> {
   if (overhead) process.stdout.write(formatOverhead(overhead));
   for (const p of problems) process.stdout.write(`problem: ${p}\n`);
   if (flags.json !== undefined) {
-    try {
-      writeFileSync(flags.json, `${JSON.stringify(report, null, 2)}\n`);
-    } catch (err) {
-      throw new CliError(`cannot write ${flags.json}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 1);
-    }
+    writeJsonFile(flags.json, report);
     say(`bench e2e: wrote ${flags.json}`);
   }
   if (flags.report !== undefined) {
@@ -332,7 +328,7 @@ export async function benchE2e(flags: BenchE2eFlags): Promise<void> {
     try {
       for (const f of writeE2eReport(flags.report, report)) say(`bench e2e: wrote ${f}`);
     } catch (err) {
-      throw new CliError(`cannot write the report to ${flags.report}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 1);
+      throw cannotWrite(`the report to ${flags.report}`, err);
     }
   }
 }

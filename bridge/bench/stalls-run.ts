@@ -2,9 +2,8 @@
  * `sl-bridge bench stalls`: how much this machine stalls a running thread, and the floor that
  * puts under the wall-clock percentiles of a short computation (stall-meter.ts).
  */
-import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { CliError } from '../cli-error.js';
+import { CliError, writeJsonFile } from '../cli-error.js';
 import { formatStalls, measureStalls, stallFloor, summarizeStalls } from './stall-meter.js';
 import { formatWake, measureWake, type WakeRow } from './wake-meter.js';
 
@@ -73,11 +72,7 @@ export function benchStalls(flags: BenchStallsFlags): void {
       floors,
       wake: wake && { sleep_us: afterSleepUs, samples, rows: wake },
     };
-    try {
-      writeFileSync(flags.json, `${JSON.stringify(doc, null, 2)}\n`);
-    } catch (err) {
-      throw new CliError(`cannot write ${flags.json}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 1);
-    }
+    writeJsonFile(flags.json, doc);
     process.stderr.write(`bench stalls: wrote ${flags.json}\n`);
   }
 }

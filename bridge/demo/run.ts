@@ -12,12 +12,12 @@
  * Every child process and the temporary directory are removed on the way out, Ctrl-C included
  * (a second Ctrl-C kills at once). A child that dies is reported with the end of its log.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { RangingApp } from '../app/ranging.js';
-import { CliError } from '../cli-error.js';
+import { CliError, writeJsonFile } from '../cli-error.js';
 import type { DaemonStatus } from '../daemon/daemon.js';
 import { Child, ChildFailure, describeExit } from './children.js';
 import { buildResult, summaryLines, tableLines, type DemoResult, type UeView } from './report.js';
@@ -321,7 +321,7 @@ export async function runDemo(flags: DemoFlags): Promise<void> {
   if (!result) return;
   say(summaryLines(result, views).join('\n'));
   if (flags.json) {
-    writeFileSync(flags.json, `${JSON.stringify(result, null, 2)}\n`);
+    writeJsonFile(flags.json, result);
     say(`demo: wrote ${flags.json}`);
   }
   if (!result.ok) process.exitCode = 1;

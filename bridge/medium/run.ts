@@ -3,8 +3,7 @@
  * command-line flags, prints the bound endpoints, and a stats line on exit (SIGINT, SIGTERM or
  * --duration).
  */
-import { writeFileSync } from 'node:fs';
-import { CliError } from '../cli-error.js';
+import { CliError, writeJsonFile } from '../cli-error.js';
 import { ConfigError } from '../config/reader.js';
 import { loadHwProfile } from '../profiles/loader.js';
 import { isZmqEndpoint } from '../profiles/loader.js';
@@ -86,7 +85,7 @@ export async function runMedium(flags: MediumFlags): Promise<void> {
   const stats: MediumStats = server.stats();
   await server.stop();
   process.stdout.write(`${formatMediumStats(stats)}\n`);
-  if (flags.statsJson) writeFileSync(flags.statsJson, `${JSON.stringify({ endpoints: bound, impairments, seed, ...stats }, null, 2)}\n`);
+  if (flags.statsJson) writeJsonFile(flags.statsJson, { endpoints: bound, impairments, seed, ...stats });
 }
 
 /** `0.1` or `10%`. */
