@@ -106,10 +106,6 @@ export function measureStalls(options: StallMeterOptions): StallTrace {
 
 const r2 = (x: number): number => Math.round(x * 100) / 100;
 
-function quantile(sorted: Float64Array, q: number): number {
-  return percentile(sorted, q * 100);
-}
-
 export function summarizeStalls(trace: StallTrace): StallSummary {
   const seconds = trace.durationUs / 1e6;
   const count = (minUs: number): number => {
@@ -129,7 +125,7 @@ export function summarizeStalls(trace: StallTrace): StallSummary {
     length_us:
       sorted.length === 0
         ? null
-        : { p50: r2(quantile(sorted, 0.5)), p90: r2(quantile(sorted, 0.9)), p99: r2(quantile(sorted, 0.99)), max: r2(sorted[sorted.length - 1]!) },
+        : { p50: r2(percentile(sorted, 50)), p90: r2(percentile(sorted, 90)), p99: r2(percentile(sorted, 99)), max: r2(sorted[sorted.length - 1]!) },
   };
 }
 
@@ -165,9 +161,9 @@ export function stallFloor(trace: StallTrace, cpuUs: number | readonly number[],
   walls.sort();
   return {
     cpu_us: r2(parts.reduce((a, b) => a + b, 0)),
-    p50: r2(quantile(walls, 0.5)),
-    p99: r2(quantile(walls, 0.99)),
-    p999: r2(quantile(walls, 0.999)),
+    p50: r2(percentile(walls, 50)),
+    p99: r2(percentile(walls, 99)),
+    p999: r2(percentile(walls, 99.9)),
     hit_pct: r2((100 * hits) / samples),
   };
 }
