@@ -12,6 +12,8 @@ import { measureStalls, stallFloor, summarizeStalls, type StallTrace } from '../
 import { parseStallsFlags } from '../bridge/bench/stalls-run.js';
 import { measureWake } from '../bridge/bench/wake-meter.js';
 import { CliError } from '../bridge/cli-error.js';
+import { rateResults } from '../bridge/bench/e2e-results.js';
+import { sampleRun } from './fixtures/e2e-sample.js';
 
 const BIN = new URL('../bin/sl-bridge.js', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'sl-bench-stalls-'));
@@ -75,6 +77,18 @@ describe('stallFloor', () => {
     expect(() => stallFloor(periodic(100, 10), [])).toThrow(/cpuUs/);
     expect(() => stallFloor(periodic(100, 10), 5, 0)).toThrow(/samples/);
     expect(() => stallFloor(periodic(100, 10, 1000), 300)).toThrow(/too long/);
+  });
+});
+
+describe('the floor in bench e2e results', () => {
+  it('is computed per rate from the protect and unprotect p50s when the run has a stall trace', () => {
+    const { records, results } = sampleRun({ ues: 3, rates: [100, 1000], perSender: 40, addedNs: 4000 });
+    expect(results.every((r) => r.security.machine_floor_us === null)).toBe(true);
+    const trace = periodic(100, 10);
+    for (const r of rateResults(records, [100, 1000], 3, trace)) {
+      const s = r.security;
+      expect(s.machine_floor_us).toEqual(stallFloor(trace, [s.protect_us!.p50_us, s.unprotect_us!.p50_us]));
+    }
   });
 });
 

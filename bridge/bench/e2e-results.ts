@@ -6,7 +6,7 @@
 import type { ProfileSnapshot } from '../metrics/daemon-metrics.js';
 import { LogLinearHistogram } from '../metrics/histogram.js';
 import { percentile } from './harness.js';
-import type { FloorFigures } from './stall-meter.js';
+import { stallFloor, type FloorFigures, type StallTrace } from './stall-meter.js';
 import { SEGMENTS, mergeSlices, type Segment, type SliceAccount } from './e2e-traffic.js';
 
 export type SecurityMode = 'on' | 'off';
@@ -171,7 +171,6 @@ export interface RateResult {
 const r2 = (v: number): number => Math.round(v * 100) / 100;
 const r1 = (v: number): number => Math.round(v * 10) / 10;
 
-
 /** Exact percentiles of raw samples (ns), in µs. */
 export function percentiles(samplesNs: readonly number[]): Percentiles | null {
   if (samplesNs.length === 0) return null;
@@ -261,7 +260,7 @@ function sumDrops(list: ReadonlyArray<Record<string, number>>): Record<string, n
   return out;
 }
 
-export function securityFigures(on: ModeFigures, off: ModeFigures, profiles: readonly ProfileDelta[]): SecurityFigures {
+export function securityFigures(on: ModeFigures, off: ModeFigures, profiles: readonly ProfileDelta[], stalls?: StallTrace): SecurityFigures {
   const p = emptyProfile();
   for (const d of profiles) addProfile(p, d);
   const hasProfile = profiles.length > 0 && (p.call.tx.count > 0 || p.call.rx.count > 0);
@@ -287,12 +286,15 @@ export function securityFigures(on: ModeFigures, off: ModeFigures, profiles: rea
     per_packet_mean_us: perPacket,
     per_packet_us: both ? { p50: r2(both.percentile(50) / 1000), p99: r2(both.percentile(99) / 1000), p999: r2(both.percentile(99.9) / 1000) } : null,
     share_of_one_way_pct: perPacket !== null && a ? Math.round((perPacket / a.mean) * 1e4) / 100 : null,
-    machine_floor_us: null,
+    machine_floor_us: stalls && protect && unprotect && protect.p50_us > 0 && unprotect.p50_us > 0 ? stallFloor(stalls, [protect.p50_us, unprotect.p50_us]) : null,
   };
 }
 
-/** Groups slice records by rate into results (rates in the order given). */
-export function rateResults(records: readonly SliceRecord[], rates: readonly number[], ues: number): RateResult[] {
+/**
+ * Groups slice records by rate into results (rates in the order given); with the stall trace of
+ * the run, each rate also gets the machine's floor for its protect + unprotect.
+ */
+export function rateResults(records: readonly SliceRecord[], rates: readonly number[], ues: number, stalls?: StallTrace): RateResult[] {
   return rates.map((rate) => {
     const on = records.filter((r) => r.rate === rate && r.mode === 'on');
     const off = records.filter((r) => r.rate === rate && r.mode === 'off');
@@ -303,7 +305,7 @@ export function rateResults(records: readonly SliceRecord[], rates: readonly num
       offered_pps: rate * ues,
       security_on: fOn,
       security_off: fOff,
-      security: securityFigures(fOn, fOff, on.map((r) => r.profile).filter((x): x is ProfileDelta => x !== null)),
+      security: securityFigures(fOn, fOff, on.map((r) => r.profile).filter((x): x is ProfileDelta => x !== null), stalls),
     };
   });
 }

@@ -20,7 +20,7 @@ import { histogramSeries, parsePrometheusText } from '../metrics/prom-text.js';
 import { formatOverhead, measureProfilingOverhead, DEFAULT_OVERHEAD_OPTIONS, type OverheadReport } from './e2e-overhead.js';
 import { addProfile, dropDelta, emptyProfile, formatRateResults, profileDelta, rateResults, type CpuSample, type ProfileDelta, type RateResult, type SecurityMode, type SliceRecord } from './e2e-results.js';
 import { E2eTestbed, sleep } from './e2e-stack.js';
-import { formatStalls, measureStalls, stallFloor, summarizeStalls, type StallSummary, type StallTrace } from './stall-meter.js';
+import { formatStalls, measureStalls, summarizeStalls, type StallSummary, type StallTrace } from './stall-meter.js';
 import { E2eAccounting, PROBE_HEADER_BYTES, runProbes } from './e2e-traffic.js';
 
 export interface BenchE2eFlags {
@@ -269,15 +269,7 @@ export async function benchE2e(flags: BenchE2eFlags): Promise<void> {
     else rmSync(dir, { recursive: true, force: true });
   }
 
-  const results = rateResults(records, settings.rates, settings.ues);
-  if (stallTrace) {
-    for (const r of results) {
-      const s = r.security;
-      if (s.protect_us && s.unprotect_us && s.protect_us.p50_us > 0 && s.unprotect_us.p50_us > 0) {
-        s.machine_floor_us = stallFloor(stallTrace, [s.protect_us.p50_us, s.unprotect_us.p50_us]);
-      }
-    }
-  }
+  const results = rateResults(records, settings.rates, settings.ues, stallTrace ?? undefined);
   const stalls = stallTrace && summarizeStalls(stallTrace);
   const report: E2eReport = {
     settings: {
