@@ -177,6 +177,17 @@ type Check = { group: Group; id: string; run: () => { ok: boolean; expected?: st
 
 const NEA_ALG: Record<string, AlgId> = { nea1: 1, nea2: 2, nea3: 3, nia1: 1, nia2: 2, nia3: 3 };
 
+/** KEY, COUNT, BEARER, DIRECTION and LENGTH of a 128-NEA/NIA vector (TS 33.501 D.2.1.1, D.3.1.1). */
+function algInputs(v: Obj, path: string): { key: Uint8Array; count: number; bearer: number; direction: number; bits: number } {
+  return {
+    key: hexField(v, path, 'key', 16),
+    count: intField(v, path, 'count', 0, 0xffffffff),
+    bearer: intField(v, path, 'bearer', 0, 31),
+    direction: intField(v, path, 'direction', 0, 1),
+    bits: intField(v, path, 'length_bits', 0, Number.MAX_SAFE_INTEGER),
+  };
+}
+
 function prepare(group: Group, v: Obj, path: string, impl: VectorImplementations): Check {
   const id = str(v, path, 'id');
   const compare = (expected: string, got: string) => ({ ok: expected === got, expected, got });
@@ -184,11 +195,7 @@ function prepare(group: Group, v: Obj, path: string, impl: VectorImplementations
     case 'nea1':
     case 'nea2':
     case 'nea3': {
-      const key = hexField(v, path, 'key', 16);
-      const count = intField(v, path, 'count', 0, 0xffffffff);
-      const bearer = intField(v, path, 'bearer', 0, 31);
-      const direction = intField(v, path, 'direction', 0, 1);
-      const bits = intField(v, path, 'length_bits', 0, Number.MAX_SAFE_INTEGER);
+      const { key, count, bearer, direction, bits } = algInputs(v, path);
       const pt = bitData(v, path, 'plaintext', bits);
       const ct = bitData(v, path, 'ciphertext', bits);
       return {
@@ -209,11 +216,7 @@ function prepare(group: Group, v: Obj, path: string, impl: VectorImplementations
     case 'nia1':
     case 'nia2':
     case 'nia3': {
-      const key = hexField(v, path, 'key', 16);
-      const count = intField(v, path, 'count', 0, 0xffffffff);
-      const bearer = intField(v, path, 'bearer', 0, 31);
-      const direction = intField(v, path, 'direction', 0, 1);
-      const bits = intField(v, path, 'length_bits', 0, Number.MAX_SAFE_INTEGER);
+      const { key, count, bearer, direction, bits } = algInputs(v, path);
       const msg = bitData(v, path, 'message', bits);
       const mac = hex(hexField(v, path, 'mac', 4));
       return { group, id, run: () => compare(mac, hex32(impl.integrity(NEA_ALG[group]!, key).mac(count, bearer, direction, msg, bits))) };
