@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { KeyRequestMsg } from '../../src/pkmf/codec.js';
 import { ErrorCode } from '../../src/pkmf/errors.js';
+import { percentile } from '../bench/harness.js';
 import { makeOperatorPki, issueUe, writeYaml } from './testbed.js';
 import type { UeCredentials } from './ue-client.js';
 import { requestKeys, ueSecureContext } from './ue-client.js';
@@ -46,10 +47,6 @@ interface Row {
   p999: number;
   max: number;
   rps: number;
-}
-
-function pct(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
 }
 
 function waitListening(child: ChildProcess): Promise<number> {
@@ -93,7 +90,7 @@ async function round(name: string, port: number, ues: UeCredentials[], txBase: n
   );
   const wall = Number(process.hrtime.bigint() - t0) / 1e9;
   lat.sort((a, b) => a - b);
-  return { name, n: ues.length, ok, p50: pct(lat, 50), p99: pct(lat, 99), p999: pct(lat, 99.9), max: lat[lat.length - 1]!, rps: ues.length / wall };
+  return { name, n: ues.length, ok, p50: percentile(lat, 50), p99: percentile(lat, 99), p999: percentile(lat, 99.9), max: lat[lat.length - 1]!, rps: ues.length / wall };
 }
 
 export async function runPkmfBench(opts: { ues: number; rounds: number; json?: boolean }): Promise<void> {
