@@ -23,7 +23,27 @@ export function buildProgram(): Command {
   return program;
 }
 
+/**
+ * `sl-bridge ... | head`: once the reader of stdout is gone, every write fails with EPIPE (Node
+ * ignores SIGPIPE), and an unhandled 'error' on process.stdout would print a stack. Instead the
+ * command ends quietly with status 0, as with SIGPIPE: a command that runs until a signal (run,
+ * medium, pkmf, demo) gets a SIGTERM and stops cleanly (captures flushed, locks released), any
+ * other exits at once. One handler for every command.
+ */
+export function exitQuietlyOnEpipe(stdout: NodeJS.WriteStream = process.stdout): void {
+  let gone = false;
+  stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_DESTROYED') throw err;
+    if (gone) return;
+    gone = true;
+    process.exitCode = 0;
+    if (process.listenerCount('SIGTERM') > 0) process.kill(process.pid, 'SIGTERM');
+    else process.exit(0);
+  });
+}
+
 export async function main(argv: string[]): Promise<void> {
+  exitQuietlyOnEpipe();
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

@@ -4,7 +4,8 @@
  * format and writer (0600), the decoder through the PDCP receive path, the capturing transport
  * wrapper on real ZeroMQ sockets, and fuzzing of every decoder that reads bytes from outside.
  */
-import { chmodSync, readFileSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, chownSync, closeSync, constants, linkSync, openSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   CAPTURE_HEADER_BYTES,
@@ -23,7 +24,7 @@ import {
   type PcapRecord,
 } from '../src/capture/index.js';
 import { DROP_REASONS } from '../src/pdcp/drop-reasons.js';
-import { KeylogWriter, PcapWriter, captureStackTransport } from '../bridge/capture/index.js';
+import { KeylogFileError, KeylogWriter, PcapWriter, captureStackTransport } from '../bridge/capture/index.js';
 import { createZmqStackTransport } from '../bridge/transport/zmq-stack.js';
 import type { PduEnvelope } from '../src/wire/envelope.js';
 import { rng } from './fixtures/pdcp-helpers.js';
@@ -350,7 +351,7 @@ describe('keylog', () => {
     expect(() => parseKeylog(`# c\n\n${ok}\nPGK x`, 'f')).toThrow(/^f:4:5: expected key=value/);
   });
 
-  it('the writer creates the file 0600, forces an existing file back to 0600, appends, and logs each PGK once', () => {
+  it('the writer creates the file 0600, appends to our own 0600 file, and logs each PGK once', () => {
     const t = tmp();
     const file = t.path('ue.keys');
     const k = KeylogWriter.open(file);
@@ -358,7 +359,6 @@ describe('keylog', () => {
     expect(k.logGroup(material(UE_A, { pgks: [pgk(7), pgk(8)] }))).toBe(2);
     expect(k.logGroup(material(UE_A, { pgks: [pgk(8), pgk(9)] }))).toBe(1);
     k.close();
-    chmodSync(file, 0o644);
     const k2 = KeylogWriter.open(file);
     expect(statSync(file).mode & 0o777).toBe(0o600);
     k2.logGroup(material(UE_A, { groupId: 0x777, pgks: [pgk(1)] }));
@@ -367,6 +367,52 @@ describe('keylog', () => {
     expect(text.split('\n').filter((l) => l.startsWith('# sl-bridge keylog 1'))).toHaveLength(1);
     expect(parseKeylog(text).map((e) => [e.groupId, e.pgkId])).toEqual([[GROUP, 7], [GROUP, 8], [GROUP, 9], [0x777, 1]]);
     expect(() => k2.logGroup(material(UE_A))).toThrow(/already closed/);
+  });
+
+  it('the writer refuses files that others could read keys from, and writes nothing into them', () => {
+    const t = tmp();
+    const refused = (file: string, message: RegExp): void => {
+      let err: unknown;
+      try {
+        KeylogWriter.open(file).close();
+      } catch (e) {
+        err = e;
+      }
+      expect(err, file).toBeInstanceOf(KeylogFileError);
+      expect((err as KeylogFileError).file).toBe(file);
+      expect((err as Error).message).toMatch(message);
+    };
+    // Ours, but group/others may have opened it while it was readable: refused, not tightened.
+    const loose = t.path('loose.keys');
+    writeFileSync(loose, '');
+    chmodSync(loose, 0o644);
+    refused(loose, /readable or writable by group or others \(mode 0644\)/);
+    expect([statSync(loose).mode & 0o777, statSync(loose).size]).toEqual([0o644, 0]);
+    // A symbolic link (to a file that another user would read, or any file of ours).
+    const target = t.path('target');
+    writeFileSync(target, '');
+    chmodSync(target, 0o600);
+    symlinkSync(target, t.path('link.keys'));
+    refused(t.path('link.keys'), /symbolic link/);
+    // A second name of one file (the other name may be in a folder others can read).
+    linkSync(target, t.path('hard.keys'));
+    refused(t.path('hard.keys'), /2 names \(hard links\)/);
+    expect(statSync(target).size).toBe(0);
+    // A FIFO someone reads from.
+    const fifo = t.path('fifo.keys');
+    execFileSync('mkfifo', ['-m', '600', fifo]);
+    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    cleanups.push(() => closeSync(reader));
+    refused(fifo, /not a regular file/);
+    if (process.getuid?.() === 0) {
+      // Created first by another user, who would still own it and read every PGK.
+      const trap = t.path('trap.keys');
+      writeFileSync(trap, '');
+      chmodSync(trap, 0o600);
+      chownSync(trap, 65534, 65534);
+      refused(trap, /owned by uid 65534/);
+      expect(statSync(trap).size).toBe(0);
+    }
   });
 });
 

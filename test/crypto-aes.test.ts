@@ -18,7 +18,7 @@ import type { CipherEngine, IntegrityEngine } from '../src/crypto/types.js';
 import { hex, randomBytes, rng, toHex } from './fixtures/bytes.js';
 
 const VECTORS = JSON.parse(
-  readFileSync(new URL('../../shared/test-vectors/3gpp-vectors.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('./vectors/3gpp.json', import.meta.url), 'utf8'),
 ) as { vectors: Record<string, Record<string, string | number>[]> };
 
 /** Reference 128-NEA2 from noble's AES-CTR. */

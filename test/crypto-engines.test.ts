@@ -20,7 +20,7 @@ import { hex, randomBytes, rng, toHex } from './fixtures/bytes.js';
 
 type Vec = Record<string, string | number | string[]>;
 const VECTORS = JSON.parse(
-  readFileSync(new URL('../../shared/test-vectors/3gpp-vectors.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('./vectors/3gpp.json', import.meta.url), 'utf8'),
 ) as { vectors: Record<string, Vec[]> };
 const h32 = (n: number): string => (n >>> 0).toString(16).padStart(8, '0');
 

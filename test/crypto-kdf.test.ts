@@ -1,4 +1,4 @@
-/** The TS 33.220 KDF against @noble/hashes and the shared vectors, and the PROTOCOL.md 3.2 hierarchy. */
+/** The TS 33.220 KDF against @noble/hashes and test/vectors/3gpp.json, and the docs/protocol.md 3.2 hierarchy. */
 import { readFileSync } from 'node:fs';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -7,7 +7,7 @@ import { FC, FC_CLAUSE, deriveAlgKey, derivePtk, hmacSha256, kdf, kdfInput } fro
 import { hex, toHex } from './fixtures/bytes.js';
 
 const VECTORS = JSON.parse(
-  readFileSync(new URL('../../shared/test-vectors/3gpp-vectors.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('./vectors/3gpp.json', import.meta.url), 'utf8'),
 ) as { vectors: Record<string, Record<string, unknown>[]> };
 
 /** Independent S = FC || P0 || L0 || ... and HMAC-SHA-256 from @noble/hashes. */
@@ -49,7 +49,7 @@ describe('KDF (TS 33.220 B.2)', () => {
   });
 });
 
-describe('key hierarchy (PROTOCOL.md 3.2)', () => {
+describe('key hierarchy (docs/protocol.md 3.2)', () => {
   const pgk = Uint8Array.from({ length: 32 }, (_, i) => i * 7 + 1);
   const gmi = 0x123456;
   const ptkId = 0xbeef;

@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { createCipherEngine, createIntegrityEngine, deriveAlgKey, derivePtk } from '../src/crypto/index.js';
 import type { AlgId, HierarchyProfile } from '../src/crypto/types.js';
+import { pgkTag } from '../src/keys/pgk-tag.js';
 import {
   DROP_REASONS,
   MemoryPtkHighWaterStore,
@@ -77,7 +78,8 @@ describe('PDU layout as PROTOCOL.md 4.1/4.2 describes it', () => {
     const pgkId = 0x20 + 0x13; // PGK Index 0x13
     const { tx } = pair({ profile: 'lte-prose', nea: 2, pgks: [pgkRecord(pgkId)] });
     const sdu = bytes(100, 1);
-    const r = tx.protect(sdu, 3, GROUP_ID, NOW);
+    // SDU type non-IP (1) is 011 in LTE's table (TS 36.323 6.3.14), 001 in NR's.
+    const r = tx.protect(sdu, 1, GROUP_ID, NOW);
     expect(r.pdu.length).toBe(5 + sdu.length);
     expect([...r.pdu.subarray(0, 5)]).toEqual([(3 << 5) | 0x13, 0x00, r.ptkId, 0x00, 0x00]);
     const k = independentKeys('lte-prose', pgkId, SENDER_GMI, r.ptkId, 2, null);
@@ -92,12 +94,12 @@ describe('PDU layout as PROTOCOL.md 4.1/4.2 describes it', () => {
       const { tx } = pair({ profile, nea: 3, nia: 1 }, { tx: { snPerPtk: 3 } });
       const sdu = bytes(57, 2);
       let r = tx.protect(sdu, 1, GROUP_ID, NOW);
-      for (let i = 0; i < 4; i++) r = tx.protect(sdu, 1, GROUP_ID, NOW); // PTK ID 1, SN 1
-      expect([r.ptkId, r.sn]).toEqual([1, 1]);
+      for (let i = 0; i < 4; i++) r = tx.protect(sdu, 1, GROUP_ID, NOW); // PTK IDs start at 1: PTK ID 2, SN 1
+      expect([r.ptkId, r.sn]).toEqual([2, 1]);
       expect(r.pdu.length).toBe(5 + 6 + sdu.length + 4);
-      expect([...r.pdu.subarray(0, 5)]).toEqual([(1 << 5) | 7, 0, 1, 0, 1]);
-      const count = 0x10001;
-      const k = independentKeys(profile, 7, SENDER_GMI, 1, 3, 1);
+      expect([...r.pdu.subarray(0, 5)]).toEqual([(1 << 5) | 7, 0, 2, 0, 1]);
+      const count = 0x20001;
+      const k = independentKeys(profile, 7, SENDER_GMI, 2, 3, 1);
       const plain = k.cipher.apply(count, 0, 0, r.pdu.subarray(5));
       expect([...plain.subarray(0, 6)]).toEqual([0x12, 0xab, 0x34, 0x00, 0xa0, 0x01]);
       expect(Buffer.from(plain.subarray(6, 6 + sdu.length)).equals(Buffer.from(sdu))).toBe(true);
@@ -129,7 +131,8 @@ describe('round trips', () => {
       const { tx, rx } = pair({ profile, nea, nia }, { tx: { snPerPtk: 4 } });
       for (const [i, size] of [1, 2, 15, 16, 17, 128, 1500, 9000].entries()) {
         const sdu = bytes(size, size);
-        const sduType = i % 5;
+        // lte-prose (TS 36.323 6.3.14) carries IP, non-IP and ARP only.
+        const sduType = profile === 'lte-prose' ? [0, 1, 4][i % 3]! : i % 5;
         const r = tx.protect(sdu, sduType, GROUP_ID, NOW + i);
         // The SDU is not visible in the clear (ciphering is on).
         if (size >= 16) expect(Buffer.from(r.pdu).includes(Buffer.from(sdu.subarray(0, 16)))).toBe(false);
@@ -272,10 +275,10 @@ describe('every drop reason has its counter', () => {
     ptk5[2] = 5;
     check(rx.unprotect(ptk5, r.l2Src, r.l2Dst, NOW), 'mac-failure');
     // Insider PDUs with wrong inner identity, from the known sender.
-    const engines = derivePtkEngines({ profile: 'pcr', groupId: GROUP_ID, nea: 2, nia: 2 }, pgkBytes(7), SENDER_GMI, 0);
+    const engines = derivePtkEngines({ profile: 'pcr', groupId: GROUP_ID, nea: 2, nia: 2 }, pgkBytes(7), SENDER_GMI, 1);
     const layout = pduLayout('pcr', true);
-    check(rx.unprotect(sealPdu(engines, layout, 1, 7, 0, 100, 0x000001, SENDER_GMI, bytes(8)), SENDER_GMI, GROUP_ID, NOW), 'wrong-group');
-    check(rx.unprotect(sealPdu(engines, layout, 1, 7, 0, 101, GROUP_ID, 0x00c003, bytes(8)), SENDER_GMI, GROUP_ID, NOW), 'identity-mismatch');
+    check(rx.unprotect(sealPdu(engines, layout, 1, 7, 1, 100, 0x000001, SENDER_GMI, bytes(8)), SENDER_GMI, GROUP_ID, NOW), 'wrong-group');
+    check(rx.unprotect(sealPdu(engines, layout, 1, 7, 1, 101, GROUP_ID, 0x00c003, bytes(8)), SENDER_GMI, GROUP_ID, NOW), 'identity-mismatch');
     check(rx.unprotect(null as unknown as Uint8Array, r.l2Src, r.l2Dst, NOW), 'internal-error');
     // derivation-rate-limited: a fresh receiver whose new-sender budget is one derivation.
     rxKeys.remove(GROUP_ID);
@@ -288,12 +291,18 @@ describe('every drop reason has its counter', () => {
     expect(reason(rx2.unprotect(bad, r2.l2Src, r2.l2Dst, NOW))).toBe('mac-failure');
     expect(reason(rx2.unprotect(r2.pdu, r2.l2Src, r2.l2Dst, NOW))).toBe('derivation-rate-limited');
     expect(rx2.counters['derivation-rate-limited']).toBe(1);
+    // replay-state-error: a receiver whose replay-mark store cannot save does not deliver.
+    const failing = { loadFloor: () => undefined, saveFloor: () => { throw new Error('disk full'); }, settleFloors: () => undefined };
+    const rx3 = new PdcpRxEntity(keysFor(RECEIVER_GMI), { replayMarks: failing });
+    const r3 = tx.protect(bytes(20), 1, GROUP_ID, NOW);
+    expect(reason(rx3.unprotect(r3.pdu, r3.l2Src, r3.l2Dst, NOW))).toBe('replay-state-error');
+    expect(rx3.counters['replay-state-error']).toBe(1);
 
     for (const key of ['accepted', ...DROP_REASONS] as const) {
       expect(rx.counters[key], key).toBe(expected[key] ?? 0);
     }
-    // Every reason except derivation-rate-limited (shown on rx2) was exercised on rx.
-    expect(DROP_REASONS.filter((d) => (expected[d] ?? 0) === 0)).toEqual(['derivation-rate-limited']);
+    // Every reason except derivation-rate-limited (rx2) and replay-state-error (rx3) was exercised on rx.
+    expect(DROP_REASONS.filter((d) => (expected[d] ?? 0) === 0)).toEqual(['derivation-rate-limited', 'replay-state-error']);
     expect(totalRx(rx.counters)).toBe(Object.values(expected).reduce((a, b) => a + b, 0));
   });
 
@@ -441,13 +450,14 @@ describe('transmit entity: SN, PTK ID and PGK rules (PROTOCOL.md 5)', () => {
     const { tx, rx } = pair();
     const sdu = bytes(4);
     let last = tx.protect(sdu, 1, GROUP_ID, NOW);
-    expect([last.ptkId, last.sn]).toEqual([0, 0]);
+    // PTK ID 0 is never used (with PGK Index 0 it means "ciphering not configured", TS 36.323).
+    expect([last.ptkId, last.sn]).toEqual([1, 0]);
     for (let i = 1; i <= 0xffff; i++) {
       last = tx.protect(sdu, 1, GROUP_ID, NOW);
-      if (last.sn !== i || last.ptkId !== 0) throw new Error(`PDU ${i}: PTK ${last.ptkId} SN ${last.sn}`);
+      if (last.sn !== i || last.ptkId !== 1) throw new Error(`PDU ${i}: PTK ${last.ptkId} SN ${last.sn}`);
     }
     const next = tx.protect(sdu, 1, GROUP_ID, NOW);
-    expect([next.ptkId, next.sn]).toEqual([1, 0]);
+    expect([next.ptkId, next.sn]).toEqual([2, 0]);
     expect(reason(rx.unprotect(last.pdu, SENDER_GMI, GROUP_ID, NOW))).toBe('accepted');
     expect(reason(rx.unprotect(next.pdu, SENDER_GMI, GROUP_ID, NOW))).toBe('accepted');
   });
@@ -470,16 +480,16 @@ describe('transmit entity: SN, PTK ID and PGK rules (PROTOCOL.md 5)', () => {
       // Every PTK ID used so far is below the persisted mark.
       expect(r.ptkId).toBeLessThan(saves[saves.length - 1]!);
     }
-    expect(used).toEqual([0, 1, 2, 3, 4, 5, 6]);
-    expect(saves).toEqual([3, 6, 9]);
+    expect(used).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(saves).toEqual([4, 7, 10]);
   });
 
   it('resumes above the persisted mark after a restart; a failing store stops sending', () => {
     const store = new MemoryPtkHighWaterStore();
     const tx1 = new PdcpTxEntity(keysFor(SENDER_GMI), new PtkIdAllocator(store, { blockSize: 4 }));
-    expect(tx1.protect(bytes(4), 1, GROUP_ID, NOW).ptkId).toBe(0);
+    expect(tx1.protect(bytes(4), 1, GROUP_ID, NOW).ptkId).toBe(1);
     const tx2 = new PdcpTxEntity(keysFor(SENDER_GMI), new PtkIdAllocator(store, { blockSize: 4 }));
-    expect(tx2.protect(bytes(4), 1, GROUP_ID, NOW).ptkId).toBe(4);
+    expect(tx2.protect(bytes(4), 1, GROUP_ID, NOW).ptkId).toBe(5);
     const failing = { load: () => undefined, save: () => { throw new Error('disk full'); } };
     const tx3 = new PdcpTxEntity(keysFor(SENDER_GMI), new PtkIdAllocator(failing));
     expect(() => tx3.protect(bytes(4), 1, GROUP_ID, NOW)).toThrow(/disk full/);
@@ -489,8 +499,8 @@ describe('transmit entity: SN, PTK ID and PGK rules (PROTOCOL.md 5)', () => {
   it('an exhausted PGK is never used again; with none left, protect fails', () => {
     const store = new MemoryPtkHighWaterStore();
     const keys = keysFor(SENDER_GMI, { pgks: [pgkRecord(7), pgkRecord(8)] });
-    store.save({ groupId: GROUP_ID, gmi: SENDER_GMI, pgkId: 8 }, 0xfffe);
-    store.save({ groupId: GROUP_ID, gmi: SENDER_GMI, pgkId: 7 }, 0xffff);
+    store.save({ groupId: GROUP_ID, gmi: SENDER_GMI, pgkId: 8, pgkTag: pgkTag(pgkBytes(8)) }, 0xfffe);
+    store.save({ groupId: GROUP_ID, gmi: SENDER_GMI, pgkId: 7, pgkTag: pgkTag(pgkBytes(7)) }, 0xffff);
     const tx = new PdcpTxEntity(keys, new PtkIdAllocator(store), { snPerPtk: 2 });
     const seq = Array.from({ length: 6 }, () => {
       const r = tx.protect(bytes(4), 1, GROUP_ID, NOW);
@@ -498,7 +508,7 @@ describe('transmit entity: SN, PTK ID and PGK rules (PROTOCOL.md 5)', () => {
     });
     expect(seq).toEqual(['8/65534/0', '8/65534/1', '8/65535/0', '8/65535/1', '7/65535/0', '7/65535/1']);
     expect(() => tx.protect(bytes(4), 1, GROUP_ID, NOW)).toThrow(expect.objectContaining({ code: 'no-usable-pgk' }));
-    expect(store.marks.get(`${GROUP_ID}:${SENDER_GMI}:8`)).toBe(0x10000);
+    expect(store.marks.get(`${GROUP_ID}:${SENDER_GMI}:8:${pgkTag(pgkBytes(8))}`)).toBe(0x10000);
     // A restarted sender does not touch them either.
     const tx2 = new PdcpTxEntity(keys, new PtkIdAllocator(store));
     expect(() => tx2.protect(bytes(4), 1, GROUP_ID, NOW)).toThrow(ProtectError);

@@ -1,5 +1,6 @@
 /** PKMF and UE key configs: validated at start, errors name the file, the key and the expectation. */
 import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -76,11 +77,96 @@ describe('PKMF config validation', () => {
     expect(() => loadPkmfConfig(file)).toThrow(file);
   });
 
+  it('a group without integrity needs allowNoIntegrity: true (nia off, profile lte-prose)', () => {
+    const noNia = pkmfFile('no-nia', (d) => (groupsOf(d)[0]!.nia = 'off'));
+    expect(() => loadPkmfConfig(noNia)).toThrow(`${noNia}: groups[0].nia: expected 1, 2 or 3 ("off" means no integrity protection: set allowNoIntegrity: true to allow it), got "off"`);
+    const lte = pkmfFile('no-nia-lte', (d) => (groupsOf(d)[0]!.profile = 'lte-prose'));
+    expect(() => loadPkmfConfig(lte)).toThrow(`${lte}: groups[0].profile: expected pcr or ts33533 (lte-prose has no integrity protection: set allowNoIntegrity: true to allow it), got "lte-prose"`);
+    const allowed = loadPkmfConfig(pkmfFile('no-nia-ok', (d) => Object.assign(groupsOf(d)[0]!, { nia: 'off', allowNoIntegrity: true })));
+    expect(allowed.groups[0]).toMatchObject({ nia: null, profile: 'pcr', allowNoIntegrity: true });
+    const lteAllowed = loadPkmfConfig(pkmfFile('no-nia-lte-ok', (d) => Object.assign(groupsOf(d)[0]!, { profile: 'lte-prose', allowNoIntegrity: true })));
+    expect(lteAllowed.groups[0]).toMatchObject({ nia: null, profile: 'lte-prose' });
+  });
+
   it('the CLI exits with status 2 and the same message', async () => {
     const file = pkmfFile('cli-bad', (d) => (groupsOf(d)[0]!.nia = 7));
     const err = (await run(process.execPath, [BIN, 'pkmf', '--config', file]).catch((e: unknown) => e)) as { code: number; stderr: string };
     expect(err.code).toBe(2);
     expect(err.stderr).toContain(`${file}: groups[0].nia: expected an integer from 0 to 3, got 7`);
+  });
+});
+
+/** `sl-bridge pkmf --config FILE`, killed after `ms` if it is still running (it must not be). */
+async function runPkmf(file: string, ms = 10_000): Promise<{ code: number | null; stderr: string; killed: boolean }> {
+  const r = (await run(process.execPath, [BIN, 'pkmf', '--config', file], { timeout: ms }).catch((e: unknown) => e)) as {
+    code?: number | null;
+    stderr?: string;
+    killed?: boolean;
+  };
+  return { code: r.code ?? null, stderr: r.stderr ?? '', killed: r.killed ?? false };
+}
+
+describe('PKMF config: database and certificate edge cases (through the CLI)', () => {
+  it('database pointing at a directory: a config error naming the key, status 2, no stack', async () => {
+    const dir = join(t.dir, 'a-directory.db');
+    mkdirSync(dir);
+    const file = pkmfFile('db-dir', (d) => (d.database = dir));
+    const r = await runPkmf(file);
+    expect(r.killed).toBe(false);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${file}: database: expected a file path, not a directory, got ${JSON.stringify(dir)}`);
+    expect(r.stderr).not.toMatch(/EISDIR|\n\s+at /);
+  });
+
+  it('database in a directory that does not exist: refused (not created), naming the key', async () => {
+    const missing = join(t.dir, 'no-such-dir', 'pkmf.db');
+    const file = pkmfFile('db-missing-dir', (d) => (d.database = missing));
+    const r = await runPkmf(file);
+    expect(r.killed).toBe(false);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${file}: database: expected a file in an existing directory (${join(t.dir, 'no-such-dir')} does not exist)`);
+    expect(existsSync(join(t.dir, 'no-such-dir'))).toBe(false);
+  });
+
+  it('a PKMF certificate whose private key does not match: a config error at load time', async () => {
+    // The key of another certificate (a UE's): well-formed, but not tls.cert's.
+    const file = pkmfFile('key-mismatch', (d) => ((d.tls as Record<string, unknown>).key = ueKey));
+    expect(() => loadPkmfConfig(file)).toThrow(`${file}: tls.key: expected the private key of tls.cert (${op1.pkmfCert})`);
+    const r = await runPkmf(file);
+    expect(r.killed).toBe(false);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${file}: tls.key: expected the private key of tls.cert`);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('a tls.cert or tls.key that is not PEM: a config error', () => {
+    const notCert = pkmfFile('cert-garbage', (d) => ((d.tls as Record<string, unknown>).cert = op1.caCert.replace(/ca\.crt$/, 'ca.key')));
+    expect(() => loadPkmfConfig(notCert)).toThrow(/tls\.cert: expected a PEM X\.509 certificate/);
+    const notKey = pkmfFile('key-garbage', (d) => ((d.tls as Record<string, unknown>).key = op1.caCert));
+    expect(() => loadPkmfConfig(notKey)).toThrow(/tls\.key: expected a PEM private key/);
+  });
+
+  it('nia off without allowNoIntegrity: the CLI exits with status 2 naming the key', async () => {
+    const file = pkmfFile('cli-no-nia', (d) => Object.assign(groupsOf(d)[0]!, { profile: 'lte-prose' }));
+    const r = await runPkmf(file);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${file}: groups[0].profile: expected pcr or ts33533 (lte-prose has no integrity protection: set allowNoIntegrity: true to allow it)`);
+  });
+
+  it('limits and issuanceLog keys are validated', () => {
+    const ok = loadPkmfConfig(pkmfFile('limits-ok', (d) => {
+      d.limits = { maxUnauthenticatedPerSource: 8, ueRequestBurst: 3, ueRequestsPerMin: 6, handshakeLogIntervalSec: 1 };
+      d.issuanceLog = { maxAgeDays: 7, maxRows: 500 };
+    }));
+    expect(ok.limits).toMatchObject({ maxUnauthenticatedPerSource: 8, ueRequestBurst: 3, ueRequestsPerMin: 6, handshakeLogIntervalMs: 1000 });
+    expect(ok.issuanceLog).toEqual({ maxAgeMs: 7 * 86_400_000, maxRows: 500 });
+    const defaults = loadPkmfConfig(pkmfFile('limits-default', () => undefined));
+    expect(defaults.limits).toMatchObject({ maxUnauthenticatedPerSource: 64, ueRequestBurst: 10, ueRequestsPerMin: 30, handshakeLogIntervalMs: 10_000 });
+    expect(defaults.issuanceLog).toEqual({ maxAgeMs: 30 * 86_400_000, maxRows: 100_000 });
+    const bad = pkmfFile('limits-bad', (d) => (d.issuanceLog = { maxRows: 0 }));
+    expect(() => loadPkmfConfig(bad)).toThrow(/issuanceLog\.maxRows: expected an integer from 100/);
+    const bad2 = pkmfFile('limits-bad2', (d) => (d.limits = { maxUnauthenticatedPerSource: 0 }));
+    expect(() => loadPkmfConfig(bad2)).toThrow(/limits\.maxUnauthenticatedPerSource: expected an integer from 1/);
   });
 });
 
@@ -96,7 +182,7 @@ describe('UE key config validation', () => {
     ['port', (k) => (k.pkmf = { port: 70000 }), /keys\.pkmf\.port: expected an integer from 1 to 65535/],
     ['algorithms', (k) => (k.groups = [{ id: 1, nea: [5] }]), /keys\.groups\[0\]\.nea\[0\]: expected algorithm IDs 0\.\.3/],
     ['no groups', (k) => (k.groups = []), /keys\.groups: expected at least one group/],
-    ['cert is not a UE cert', (k) => ((k.tls as Record<string, unknown>).cert = op1.pkmfCert), /keys\.tls\.cert: expected a UE certificate naming a SUPI/],
+    ['cert is not a UE cert', (k) => Object.assign(k.tls as Record<string, unknown>, { cert: op1.pkmfCert, key: op1.pkmfKey }), /keys\.tls\.cert: expected a UE certificate naming a SUPI/],
     ['typo', (k) => (k.stateDri = 'x'), /keys\.stateDri: unknown key/],
   ])('names the file and key: %s', (name, patch, message) => {
     const file = ueFile(`ue-bad-${name.replace(/\W/g, '-')}`, patch);

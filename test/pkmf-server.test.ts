@@ -83,7 +83,7 @@ beforeAll(async () => {
       limits: { maxFrameBytes: 4096 },
       groups: [
         { id: G1, nea: 2, nia: 3, members: [UE1, UE2] },
-        { id: G_LTE, profile: 'lte-prose', nea: 1, members: [UE1] },
+        { id: G_LTE, profile: 'lte-prose', nea: 1, allowNoIntegrity: true, members: [UE1] },
       ],
       // op2 is a roaming partner: its CA is trusted for its own subscribers only.
       peers: [{ plmn: OP2, url: 'https://127.0.0.1:9', ca: op2.caCert, roaming: true }],
@@ -217,6 +217,25 @@ describe('PKMF over TLS (in-process server)', () => {
     const r = req([G1]);
     c.socket.write(encodeFrame(encodeKeyRequest(r)));
     expect(await c.next()).toMatchObject({ kind: 'key-response', response: { transactionId: r.transactionId, error: ErrorCode.NONE } });
+    c.socket.end();
+  });
+
+  it('answers two Key Requests pipelined on one connection, in order', async () => {
+    const c = await rawConnection(ue1);
+    const a = req([G1]);
+    const b = req([G1, G_LTE]);
+    // Both frames written back-to-back before reading anything, in one write and in two.
+    c.socket.write(Buffer.concat([encodeFrame(encodeKeyRequest(a)), encodeFrame(encodeKeyRequest(b))]));
+    const within = <T>(p: Promise<T>, what: string): Promise<T> =>
+      Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`no answer to ${what} within 5 s`)), 5_000))]);
+    expect(await within(c.next(), 'the first request')).toMatchObject({ kind: 'key-response', response: { transactionId: a.transactionId, error: ErrorCode.NONE } });
+    expect(await within(c.next(), 'the second request')).toMatchObject({ kind: 'key-response', response: { transactionId: b.transactionId, error: ErrorCode.NONE } });
+    const d = req([G1]);
+    const e = req([G_LTE]);
+    c.socket.write(encodeFrame(encodeKeyRequest(d)));
+    c.socket.write(encodeFrame(encodeKeyRequest(e)));
+    expect(await within(c.next(), 'the third request')).toMatchObject({ kind: 'key-response', response: { transactionId: d.transactionId } });
+    expect(await within(c.next(), 'the fourth request')).toMatchObject({ kind: 'key-response', response: { transactionId: e.transactionId } });
     c.socket.end();
   });
 

@@ -15,10 +15,11 @@ import {
   type VectorImplementations,
 } from '../src/crypto/vector-runner.js';
 
-const SHARED = new URL('../../shared/test-vectors/3gpp-vectors.json', import.meta.url).pathname;
+/** The repository's copy of the 3GPP test data (test/vectors/README.md). */
+const VECTOR_FILE = new URL('./vectors/3gpp.json', import.meta.url).pathname;
 const BIN = new URL('../bin/sl-bridge.js', import.meta.url).pathname;
 type Doc = { vectors: Record<string, Record<string, unknown>[]> } & Record<string, unknown>;
-const load = (): Doc => JSON.parse(readFileSync(SHARED, 'utf8')) as Doc;
+const load = (): Doc => JSON.parse(readFileSync(VECTOR_FILE, 'utf8')) as Doc;
 const TOTAL = Object.entries(load().vectors)
   .filter(([g]) => (KNOWN_GROUPS as readonly string[]).includes(g))
   .reduce((n, [, list]) => n + list.length, 0);
@@ -40,7 +41,7 @@ describe('runVectors', () => {
   it.each<[string, VectorImplementations]>([
     ['default', DEFAULT_IMPLEMENTATIONS],
     ...AES_BACKENDS.map((b): [string, VectorImplementations] => [`AES backend ${b}`, implementationsWithAes(b)]),
-  ])('passes every vector of the shared file (%s)', (_name, impl) => {
+  ])('passes every vector of test/vectors/3gpp.json (%s)', (_name, impl) => {
     const report = runVectors(load(), impl);
     expect(report.failed).toBe(0);
     expect(report.passed).toBe(TOTAL);
@@ -148,20 +149,30 @@ describe('runVectors', () => {
 });
 
 describe('sl-bridge vectors FILE', () => {
-  it('passes the shared 3GPP file and ends with "N passed, 0 failed"', () => {
-    const r = cli(SHARED);
+  it('passes test/vectors/3gpp.json and ends with "N passed, 0 failed"', () => {
+    const r = cli(VECTOR_FILE);
     expect(r.status).toBe(0);
     expect(r.stdout.trim().split('\n').at(-1)).toBe(`${TOTAL} passed, 0 failed`);
   });
 
+  it("the help's example names the repository copy, and runs as written from the repository root", () => {
+    const help = spawnSync(process.execPath, [BIN, 'vectors', '--help'], { encoding: 'utf8' });
+    expect(help.stdout).toContain('sl-bridge vectors test/vectors/3gpp.json');
+    expect(help.stdout).not.toContain('shared');
+    const root = new URL('..', import.meta.url).pathname;
+    const r = spawnSync(process.execPath, [BIN, 'vectors', 'test/vectors/3gpp.json'], { encoding: 'utf8', cwd: root });
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim()).toBe(`${TOTAL} passed, 0 failed`);
+  });
+
   it.each(['node', 'ts'])('passes it with --aes-backend %s too', (backend) => {
-    const r = cli(SHARED, '--aes-backend', backend);
+    const r = cli(VECTOR_FILE, '--aes-backend', backend);
     expect(r.status).toBe(0);
     expect(r.stdout.trim()).toBe(`${TOTAL} passed, 0 failed`);
   });
 
   it('rejects an unknown --aes-backend', () => {
-    const r = cli(SHARED, '--aes-backend', 'gpu');
+    const r = cli(VECTOR_FILE, '--aes-backend', 'gpu');
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('--aes-backend must be one of auto, node, ts');
   });

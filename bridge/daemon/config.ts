@@ -22,6 +22,11 @@ export interface DaemonPdcpConfig {
   ptkBlockSize: number;
   /** SNs per PTK before the next PTK ID (65536 = the whole SN space). */
   snPerPtk: number;
+  /**
+   * How far ahead of an accepted COUNT the durable replay floor moves (src/pdcp/replay-marks.ts):
+   * a crash of the receiver costs each sender at most this many PDUs minus one.
+   */
+  replayMarkStep: number;
 }
 
 export interface DaemonConfig {
@@ -31,6 +36,8 @@ export interface DaemonConfig {
   name: string;
   /** The daemon's own state (PTK ID high-water marks), absolute. */
   stateDir: string;
+  /** The config key `stateDir` came from, for messages: `ue.stateDir` or `keys.stateDir`. */
+  stateDirKey: 'ue.stateDir' | 'keys.stateDir';
   /** Endpoints the application socket binds. */
   appEndpoints: string[];
   /** Largest SDU accepted from an application. */
@@ -47,7 +54,7 @@ export interface DaemonConfig {
   keys: UeKeyConfig | undefined;
 }
 
-export const DEFAULT_PDCP_CONFIG: DaemonPdcpConfig = { txGuardMs: 60_000, rxExpiryGraceMs: 30_000, ptkBlockSize: 8, snPerPtk: 0x10000 };
+export const DEFAULT_PDCP_CONFIG: DaemonPdcpConfig = { txGuardMs: 60_000, rxExpiryGraceMs: 30_000, ptkBlockSize: 8, snPerPtk: 0x10000, replayMarkStep: 1024 };
 
 /** Reads and validates a UE config file. Throws ConfigError. */
 export function loadDaemonConfig(file: string): DaemonConfig {
@@ -149,6 +156,7 @@ function parseDaemonConfig(root: ConfigReader, baseDir: string): DaemonConfig {
         rxExpiryGraceMs: Math.round(p.number('rxExpiryGraceSec', { min: 0, max: 86400, def: d.rxExpiryGraceMs / 1000 }) * 1000),
         ptkBlockSize: p.int('ptkBlockSize', { min: 1, max: 4096, def: d.ptkBlockSize }),
         snPerPtk: p.int('snPerPtk', { min: 1, max: 0x10000, def: d.snPerPtk }),
+        replayMarkStep: p.int('replayMarkStep', { min: 1, max: 0x10000, def: d.replayMarkStep }),
       }
     : { ...d };
   p?.done();
@@ -159,6 +167,7 @@ function parseDaemonConfig(root: ConfigReader, baseDir: string): DaemonConfig {
     file: root.file,
     name,
     stateDir: stateDir!,
+    stateDirKey: stateDirRaw !== undefined ? 'ue.stateDir' : 'keys.stateDir',
     appEndpoints,
     maxSduBytes,
     stackEndpoint,

@@ -122,6 +122,8 @@ export interface DaemonStatus {
     servingPlmn: string | null;
     consecutiveFailures: number;
     lastError: string | null;
+    /** Key Responses this UE refused for being outside its algorithm policy (src/pkmf/policy.ts). */
+    policyRefusals: number;
     /** Every carried group has keys. */
     ready: boolean;
     groups: GroupFigures[];
@@ -234,11 +236,15 @@ export class BridgeDaemon {
       const allocator = new PtkIdAllocator(this.store, { blockSize: config.pdcp.ptkBlockSize });
       const prof = this.profiler ? { profiler: this.profiler } : {};
       this.tx = new PdcpTxEntity(this.keys, allocator, { snPerPtk: config.pdcp.snPerPtk, maxSduBytes: config.maxSduBytes, ...prof });
-      this.rx = new PdcpRxEntity(this.keys, { maxPduBytes: profile.pdu.maxBytes, ...prof });
+      this.rx = new PdcpRxEntity(this.keys, { maxPduBytes: profile.pdu.maxBytes, replayMarks: this.store, replayMarkStep: config.pdcp.replayMarkStep, ...prof });
     }
     this.stack = options.stackTap ? options.stackTap.wrap(options.stack) : options.stack;
     this.apps = new ZmqAppServer({ endpoints: config.appEndpoints, maxSduBytes: config.maxSduBytes });
-    if (config.keys) this.keyClient = new KeyClient(config.keys, { logger: options.logger.child({ svc: 'keys' }) });
+    if (config.keys) {
+      // The PTK state is the GMI ledger: keys are used only under a GMI whose marks it holds.
+      const ledger = this.store ? { ledger: this.store } : {};
+      this.keyClient = new KeyClient(config.keys, { logger: options.logger.child({ svc: 'keys' }), ...ledger });
+    }
   }
 
   /** Opens both sockets and starts the key client (which retries in the background). */
@@ -263,7 +269,7 @@ export class BridgeDaemon {
       await this.release();
       throw e;
     }
-    this.pruneTimer = setInterval(() => this.keys.pruneExpired(this.now()), PRUNE_INTERVAL_MS);
+    this.pruneTimer = setInterval(() => this.prune(), PRUNE_INTERVAL_MS);
     this.pruneTimer.unref();
     if (this.keyClient) {
       this.keyClient.on('keys', (groups: GroupKeyMaterial[]) => this.installKeys(groups));
@@ -319,8 +325,34 @@ export class BridgeDaemon {
     await attempt('stack transport', () => this.stack.close());
     await attempt('capture', () => this.options.stackTap?.close());
     await attempt('keylog', () => this.options.keyTap?.close());
-    // Every PTK ID mark is already durable (saved before use); closing releases the lock.
+    // Every PTK ID mark is already durable (saved before use). The replay floors are ahead of
+    // what was accepted; with the stack closed nothing more arrives, so they can be made exact
+    // (a clean restart then drops no live PDU). Closing releases the lock.
+    await attempt('replay floors', () => this.rx?.settleReplayMarks());
     await attempt('PTK state', () => this.store?.close());
+  }
+
+  /**
+   * Every PRUNE_INTERVAL_MS: expired PGKs leave the key state, and their PTK marks and replay
+   * floors leave the PDCP state file. PGK IDs only grow, so a PGK ID below the oldest one a group
+   * holds is never used again; groups without keys (not fetched yet) keep everything.
+   */
+  private prune(): void {
+    const now = this.now();
+    this.keys.pruneExpired(now);
+    if (this.store === undefined) return;
+    const oldest = new Map<number, number>();
+    for (const groupId of this.bound) {
+      const g = this.keys.get(groupId);
+      if (g !== undefined && g.pgksNewestFirst.length > 0) oldest.set(groupId, g.pgksNewestFirst[g.pgksNewestFirst.length - 1]!.pgkId);
+    }
+    const keep = (groupId: number, pgkId: number): boolean => !oldest.has(groupId) || pgkId >= oldest.get(groupId)!;
+    try {
+      this.store.prune((s) => keep(s.groupId, s.pgkId));
+      this.store.pruneReplayFloors((k) => keep(k.groupId, k.pgkId));
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, 'pruning the PDCP state file failed (retried later)');
+    }
   }
 
   // --- keys ------------------------------------------------------------------------------------
@@ -559,6 +591,7 @@ export class BridgeDaemon {
         servingPlmn: ks?.servingPlmn ?? null,
         consecutiveFailures: ks?.consecutiveFailures ?? 0,
         lastError: ks?.lastError ? `${ks.lastError.code}: ${ks.lastError.message}` : null,
+        policyRefusals: ks?.policyRefusals ?? 0,
         ready: this.keysReady,
         groups: [...this.bound].map((id): GroupFigures => {
           const g = this.keys.get(id);

@@ -11,6 +11,7 @@ import { ConfigError } from '../config/reader.js';
 import { loadHwProfile } from '../profiles/loader.js';
 import type { HwProfile } from '../profiles/types.js';
 import { PtkStateError } from '../state/ptk-high-water-file.js';
+import { prepareStateDir, StateDirError, type StateDirCheck } from '../state/state-dir.js';
 import { TransportError } from '../transport/zmq-dealer.js';
 import { loadDaemonConfig, LOG_LEVELS, type DaemonConfig } from './config.js';
 import { BridgeDaemon, ConfigurationError, type DaemonOptions, type DaemonStatus, type SecurityMode } from './daemon.js';
@@ -48,6 +49,22 @@ function load<T>(what: () => T): T {
   }
 }
 
+/**
+ * The state directory (docs/daemon.md): created 0700; a file in its place is a config error
+ * naming the key, another failure (EACCES, …) a failed start.
+ */
+function checkStateDir(config: DaemonConfig): StateDirCheck {
+  try {
+    return prepareStateDir(config.stateDir);
+  } catch (e) {
+    if (!(e instanceof StateDirError)) throw e;
+    if (e.reason === 'not-a-directory') {
+      throw new CliError(`${new ConfigError(config.file, config.stateDirKey, 'expected a directory for the daemon state', config.stateDir).message} (${e.detail})`, 2);
+    }
+    throw new CliError(`cannot use the state directory ${config.stateDir} (${config.stateDirKey} in ${config.file}): ${e.detail}`, 1);
+  }
+}
+
 export async function runDaemon(flags: RunFlags): Promise<void> {
   if (!flags.config) throw new CliError('run: --config <UE.yaml> is required (see `sl-bridge run --help`)', 2);
   if (flags.security !== 'on' && flags.security !== 'off') throw new CliError(`--security: expected on or off, got "${flags.security}"`, 2);
@@ -63,7 +80,9 @@ export async function runDaemon(flags: RunFlags): Promise<void> {
   }
   const config: DaemonConfig = load(() => loadDaemonConfig(flags.config!));
   const profile: HwProfile = load(() => loadHwProfile(flags.profile));
+  const stateDir = checkStateDir(config);
   const logger = daemonLogger({ level: flags.logLevel ?? config.logLevel, name: config.name });
+  if (stateDir.warning) logger.warn({ svc: 'daemon', dir: config.stateDir, mode: stateDir.warning.mode, uid: stateDir.warning.uid }, stateDir.warning.message);
 
   const taps = await openCaptureTaps({ pcap: flags.pcap, keylog: flags.keylog }).catch((e: unknown) => {
     throw new CliError(`cannot open a capture file: ${(e as Error).message}`, 1);

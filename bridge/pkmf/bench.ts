@@ -112,7 +112,8 @@ export async function runPkmfBench(opts: { ues: number; rounds: number; json?: b
       database: join(dir, 'pkmf.db'),
       listen: { host: '127.0.0.1', port: 0 },
       tls: { cert: op.pkmfCert, key: op.pkmfKey, ca: op.caCert },
-      limits: { maxConnections: opts.ues * 2 },
+      // Every simulated UE connects from 127.0.0.1 at once: lift the per-source handshake cap.
+      limits: { maxConnections: opts.ues * 2, maxUnauthenticatedPerSource: opts.ues * 2 },
       logLevel: 'warn',
       groups: [{ id: GROUP, nea: 2, nia: 2, members: supis }],
     });

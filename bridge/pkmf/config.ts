@@ -3,7 +3,9 @@
  * bridge/config/reader.ts: every error names the file, the key path and what was expected.
  * Relative paths are resolved against the config file's directory. Reference: docs/pkmf.md.
  */
-import { readFileSync } from 'node:fs';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { AlgId, HierarchyProfile } from '../../src/crypto/types.js';
 import { HIERARCHY_PROFILES } from '../../src/crypto/types.js';
@@ -22,6 +24,8 @@ export interface GroupConfig {
   nia: AlgId | null;
   profile: HierarchyProfile;
   allowNullAlgorithms: boolean;
+  /** Explicit consent to a group without integrity protection (`nia: off`, profile lte-prose). */
+  allowNoIntegrity: boolean;
   pgkLifetimeMs: number;
   pgkOverlapMs: number;
   members: string[];
@@ -52,7 +56,17 @@ export interface PkmfConfig {
     idleTimeoutMs: number;
     peerTimeoutMs: number;
     maxConnections: number;
+    /** Connections from one source address not yet authenticated (TLS handshake unfinished). */
+    maxUnauthenticatedPerSource: number;
+    /** At most one warn line per this interval summarising failed handshakes (and refused requests). */
+    handshakeLogIntervalMs: number;
+    /** Per-UE (SUPI) Key Request budget: a token bucket of this burst ... */
+    ueRequestBurst: number;
+    /** ... refilled at this many requests per minute. */
+    ueRequestsPerMin: number;
   };
+  /** Bounds of the issuance_log table: rows older than maxAgeMs, and beyond the newest maxRows, are deleted. */
+  issuanceLog: { maxAgeMs: number; maxRows: number };
   logLevel: string;
   groups: GroupConfig[];
   peers: PeerConfig[];
@@ -78,6 +92,40 @@ function readPem(r: ConfigReader, key: string, file: string): string {
   }
 }
 
+function parseCertificate(r: ConfigReader, key: string, file: string, pem: string): X509Certificate {
+  try {
+    return new X509Certificate(pem);
+  } catch {
+    return r.fail(key, 'expected a PEM X.509 certificate', file);
+  }
+}
+
+/**
+ * The SQLite file: a regular file or none yet, in a directory that exists. (The store would
+ * create missing directories, and fail with a raw EISDIR on a directory.)
+ */
+function databasePath(r: ConfigReader, baseDir: string): string {
+  const file = resolve(baseDir, r.string('database'));
+  const kind = (p: string): 'missing' | 'file' | 'directory' | 'other' => {
+    try {
+      const st = statSync(p);
+      return st.isFile() ? 'file' : st.isDirectory() ? 'directory' : 'other';
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return 'missing';
+      return r.fail('database', `expected a usable file path (${code ?? (e as Error).message})`, file);
+    }
+  };
+  const self = kind(file);
+  if (self === 'directory') r.fail('database', 'expected a file path, not a directory', file);
+  if (self === 'other') r.fail('database', 'expected a regular file', file);
+  const dir = dirname(file);
+  const parent = kind(dir);
+  if (parent === 'missing') r.fail('database', `expected a file in an existing directory (${dir} does not exist)`, file);
+  if (parent !== 'directory') r.fail('database', `expected a file in an existing directory (${dir} is not a directory)`, file);
+  return file;
+}
+
 function pemList(r: ConfigReader, key: string, baseDir: string, optional = false): { files: string[]; pems: string[] } {
   const v = r.raw(key);
   if ((v === undefined || v === null) && optional) return { files: [], pems: [] };
@@ -86,7 +134,9 @@ function pemList(r: ConfigReader, key: string, baseDir: string, optional = false
     r.fail(key, 'expected a file path or a non-empty list of file paths', v);
   }
   const files = (list as string[]).map((f) => resolve(baseDir, f));
-  return { files, pems: files.map((f) => readPem(r, key, f)) };
+  const pems = files.map((f) => readPem(r, key, f));
+  pems.forEach((pem, i) => parseCertificate(r, key, files[i]!, pem));
+  return { files, pems };
 }
 
 export function endpoint(r: ConfigReader, defPort?: number): Endpoint {
@@ -126,6 +176,7 @@ function parseGroup(r: ConfigReader): GroupConfig {
   const groupId = uint24At(r, 'id');
   const profile = r.oneOf('profile', HIERARCHY_PROFILES, 'pcr');
   const allowNullAlgorithms = r.bool('allowNullAlgorithms', false);
+  const allowNoIntegrity = r.bool('allowNoIntegrity', false);
   const nea = algAt(r, 'nea', 2);
   let nia: AlgId | null;
   const rawNia = r.raw('nia');
@@ -133,6 +184,13 @@ function parseGroup(r: ConfigReader): GroupConfig {
   else if (rawNia === undefined) nia = 2;
   else nia = algAt(r, 'nia', 2);
   if (profile === 'lte-prose' && nia !== null) r.fail('nia', 'expected "off" (profile lte-prose has no integrity)', rawNia);
+  // A group without integrity must be asked for: forged PDUs of insiders and bit flips go undetected.
+  if (profile === 'lte-prose' && !allowNoIntegrity) {
+    r.fail('profile', 'expected pcr or ts33533 (lte-prose has no integrity protection: set allowNoIntegrity: true to allow it)', profile);
+  }
+  if (nia === null && !allowNoIntegrity) {
+    r.fail('nia', 'expected 1, 2 or 3 ("off" means no integrity protection: set allowNoIntegrity: true to allow it)', rawNia);
+  }
   if (nea === 0 && !allowNullAlgorithms) r.fail('nea', 'expected 1, 2 or 3 (NEA0 needs allowNullAlgorithms: true)', nea);
   if (nia === 0 && !allowNullAlgorithms) r.fail('nia', 'expected 1, 2, 3 or "off" (NIA0 needs allowNullAlgorithms: true)', nia);
   const lifetimeSec = r.number('pgkLifetimeSec', { min: 1, max: 10 * 365 * 86400, def: 86400 });
@@ -147,6 +205,7 @@ function parseGroup(r: ConfigReader): GroupConfig {
     nia,
     profile,
     allowNullAlgorithms,
+    allowNoIntegrity,
     pgkLifetimeMs: Math.round(lifetimeSec * 1000),
     pgkOverlapMs: Math.max(1, Math.round(overlapSec * 1000)),
     members,
@@ -178,7 +237,7 @@ function parsePeer(r: ConfigReader, baseDir: string): PeerConfig {
 export function parsePkmfConfig(r: ConfigReader, baseDir: string): PkmfConfig {
   const plmn = r.string('plmn');
   if (!isPlmnString(plmn)) r.fail('plmn', 'expected a PLMN ID "MCC-MNC" (quoted, e.g. "001-01")', plmn);
-  const database = resolve(baseDir, r.string('database'));
+  const database = databasePath(r, baseDir);
   const listen = endpoint(r.section('listen'), 7443);
   const peerSection = r.section('peerListen', true);
   const peerListen = peerSection ? endpoint(peerSection, 7444) : undefined;
@@ -189,6 +248,22 @@ export function parsePkmfConfig(r: ConfigReader, baseDir: string): PkmfConfig {
   const keyFile = resolve(baseDir, t.string('key'));
   const ca = pemList(t, 'ca', baseDir);
   const tls = { certFile, keyFile, caFiles: ca.files, certPem: readPem(t, 'cert', certFile), keyPem: readPem(t, 'key', keyFile), caPem: ca.pems };
+  // A key that does not match the certificate would fail every handshake (or the start, with a
+  // stack trace): say so now, naming the keys.
+  const cert = parseCertificate(t, 'cert', certFile, tls.certPem);
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(tls.keyPem);
+  } catch {
+    key = t.fail('key', 'expected a PEM private key', keyFile);
+  }
+  let matches = false;
+  try {
+    matches = cert.checkPrivateKey(key);
+  } catch {
+    matches = false;
+  }
+  if (!matches) t.fail('key', `expected the private key of tls.cert (${certFile})`, keyFile);
   t.done();
 
   const l = r.section('limits', true);
@@ -198,8 +273,18 @@ export function parsePkmfConfig(r: ConfigReader, baseDir: string): PkmfConfig {
     idleTimeoutMs: Math.round((l?.number('idleTimeoutSec', { min: 0.1, max: 86400, def: 60 }) ?? 60) * 1000),
     peerTimeoutMs: Math.round((l?.number('peerTimeoutSec', { min: 0.1, max: 600, def: 5 }) ?? 5) * 1000),
     maxConnections: l?.int('maxConnections', { min: 1, max: 1_000_000, def: 10_000 }) ?? 10_000,
+    maxUnauthenticatedPerSource: l?.int('maxUnauthenticatedPerSource', { min: 1, max: 1_000_000, def: 64 }) ?? 64,
+    handshakeLogIntervalMs: Math.round((l?.number('handshakeLogIntervalSec', { min: 0, max: 86400, def: 10 }) ?? 10) * 1000),
+    ueRequestBurst: l?.int('ueRequestBurst', { min: 1, max: 1_000_000, def: 10 }) ?? 10,
+    ueRequestsPerMin: l?.number('ueRequestsPerMin', { min: 0.001, max: 60_000_000, def: 30 }) ?? 30,
   };
   l?.done();
+  const il = r.section('issuanceLog', true);
+  const issuanceLog = {
+    maxAgeMs: Math.round((il?.number('maxAgeDays', { min: 0.001, max: 36500, def: 30 }) ?? 30) * 86_400_000),
+    maxRows: il?.int('maxRows', { min: 100, max: 1_000_000_000, def: 100_000 }) ?? 100_000,
+  };
+  il?.done();
   const logLevel = r.oneOf('logLevel', LOG_LEVELS, 'info');
 
   const groups = r.list('groups', parseGroup, { optional: true });
@@ -239,5 +324,5 @@ export function parsePkmfConfig(r: ConfigReader, baseDir: string): PkmfConfig {
       }
     });
   });
-  return { file: r.file, plmn, database, listen, peerListen, tls, limits, logLevel, groups, peers };
+  return { file: r.file, plmn, database, listen, peerListen, tls, limits, issuanceLog, logLevel, groups, peers };
 }

@@ -21,17 +21,20 @@
  * ({groupId, code}) for a group the PKMF refused.
  */
 import { EventEmitter } from 'node:events';
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync, chmodSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SecureContext } from 'node:tls';
 import { pino, type Logger } from 'pino';
 import type { GroupKeyMaterial } from '../../src/keys/types.js';
+import type { GmiLedger } from '../../src/pdcp/ptk-allocator.js';
 import type { IssuedGroupKeys, KeyRequestMsg, KeyResponseMsg } from '../../src/pkmf/codec.js';
 import { ErrorCode, errorName, isTransient } from '../../src/pkmf/errors.js';
 import { hex24 } from '../../src/pkmf/identity.js';
 import type { HeldGroup } from '../../src/pkmf/key-state.js';
 import { parseKeyState, serializeKeyState, unexpired } from '../../src/pkmf/key-state.js';
+import { policyViolation } from '../../src/pkmf/policy.js';
 import { backoffDelayMs, nextRefreshAt } from '../../src/pkmf/refresh.js';
+import { writeFileDurably } from '../state/durable-file.js';
 import type { UeKeyConfig } from './ue-config.js';
 import { KeyFetchError, requestKeys, ueSecureContext } from './ue-client.js';
 
@@ -52,11 +55,19 @@ export interface KeyClientOptions {
   timers?: Timers;
   /** Default: pino at 'info' on stderr. */
   logger?: Logger;
+  /**
+   * The PTK state's GMI claims (src/pdcp/ptk-allocator.ts GmiLedger): each request tells the PKMF
+   * the GMI the state holds (`held_gmi`); a GMI not held is claimed durably before its keys are
+   * used; persisted keys for a GMI the state does not hold are dropped (their PTK ID marks are
+   * gone, so sending under them could repeat a COUNT). Without one (`keys fetch`), every request
+   * asks for a fresh GMI unless `heldGmis` says otherwise, and nothing is claimed.
+   */
+  ledger?: GmiLedger;
 }
 
 export interface GroupStatus {
   groupId: number;
-  /** ok: keys held; error: the PKMF refused (see `error`); pending: no answer yet. */
+  /** ok: keys held; error: the PKMF refused, or this UE refused its answer (see `error`); pending: no answer yet. */
   state: 'ok' | 'error' | 'pending';
   error?: string;
 }
@@ -69,6 +80,8 @@ export interface KeyClientStatus {
   nextAttemptAtMs: number | undefined;
   lastError: { code: string; message: string } | undefined;
   servingPlmn: string | undefined;
+  /** Key Responses refused by the UE's algorithm policy (src/pkmf/policy.ts), per group answer. */
+  policyRefusals: number;
   groups: GroupStatus[];
 }
 
@@ -90,6 +103,10 @@ export class KeyClient extends EventEmitter {
   private readonly log: Logger;
   private held = new Map<number, HeldGroup>();
   private readonly groupErrors = new Map<number, ErrorCode>();
+  /** Groups whose last answer this UE refused, with why (policy, or a GMI it could not claim). */
+  private readonly refused = new Map<number, string>();
+  private policyRefusals = 0;
+  private readonly ledger: GmiLedger | undefined;
   private running = false;
   private inFlight: Promise<FetchReport> | undefined;
   private timer: unknown;
@@ -111,6 +128,7 @@ export class KeyClient extends EventEmitter {
     this.random = opts.random ?? Math.random;
     this.timers = opts.timers ?? defaultTimers;
     this.log = opts.logger ?? pino({ level: 'info', base: { svc: 'keys' } }, pino.destination(2));
+    this.ledger = opts.ledger;
   }
 
   get stateFile(): string {
@@ -152,7 +170,10 @@ export class KeyClient extends EventEmitter {
       nextAttemptAtMs: this.nextAttemptAt,
       lastError: this.lastError ? { code: this.lastError.code, message: this.lastError.message } : undefined,
       servingPlmn: this.servingPlmn,
+      policyRefusals: this.policyRefusals,
       groups: this.config.groups.map(({ groupId }): GroupStatus => {
+        const refusal = this.refused.get(groupId);
+        if (refusal !== undefined && !valid.has(groupId)) return { groupId, state: 'error', error: `REFUSED_BY_UE: ${refusal}` };
         const err = this.groupErrors.get(groupId);
         if (valid.has(groupId)) return err === undefined ? { groupId, state: 'ok' } : { groupId, state: 'ok', error: errorName(err) };
         return err === undefined ? { groupId, state: 'pending' } : { groupId, state: 'error', error: errorName(err) };
@@ -186,7 +207,10 @@ export class KeyClient extends EventEmitter {
     return {
       transactionId: Math.floor(this.random() * 0x1_0000_0000) >>> 0,
       homePlmn: this.config.homePlmn,
-      groups: this.config.groups.map((g) => ({ groupId: g.groupId, supportedNea: [...g.supportedNea], supportedNia: [...g.supportedNia] })),
+      groups: this.config.groups.map((g) => {
+        const heldGmi = this.ledger?.heldGmi(g.groupId);
+        return { groupId: g.groupId, supportedNea: [...g.supportedNea], supportedNia: [...g.supportedNia], ...(heldGmi === undefined ? {} : { heldGmi }) };
+      }),
     };
   }
 
@@ -222,11 +246,20 @@ export class KeyClient extends EventEmitter {
     this.servingPlmn = response.servingPlmn;
     let changed = false;
     let transient = false;
-    const wanted = new Set(this.config.groups.map((g) => g.groupId));
+    const wanted = new Map(this.config.groups.map((g) => [g.groupId, g]));
     for (const r of response.groups) {
-      if (!wanted.has(r.groupId)) continue;
+      const policy = wanted.get(r.groupId);
+      if (policy === undefined) continue;
       if (r.ok) {
         this.groupErrors.delete(r.groupId);
+        const refusal = this.refusal(r.material, policy);
+        if (refusal !== undefined) {
+          // Nothing is sent on the group: keys held from before are dropped too, they came from
+          // the same PKMF that now answers outside the policy.
+          if (this.held.delete(r.groupId)) changed = true;
+          continue;
+        }
+        this.refused.delete(r.groupId);
         const before = this.held.get(r.groupId);
         if (!before || !sameMaterial(before.material, r.material)) changed = true;
         this.held.set(r.groupId, { material: r.material, renewAfterMs: r.renewAfterMs });
@@ -247,6 +280,34 @@ export class KeyClient extends EventEmitter {
     this.failures = transient ? this.failures + 1 : 0;
     if (changed) this.persist();
     this.dropExpired();
+  }
+
+  /**
+   * Why this UE refuses an answer for a group (logged and counted), or undefined: outside the
+   * algorithm policy, or a new GMI that cannot be claimed durably in the PTK state.
+   */
+  private refusal(material: IssuedGroupKeys, policy: UeKeyConfig['groups'][number]): string | undefined {
+    const group = hex24(material.groupId);
+    const violation = policyViolation(material, policy);
+    if (violation !== undefined) {
+      this.policyRefusals++;
+      this.refused.set(material.groupId, violation);
+      this.log.error({ group, nea: material.nea, nia: material.nia, profile: material.profile, reason: violation }, 'key response refused by the UE algorithm policy; nothing is sent on the group');
+      return violation;
+    }
+    if (this.ledger !== undefined && this.ledger.heldGmi(material.groupId) !== material.gmi) {
+      try {
+        // Durable before any PDU is sent under the GMI: its PTK ID spaces start empty.
+        this.ledger.claimGmi(material.groupId, material.gmi);
+        this.log.info({ group, gmi: hex24(material.gmi) }, 'new GMI claimed in the PTK state');
+      } catch (e) {
+        const reason = `cannot record the new GMI in the PTK state: ${(e as Error).message}`;
+        this.refused.set(material.groupId, reason);
+        this.log.error({ group, gmi: hex24(material.gmi), err: (e as Error).message }, 'new GMI not claimed; its keys are not used');
+        return reason;
+      }
+    }
+    return undefined;
   }
 
   /** Drops expired PGKs (and groups left without any), then emits 'keys' if current() changed. */
@@ -339,7 +400,7 @@ export class KeyClient extends EventEmitter {
         return;
       }
       const wanted = new Set(this.config.groups.map((g) => g.groupId));
-      const kept = unexpired(state.groups, this.now()).filter((g) => wanted.has(g.material.groupId));
+      const kept = unexpired(state.groups, this.now()).filter((g) => wanted.has(g.material.groupId) && this.holdsStateFor(g.material));
       this.held = new Map(kept.map((g) => [g.material.groupId, g]));
       this.log.info({ groups: kept.map((g) => hex24(g.material.groupId)) }, 'loaded persisted keys');
     } catch (e) {
@@ -347,19 +408,21 @@ export class KeyClient extends EventEmitter {
     }
   }
 
+  /**
+   * Persisted keys are used again only under a GMI the PTK state still holds: if that state was
+   * lost (or belongs to another GMI), so were the marks of every PTK ID used under the old GMI.
+   */
+  private holdsStateFor(m: IssuedGroupKeys): boolean {
+    if (this.ledger === undefined || this.ledger.heldGmi(m.groupId) === m.gmi) return true;
+    this.log.warn({ group: hex24(m.groupId), gmi: hex24(m.gmi) }, 'persisted keys are for a GMI the PTK state does not hold (state lost?); asking the PKMF for a fresh GMI');
+    return false;
+  }
+
   private persist(): void {
     try {
       mkdirSync(this.config.stateDir, { recursive: true, mode: 0o700 });
-      const tmp = `${this.stateFile}.${process.pid}.tmp`;
-      const fd = openSync(tmp, 'w', 0o600);
-      try {
-        writeSync(fd, serializeKeyState({ supi: this.config.supi, savedAtMs: this.now(), groups: [...this.held.values()] }));
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      chmodSync(tmp, 0o600);
-      renameSync(tmp, this.stateFile);
+      const text = serializeKeyState({ supi: this.config.supi, savedAtMs: this.now(), groups: [...this.held.values()] });
+      writeFileDurably(this.stateFile, Buffer.from(text), 0o600);
     } catch (e) {
       this.log.error({ err: (e as Error).message, file: this.stateFile }, 'persisting keys failed');
     }

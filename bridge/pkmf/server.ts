@@ -74,6 +74,7 @@ export async function startPkmf(config: PkmfConfig, opts: StartPkmfOptions = {})
     store.syncGroups(config.groups, now());
     store.maintain(config.groups, now(), random);
     service = new PkmfService(config, store, { now, random }, log);
+    service.housekeeping();
     ue = createUeServer(config, service, log);
     ue.server.on('connection', (s) => {
       sockets.add(s);
@@ -89,6 +90,7 @@ export async function startPkmf(config: PkmfConfig, opts: StartPkmfOptions = {})
       });
       peerAddress = await listen(peer.server, config.peerListen.host, config.peerListen.port);
     }
+    const svcForTick = service;
     const smallestOverlap = Math.min(60_000, ...config.groups.map((g) => g.pgkOverlapMs / 4));
     const tick = setInterval(
       () => {
@@ -97,6 +99,12 @@ export async function startPkmf(config: PkmfConfig, opts: StartPkmfOptions = {})
           if (created > 0) log.info({ created }, 'pre-created PGKs ahead of rollover');
         } catch (e) {
           log.error({ err: e }, 'PGK maintenance failed');
+        }
+        try {
+          const pruned = svcForTick.housekeeping();
+          if (pruned > 0) log.info({ pruned }, 'issuance log: deleted rows beyond its age or row bound');
+        } catch (e) {
+          log.error({ err: e }, 'issuance log pruning failed');
         }
       },
       Math.max(50, opts.maintenanceIntervalMs ?? smallestOverlap),

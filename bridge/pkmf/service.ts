@@ -13,10 +13,12 @@ import { hex24 } from '../../src/pkmf/identity.js';
 import type { PeerKeyRequest } from '../../src/pkmf/json.js';
 import { buildPeerKeyRequest, buildPeerKeyResponse, buildProblem, parsePeerKeyRequest, parsePeerKeyResponse, problemCause } from '../../src/pkmf/json.js';
 import type { RandomBytes } from '../../src/pkmf/lifecycle.js';
+import { KeyedRateLimiter } from '../../src/pkmf/rate-limit.js';
 import type { ValidGroupRequest, ValidKeyRequest } from '../../src/pkmf/validate.js';
 import type { PkmfConfig } from './config.js';
 import { PeerClient, PeerUnreachableError } from './peer-client.js';
 import type { IssuanceLogEntry, PkmfStore } from './store.js';
+import { ThrottledWarn } from './throttled-log.js';
 
 export interface ServiceClock {
   now(): number;
@@ -28,6 +30,10 @@ export interface ServiceStats {
   peerRequests: number;
   forwarded: number;
   peerUnreachable: number;
+  /** UE Key Requests refused with RATE_LIMITED (per-SUPI token bucket). */
+  rateLimited: number;
+  /** Issuance-log rows deleted by age (the row-count bound trims on every write). */
+  issuanceLogPruned: number;
   results: Record<string, number>;
 }
 
@@ -59,8 +65,11 @@ export function routingTableOf(config: PkmfConfig): RoutingTable {
 
 export class PkmfService {
   readonly table: RoutingTable;
-  readonly stats: ServiceStats = { ueRequests: 0, peerRequests: 0, forwarded: 0, peerUnreachable: 0, results: {} };
+  readonly stats: ServiceStats = { ueRequests: 0, peerRequests: 0, forwarded: 0, peerUnreachable: 0, rateLimited: 0, issuanceLogPruned: 0, results: {} };
   private readonly peerClients = new Map<string, PeerClient>();
+  /** Key Requests per UE (SUPI): a token bucket each. */
+  private readonly ueLimiter: KeyedRateLimiter;
+  private readonly rateLimitedWarn: ThrottledWarn;
 
   constructor(
     readonly config: PkmfConfig,
@@ -69,6 +78,8 @@ export class PkmfService {
     private readonly log: Logger,
   ) {
     this.table = routingTableOf(config);
+    this.ueLimiter = new KeyedRateLimiter({ burst: config.limits.ueRequestBurst, perMinute: config.limits.ueRequestsPerMin });
+    this.rateLimitedWarn = new ThrottledWarn(log, 'Key Requests refused: per-UE rate limit (RATE_LIMITED)', 'refused', config.limits.handshakeLogIntervalMs);
     for (const p of config.peers) {
       if (!p.url) continue;
       this.peerClients.set(
@@ -87,11 +98,31 @@ export class PkmfService {
 
   close(): void {
     for (const c of this.peerClients.values()) c.close();
+    this.rateLimitedWarn.close();
+  }
+
+  /**
+   * Periodic upkeep (the PKMF's maintenance timer): deletes issuance-log rows older than
+   * `issuanceLog.maxAgeMs` (and beyond `maxRows`) and forgets rate-limit buckets that are full.
+   */
+  housekeeping(): number {
+    const now = this.clock.now();
+    const { maxAgeMs, maxRows } = this.config.issuanceLog;
+    const pruned = this.store.pruneIssuanceLog(now - maxAgeMs, maxRows);
+    this.stats.issuanceLogPruned += pruned;
+    this.ueLimiter.sweep(now);
+    return pruned;
   }
 
   /** A validated Key Request from a UE whose certificate names `supi`. */
   async handleUeRequest(supi: string, req: ValidKeyRequest): Promise<KeyResponseMsg> {
     this.stats.ueRequests++;
+    // Refused before any work or write: a UE looping on requests costs a map lookup each.
+    if (!this.ueLimiter.tryTake(supi, this.clock.now())) {
+      this.stats.rateLimited++;
+      this.rateLimitedWarn.record(supi);
+      return this.requestError(req.transactionId, ErrorCode.RATE_LIMITED);
+    }
     const home = homeOf(this.table, supi);
     if (req.homePlmn !== undefined && home !== undefined && req.homePlmn !== home) {
       return this.requestError(req.transactionId, ErrorCode.MALFORMED_REQUEST);
@@ -164,9 +195,10 @@ export class PkmfService {
     const verdict = authorizeMember(this.table, group, supi, home, g.supportedNea, g.supportedNia);
     if (verdict !== ErrorCode.NONE) return { groupId: g.groupId, ok: false, error: verdict };
     try {
-      const issued = this.store.issue(g.groupId, supi, group.pgk, this.clock.now(), this.clock.random);
+      const issued = this.store.issue(g.groupId, supi, group.pgk, this.clock.now(), this.clock.random, g.heldGmi);
       if (issued.created) {
-        this.log.info({ group: hex24(g.groupId), supi, gmi: hex24(issued.gmi), pgkIds: issued.pgks.map((p) => p.pgkId) }, 'issued new key material');
+        const retired = issued.retiredGmi === undefined ? {} : { retiredGmi: hex24(issued.retiredGmi), heldGmi: g.heldGmi === undefined ? null : hex24(g.heldGmi) };
+        this.log.info({ group: hex24(g.groupId), supi, gmi: hex24(issued.gmi), pgkIds: issued.pgks.map((p) => p.pgkId), ...retired }, 'issued new key material');
       }
       return {
         groupId: g.groupId,
@@ -227,7 +259,7 @@ export class PkmfService {
         : { atMs: now, transactionId, supi, groupId: r.groupId, requester, result };
     });
     try {
-      this.store.log(entries);
+      this.store.log(entries, { maxRows: this.config.issuanceLog.maxRows });
     } catch (e) {
       this.log.error({ err: e }, 'writing the issuance log failed');
     }

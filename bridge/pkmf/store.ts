@@ -6,10 +6,12 @@
  * the process, an fsync happens at checkpoints). A transaction that *creates* key material (a PGK
  * or a GMI) runs with `synchronous = FULL`, so nothing is handed out that a power loss could
  * un-create and the PKMF then re-create differently. Issuance-log rows ride on NORMAL: after a
- * power loss the last rows of the log may be missing, never a key.
+ * power loss the last rows of the log may be missing, never a key. The issuance log is bounded: rows
+ * beyond the newest `maxRows` and rows older than the configured age are deleted (`issuanceLog`).
  *
- * Rows are never deleted: groups dropped from the config stay (flagged), so their PGK IDs keep
- * increasing if they come back; GMIs are never given to another UE of the group. Key bytes of PGKs
+ * Other rows are never deleted: groups dropped from the config stay (flagged), so their PGK IDs keep
+ * increasing if they come back; GMIs are never given to another UE of the group, and a retired
+ * GMI (retired_gmis: its UE came back without PTK state for it) is never given to anyone again. Key bytes of PGKs
  * expired for more than a day are erased.
  */
 import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
@@ -21,7 +23,8 @@ import type { PgkMeta, PgkPolicy, RandomBytes } from '../../src/pkmf/lifecycle.j
 import { pickGmi, planPgks } from '../../src/pkmf/lifecycle.js';
 import type { GroupConfig } from './config.js';
 
-const SCHEMA_VERSION = 1;
+/** 2 added retired_gmis (fresh GMI on state loss); a version-1 database is upgraded in place. */
+const SCHEMA_VERSION = 2;
 const ERASE_AFTER_EXPIRY_MS = 86_400_000;
 
 const SCHEMA = `
@@ -40,6 +43,11 @@ CREATE TABLE IF NOT EXISTS gmis (
   group_id INTEGER NOT NULL REFERENCES groups(group_id), supi TEXT NOT NULL,
   gmi INTEGER NOT NULL CHECK (gmi BETWEEN 1 AND 16777214), assigned_at_ms INTEGER NOT NULL,
   PRIMARY KEY (group_id, supi), UNIQUE (group_id, gmi)
+);
+CREATE TABLE IF NOT EXISTS retired_gmis (
+  group_id INTEGER NOT NULL REFERENCES groups(group_id), gmi INTEGER NOT NULL, supi TEXT NOT NULL,
+  assigned_at_ms INTEGER NOT NULL, retired_at_ms INTEGER NOT NULL,
+  PRIMARY KEY (group_id, gmi)
 );
 CREATE TABLE IF NOT EXISTS pgks (
   group_id INTEGER NOT NULL REFERENCES groups(group_id),
@@ -60,6 +68,8 @@ export interface Issued {
   renewAfterMs: number;
   /** True when this call created a PGK or the GMI. */
   created: boolean;
+  /** The GMI this call retired (the UE did not hold durable state for it), if any. */
+  retiredGmi?: number;
 }
 
 export interface IssuanceLogEntry {
@@ -101,7 +111,10 @@ export class PkmfStore {
     this.db.exec(SCHEMA);
     const version = this.db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'schema_version'").get();
     if (!version) this.db.prepare("INSERT INTO meta (key, value) VALUES ('schema_version', ?)").run(String(SCHEMA_VERSION));
-    else if (version.value !== String(SCHEMA_VERSION)) {
+    else if (version.value === '1') {
+      // Version 1 lacks only retired_gmis, which the SCHEMA above has just created.
+      this.db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(String(SCHEMA_VERSION));
+    } else if (version.value !== String(SCHEMA_VERSION)) {
       throw new Error(`${file}: database schema version ${version.value}, this PKMF needs ${SCHEMA_VERSION}`);
     }
     this.stmt = {
@@ -119,13 +132,22 @@ export class PkmfStore {
       insertPgk: this.db.prepare(
         'INSERT INTO pgks (group_id, pgk_id, pgk, created_at_ms, active_from_ms, expires_at_ms) VALUES (?, ?, ?, ?, ?, ?)',
       ),
-      gmiOf: this.db.prepare<[number, string], { gmi: number }>('SELECT gmi FROM gmis WHERE group_id = ? AND supi = ?'),
-      gmiTaken: this.db.prepare<[number, number], { one: number }>('SELECT 1 AS one FROM gmis WHERE group_id = ? AND gmi = ?'),
+      gmiOf: this.db.prepare<[number, string], { gmi: number; assigned_at_ms: number }>('SELECT gmi, assigned_at_ms FROM gmis WHERE group_id = ? AND supi = ?'),
+      gmiTaken: this.db.prepare<[number, number, number, number], { one: number }>(
+        'SELECT 1 AS one FROM gmis WHERE group_id = ? AND gmi = ? UNION ALL SELECT 1 FROM retired_gmis WHERE group_id = ? AND gmi = ?',
+      ),
       insertGmi: this.db.prepare('INSERT INTO gmis (group_id, supi, gmi, assigned_at_ms) VALUES (?, ?, ?, ?)'),
+      deleteGmi: this.db.prepare('DELETE FROM gmis WHERE group_id = ? AND supi = ?'),
+      retireGmi: this.db.prepare('INSERT INTO retired_gmis (group_id, gmi, supi, assigned_at_ms, retired_at_ms) VALUES (?, ?, ?, ?, ?)'),
+      retiredCount: this.db.prepare<[number], { n: number }>('SELECT COUNT(*) AS n FROM retired_gmis WHERE group_id = ?'),
       log: this.db.prepare(
         `INSERT INTO issuance_log (at_ms, transaction_id, supi, group_id, requester, result, gmi, pgk_ids)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
+      // Issuance-log bounds: ids only grow (AUTOINCREMENT), so "all but the newest N" is an id range.
+      logTrimIds: this.db.prepare('DELETE FROM issuance_log WHERE id <= ?'),
+      logMaxId: this.db.prepare<[], { id: number | null }>('SELECT MAX(id) AS id FROM issuance_log'),
+      logPruneAge: this.db.prepare('DELETE FROM issuance_log WHERE at_ms < ?'),
       erase: this.db.prepare('UPDATE pgks SET pgk = NULL WHERE pgk IS NOT NULL AND expires_at_ms < ?'),
     };
   }
@@ -171,20 +193,34 @@ export class PkmfStore {
 
   /**
    * The member's GMI and the group's valid PGKs at `now`, creating (durably, before returning)
-   * the GMI on first issuance and the next PGK when a rollover is due.
+   * the next PGK when a rollover is due, and the GMI unless `heldGmi` is the one the member has.
+   *
+   * Fresh GMI on state loss: the member keeps its GMI only when it says it holds durable PTK ID
+   * state for it (`heldGmi` equal to the stored one). Otherwise (no state: first start, lost
+   * state; or another one: a second device with the same certificate) the stored GMI is retired
+   * and a GMI never used in the group, by anyone, is assigned: the GMI is a KDF input of every
+   * PTK, so every (PTK ID, SN) the member then sends is under new keys.
    */
-  issue(groupId: number, supi: string, policy: PgkPolicy, now: number, random: RandomBytes): Issued {
+  issue(groupId: number, supi: string, policy: PgkPolicy, now: number, random: RandomBytes, heldGmi?: number): Issued {
     const rows = this.stmt.pgksOf.all(groupId);
     const plan = planPgks(rows.map(meta), now, policy, random);
-    const existingGmi = this.stmt.gmiOf.get(groupId, supi)?.gmi;
-    const created = plan.create.length > 0 || existingGmi === undefined;
+    const existing = this.stmt.gmiOf.get(groupId, supi);
+    const keep = existing !== undefined && existing.gmi === heldGmi;
+    const created = plan.create.length > 0 || !keep;
     // Single-threaded and synchronous from the read above to the commit: nothing can interleave.
     return this.withDurableCommit(created, () => {
       const newKeys = new Map<number, { meta: PgkMeta; pgk: Buffer }>();
       for (const p of plan.create) newKeys.set(p.pgkId, { meta: p, pgk: this.insertPgk(groupId, p, now, random) });
-      let gmi = existingGmi;
-      if (gmi === undefined) {
-        gmi = pickGmi((g) => this.stmt.gmiTaken.get(groupId, g) !== undefined, random);
+      let gmi: number;
+      let retiredGmi: number | undefined;
+      if (keep) gmi = existing.gmi;
+      else {
+        if (existing !== undefined) {
+          this.stmt.deleteGmi.run(groupId, supi);
+          this.stmt.retireGmi.run(groupId, existing.gmi, supi, existing.assigned_at_ms, now);
+          retiredGmi = existing.gmi;
+        }
+        gmi = pickGmi((g) => this.stmt.gmiTaken.get(groupId, g, groupId, g) !== undefined, random);
         this.stmt.insertGmi.run(groupId, supi, gmi, now);
       }
       const byId = new Map(rows.map((r) => [r.pgk_id, r]));
@@ -195,7 +231,7 @@ export class PkmfStore {
         if (!row.pgk) throw new Error(`PGK ${id} of group ${groupId} is valid but its key bytes are erased`);
         return { ...meta(row), pgk: Uint8Array.from(row.pgk) };
       });
-      return { gmi, pgks, renewAfterMs: plan.renewAfterMs, created };
+      return { gmi, pgks, renewAfterMs: plan.renewAfterMs, created, ...(retiredGmi === undefined ? {} : { retiredGmi }) };
     });
   }
 
@@ -222,12 +258,29 @@ export class PkmfStore {
     return pgk;
   }
 
-  log(entries: readonly IssuanceLogEntry[]): void {
+  /**
+   * Appends issuance-log rows; with `maxRows`, the oldest rows beyond the newest `maxRows` are
+   * deleted in the same transaction (a cheap id-range delete), so the table never exceeds it.
+   */
+  log(entries: readonly IssuanceLogEntry[], bounds: { maxRows?: number } = {}): void {
     if (entries.length === 0) return;
     this.db.transaction(() => {
+      let last = 0;
       for (const e of entries) {
-        this.stmt.log.run(e.atMs, e.transactionId, e.supi, e.groupId, e.requester, e.result, e.gmi ?? null, e.pgkIds ? e.pgkIds.join(',') : null);
+        const r = this.stmt.log.run(e.atMs, e.transactionId, e.supi, e.groupId, e.requester, e.result, e.gmi ?? null, e.pgkIds ? e.pgkIds.join(',') : null);
+        last = Number(r.lastInsertRowid);
       }
+      if (bounds.maxRows !== undefined && last > bounds.maxRows) this.stmt.logTrimIds.run(last - bounds.maxRows);
+    })();
+  }
+
+  /** Deletes issuance-log rows older than `olderThanMs` and beyond the newest `maxRows`; returns how many. */
+  pruneIssuanceLog(olderThanMs: number, maxRows: number): number {
+    return this.db.transaction(() => {
+      let deleted = this.stmt.logPruneAge.run(olderThanMs).changes;
+      const maxId = this.stmt.logMaxId.get()?.id ?? null;
+      if (maxId !== null && maxId > maxRows) deleted += this.stmt.logTrimIds.run(maxId - maxRows).changes;
+      return deleted;
     })();
   }
 
@@ -239,6 +292,10 @@ export class PkmfStore {
 
   gmiOf(groupId: number, supi: string): number | undefined {
     return this.stmt.gmiOf.get(groupId, supi)?.gmi;
+  }
+
+  retiredGmiCount(groupId: number): number {
+    return this.stmt.retiredCount.get(groupId)!.n;
   }
 
   issuanceLog(limit = 100): IssuanceLogEntry[] {

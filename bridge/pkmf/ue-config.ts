@@ -3,17 +3,19 @@
  * holds other sections beside it; `sl-bridge keys fetch --config UE.yaml` reads only this one).
  * Relative paths are resolved against the config file's directory. Reference: docs/pkmf.md.
  */
-import { X509Certificate } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { AlgId } from '../../src/crypto/types.js';
 import { hex24, homePlmnOf, isPlmnString, isSupi, supiFromSubjectAltName } from '../../src/pkmf/identity.js';
+import type { GroupAlgorithmPolicy } from '../../src/pkmf/policy.js';
 import type { RefreshPolicy } from '../../src/pkmf/refresh.js';
 import { DEFAULT_REFRESH_POLICY } from '../../src/pkmf/refresh.js';
 import { ConfigError, ConfigReader, readYamlConfig } from '../config/reader.js';
 import { uint24At } from './config.js';
 
-export interface UeGroupConfig {
+/** One group: its ID and this UE's algorithm policy for it (src/pkmf/policy.ts). */
+export interface UeGroupConfig extends GroupAlgorithmPolicy {
   groupId: number;
   supportedNea: AlgId[];
   supportedNia: AlgId[];
@@ -75,11 +77,21 @@ export function parseUeKeyConfig(r: ConfigReader, baseDir: string): UeKeyConfig 
   const caPem = (caList as string[]).map((c) => readFileAt(t, 'ca', resolve(baseDir, c)));
   t.done();
   let certSupi: string | undefined;
+  let cert: X509Certificate | undefined;
   try {
-    certSupi = supiFromSubjectAltName(new X509Certificate(certPem).subjectAltName);
+    cert = new X509Certificate(certPem);
+    certSupi = supiFromSubjectAltName(cert.subjectAltName);
   } catch {
     t.fail('cert', 'expected a PEM certificate', certFile);
   }
+  // A key that does not match the certificate fails every TLS handshake: say so now, not in retries.
+  let keyMatches = false;
+  try {
+    keyMatches = cert!.checkPrivateKey(createPrivateKey(keyPem));
+  } catch {
+    t.fail('key', 'expected a PEM private key', keyFile);
+  }
+  if (!keyMatches) t.fail('key', `expected the private key of the certificate ${certFile}`, keyFile);
   if (!certSupi) throw new ConfigError(r.file, `${r.keyPath('tls')}.cert`, 'expected a UE certificate naming a SUPI (URI SAN urn:3gpp:supi:imsi-...)', certFile);
 
   const supi = r.optionalString('supi');
@@ -98,11 +110,18 @@ export function parseUeKeyConfig(r: ConfigReader, baseDir: string): UeKeyConfig 
   const maxFrameBytes = p.int('maxFrameBytes', { min: 1024, max: 16 * 1024 * 1024, def: 1024 * 1024 });
   p.done();
 
-  const groups = r.list('groups', (g): UeGroupConfig => ({
-    groupId: uint24At(g, 'id'),
-    supportedNea: g.scalarList('nea', isAlg, 'algorithm IDs 0..3', [1, 2, 3]),
-    supportedNia: g.scalarList('nia', isAlg, 'algorithm IDs 0..3', [1, 2, 3]),
-  }));
+  const groups = r.list('groups', (g): UeGroupConfig => {
+    const group: UeGroupConfig = {
+      groupId: uint24At(g, 'id'),
+      supportedNea: g.scalarList('nea', isAlg, 'algorithm IDs 0..3', [1, 2, 3]),
+      supportedNia: g.scalarList('nia', isAlg, 'algorithm IDs 0..3', [1, 2, 3]),
+      allowNoIntegrity: g.bool('allowNoIntegrity', false),
+      allowNullAlgorithms: g.bool('allowNullAlgorithms', false),
+    };
+    if (!group.allowNullAlgorithms && group.supportedNea.includes(0)) g.fail('nea', 'expected 1, 2 or 3 (NEA0 needs allowNullAlgorithms: true)', 0);
+    if (!group.allowNullAlgorithms && group.supportedNia.includes(0)) g.fail('nia', 'expected 1, 2 or 3 (NIA0 needs allowNullAlgorithms: true)', 0);
+    return group;
+  });
   if (groups.length === 0) r.fail('groups', 'expected at least one group');
   const seen = new Set<number>();
   groups.forEach((g, i) => {

@@ -1,38 +1,54 @@
 /**
- * Durable store of PTK ID high-water marks (src/pdcp/ptk-allocator.ts) in one small JSON file.
+ * The UE's durable PDCP state in one small JSON file: the sender's PTK ID high-water marks
+ * (src/pdcp/ptk-allocator.ts), the GMI this state belongs to in each group (GmiLedger, the same
+ * file: marks and claims must be lost together or not at all) and the receiver's replay floors
+ * (src/pdcp/replay-marks.ts).
  *
- * Every save rewrites the whole file the crash-safe way:
- *   1. write the new content to `<file>.tmp` and fsync it,
- *   2. rename it over `<file>` (atomic on POSIX file systems),
- *   3. fsync the directory, so the rename itself survives a power loss.
- * Only then does `save` return and the allocator hands out the PTK IDs the mark covers. After a
- * crash at any point the file holds either the old marks or the new ones, never a torn mix; with
- * the old ones, the IDs of the interrupted reservation were never used.
+ * Every save rewrites the whole file the crash-safe way (durable-file.ts: temp file, fsync,
+ * rename, directory fsync). Only then does `save` return and the allocator hands out the PTK IDs
+ * the mark covers (or the receiver delivers the PDU the floor covers). After a crash at any point
+ * the file holds either the old content or the new one, never a torn mix; with the old one, the
+ * IDs of the interrupted reservation were never used.
  *
- * Saves happen once per block of PTK IDs (each PTK ID covers up to 65536 PDUs), so the cost of
- * the fsyncs (a few ms on a disk) is far off the per-packet path.
+ * PTK marks are saved once per block of PTK IDs (each PTK ID covers up to 65536 PDUs), replay
+ * floors once per `replayMarkStep` PDUs of a sender at most: a save costs a few ms on a disk.
+ *
+ * Format 2 (`sl-bridge/pdcp-state/2`) keys marks by (group, GMI, PGK ID, PGK tag); a format-1 file
+ * (`sl-bridge/ptk-high-water/1`, marks without the tag and no GMI claims) is read as it is: its
+ * marks keep bounding the PTK IDs of their PGK IDs, whatever the value, and with no claims the key
+ * client asks the PKMF for a fresh GMI.
  *
  * A file that exists but cannot be read or parsed is an error, never "start from zero": starting
  * from zero would reuse COUNTs. The operator must fix or remove it knowingly.
  *
- * One process at a time: `<file>.lock` holds the owner's PID (created with O_EXCL). A lock whose
- * process is gone (a crash, SIGKILL) is taken over; a live owner makes the constructor throw,
- * because two senders sharing marks would hand out the same PTK IDs.
+ * One process at a time: an exclusive kernel lock on `<file>.lock` (state-lock.ts), which the
+ * kernel drops when the holder exits or dies (a crash, SIGKILL); a live holder makes the
+ * constructor throw, because two senders sharing marks would hand out the same PTK IDs.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
+import { mkdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import {
   checkHighWater,
   parseSpaceKey,
   spaceKey,
+  type GmiLedger,
   type PtkHighWaterStore,
   type PtkIdSpace,
 } from '../../src/pdcp/ptk-allocator.js';
+import { acquireStateLock, StateLockError, type StateLock } from './state-lock.js';
+import {
+  checkReplayFloor,
+  parseReplayMarkKey,
+  replayMarkKey,
+  type ReplayMarkKey,
+  type ReplayMarkStore,
+} from '../../src/pdcp/replay-marks.js';
+import { isGmi } from '../../src/pkmf/identity.js';
+import { writeFileDurably } from './durable-file.js';
 
-const FORMAT = 'sl-bridge/ptk-high-water/1';
-
-/** Files opened by this process (the lock file cannot tell two stores of one process apart). */
-const openInThisProcess = new Set<string>();
+const FORMAT = 'sl-bridge/pdcp-state/2';
+const FORMAT_1 = 'sl-bridge/ptk-high-water/1';
+const LEGACY_KEY = /^(\d{1,8}):(\d{1,8}):(\d{1,10})$/;
 
 /** Whether process `pid` exists (EPERM: it does, owned by someone else). */
 export function processAlive(pid: number): boolean {
@@ -46,8 +62,14 @@ export function processAlive(pid: number): boolean {
 
 interface FileContent {
   format: string;
-  /** `groupId:gmi:pgkId` (decimal) -> high-water mark. */
+  /** `groupId:gmi:pgkId:pgkTag` (decimal, tag hex) -> high-water mark; format 1: `groupId:gmi:pgkId`. */
   marks: Record<string, number>;
+  /** Group ID (decimal) -> the GMI this state belongs to. */
+  gmis?: Record<string, number>;
+  /** `groupId:senderGmi:pgkId:pgkTag` -> replay floor. */
+  replay?: Record<string, number>;
+  /** Marks carried over from a format-1 file (`groupId:gmi:pgkId`): they bound every PGK value of that ID. */
+  legacyMarks?: Record<string, number>;
 }
 
 export class PtkStateError extends Error {
@@ -61,14 +83,18 @@ export class PtkStateError extends Error {
   }
 }
 
-export class FilePtkHighWaterStore implements PtkHighWaterStore {
+export class FilePtkHighWaterStore implements PtkHighWaterStore, GmiLedger, ReplayMarkStore {
   private readonly marks = new Map<string, number>();
+  /** Format-1 marks (`groupId:gmi:pgkId`, any PGK value): read, kept, never written anew. */
+  private readonly legacyMarks = new Map<string, number>();
+  private readonly gmis = new Map<number, number>();
+  private readonly replay = new Map<string, number>();
   /** Durable saves done (each one write + fsync + rename + directory fsync). */
   saves = 0;
 
   /** Opens (or prepares to create) the store at `file`; its directory is created if missing. */
   constructor(readonly file: string) {
-    mkdirSync(dirname(file), { recursive: true });
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
     this.lock();
     // A leftover temp file is an interrupted save whose rename never happened: the main file
     // still has the marks that were in force, so the temp file is simply discarded.
@@ -97,49 +123,22 @@ export class FilePtkHighWaterStore implements PtkHighWaterStore {
     return `${this.file}.lock`;
   }
 
+  /** The kernel lock on `<file>.lock` (bridge/state/state-lock.ts) while the store is open. */
+  private held: StateLock | undefined;
+
   private lock(): void {
-    const path = resolve(this.file);
-    if (openInThisProcess.has(path)) throw new PtkStateError(this.file, 'already open in this process');
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        const fd = openSync(this.lockFile, 'wx', 0o600);
-        writeSync(fd, `${process.pid}\n`);
-        closeSync(fd);
-        openInThisProcess.add(path);
-        return;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
-          throw new PtkStateError(this.file, `cannot create the lock file (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-        }
-      }
-      let owner = NaN;
-      try {
-        owner = Number.parseInt(readFileSync(this.lockFile, 'utf8'), 10);
-      } catch {
-        /* vanished or unreadable: treated as stale */
-      }
-      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && processAlive(owner)) {
-        throw new PtkStateError(this.file, `in use by process ${owner} (lock ${this.lockFile})`);
-      }
-      // Stale lock of a crashed process. Our own PID in it is stale too: a restarted daemon in a
-      // fresh container often gets the PID its crashed predecessor had.
-      try {
-        unlinkSync(this.lockFile);
-      } catch {
-        /* raced with another taker; the next attempt decides */
-      }
+    try {
+      this.held = acquireStateLock(this.lockFile);
+    } catch (e) {
+      if (e instanceof StateLockError) throw new PtkStateError(this.file, `lock ${e.path}: ${e.detail}`);
+      throw e;
     }
-    throw new PtkStateError(this.file, `cannot take the lock ${this.lockFile}`);
   }
 
   /** Releases the lock. The store must not be used afterwards. */
   close(): void {
-    openInThisProcess.delete(resolve(this.file));
-    try {
-      unlinkSync(this.lockFile);
-    } catch {
-      /* already gone */
-    }
+    this.held?.release();
+    this.held = undefined;
   }
 
   private parse(text: string): void {
@@ -150,21 +149,81 @@ export class FilePtkHighWaterStore implements PtkHighWaterStore {
       throw new PtkStateError(this.file, 'not valid JSON; refusing to guess PTK ID marks (a reset would reuse COUNTs)');
     }
     const content = doc as Partial<FileContent> | null;
-    if (content === null || typeof content !== 'object' || content.format !== FORMAT || typeof content.marks !== 'object' || content.marks === null) {
-      throw new PtkStateError(this.file, `not a ${FORMAT} file`);
+    const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+    if (!isObject(content) || (content.format !== FORMAT && content.format !== FORMAT_1) || !isObject(content.marks)) {
+      throw new PtkStateError(this.file, `not a ${FORMAT} (or ${FORMAT_1}) file`);
     }
-    for (const [key, value] of Object.entries(content.marks)) {
-      if (parseSpaceKey(key) === undefined) throw new PtkStateError(this.file, `bad key ${JSON.stringify(key)}`);
+    const legacy = content.format === FORMAT_1;
+    const checked = <T>(fn: () => T): T => {
       try {
-        this.marks.set(key, checkHighWater(value, `mark of ${key}`));
+        return fn();
       } catch (e) {
         throw new PtkStateError(this.file, (e as Error).message);
       }
+    };
+    const legacyMarks = legacy ? content.marks : (content.legacyMarks ?? {});
+    if (!isObject(legacyMarks)) throw new PtkStateError(this.file, 'legacyMarks: expected an object');
+    for (const [key, value] of Object.entries(legacyMarks)) {
+      if (!LEGACY_KEY.test(key)) throw new PtkStateError(this.file, `bad key ${JSON.stringify(key)}`);
+      this.legacyMarks.set(key, checked(() => checkHighWater(value, `mark of ${key}`)));
+    }
+    if (legacy) return;
+    for (const [key, value] of Object.entries(content.marks)) {
+      if (parseSpaceKey(key) === undefined) throw new PtkStateError(this.file, `bad key ${JSON.stringify(key)}`);
+      this.marks.set(key, checked(() => checkHighWater(value, `mark of ${key}`)));
+    }
+    for (const [group, gmi] of Object.entries(content.gmis ?? {})) {
+      const groupId = Number(group);
+      if (!/^\d{1,8}$/.test(group) || groupId > 0xffffff || !isGmi(gmi)) throw new PtkStateError(this.file, `bad GMI claim ${JSON.stringify(group)}: ${JSON.stringify(gmi)}`);
+      this.gmis.set(groupId, gmi);
+    }
+    for (const [key, value] of Object.entries(content.replay ?? {})) {
+      if (parseReplayMarkKey(key) === undefined) throw new PtkStateError(this.file, `bad replay key ${JSON.stringify(key)}`);
+      this.replay.set(key, checked(() => checkReplayFloor(value, `replay floor of ${key}`)));
     }
   }
 
   load(space: PtkIdSpace): number | undefined {
-    return this.marks.get(spaceKey(space));
+    const mark = this.marks.get(spaceKey(space));
+    const legacy = this.legacyMarks.get(`${space.groupId}:${space.gmi}:${space.pgkId}`);
+    if (legacy === undefined) return mark;
+    return Math.max(mark ?? 0, legacy);
+  }
+
+  heldGmi(groupId: number): number | undefined {
+    return this.gmis.get(groupId);
+  }
+
+  claimGmi(groupId: number, gmi: number): void {
+    if (!isGmi(gmi)) throw new RangeError(`gmi: expected a GMI 1..0xfffffe, got ${gmi}`);
+    if (this.gmis.get(groupId) === gmi) return;
+    const gmis = new Map(this.gmis).set(groupId, gmi);
+    this.writeDurably({ gmis });
+    this.gmis.set(groupId, gmi);
+    this.saves++;
+  }
+
+  loadFloor(key: ReplayMarkKey): number | undefined {
+    return this.replay.get(replayMarkKey(key));
+  }
+
+  saveFloor(key: ReplayMarkKey, floor: number): void {
+    checkReplayFloor(floor, 'floor');
+    const k = replayMarkKey(key);
+    const old = this.replay.get(k);
+    if (old !== undefined && floor < old) throw new RangeError(`floor: ${floor} is below the stored floor ${old} of ${k}; floors go down only in settleFloors()`);
+    this.writeDurably({ replay: new Map(this.replay).set(k, floor) });
+    this.replay.set(k, floor);
+    this.saves++;
+  }
+
+  settleFloors(floors: readonly { key: ReplayMarkKey; floor: number }[]): void {
+    const replay = new Map(this.replay);
+    for (const { key, floor } of floors) replay.set(replayMarkKey(key), checkReplayFloor(floor, 'floor'));
+    this.writeDurably({ replay });
+    this.replay.clear();
+    for (const [k, v] of replay) this.replay.set(k, v);
+    this.saves++;
   }
 
   /** Every stored mark (for `keys`-style inspection and tests). */
@@ -179,8 +238,7 @@ export class FilePtkHighWaterStore implements PtkHighWaterStore {
     if (old !== undefined && highWater < old) {
       throw new RangeError(`highWater: ${highWater} is below the stored mark ${old} of ${key}; marks never go down`);
     }
-    const next = new Map(this.marks).set(key, highWater);
-    this.writeDurably(next);
+    this.writeDurably({ marks: new Map(this.marks).set(key, highWater) });
     this.marks.set(key, highWater);
     this.saves++;
   }
@@ -193,31 +251,33 @@ export class FilePtkHighWaterStore implements PtkHighWaterStore {
     const next = new Map([...this.marks].filter(([key]) => keep(parseSpaceKey(key)!)));
     const removed = this.marks.size - next.size;
     if (removed === 0) return 0;
-    this.writeDurably(next);
+    this.writeDurably({ marks: next });
     this.marks.clear();
     for (const [k, v] of next) this.marks.set(k, v);
     return removed;
   }
 
-  private writeDurably(marks: Map<string, number>): void {
-    const content: FileContent = { format: FORMAT, marks: Object.fromEntries(marks) };
-    const data = Buffer.from(`${JSON.stringify(content, null, 1)}\n`);
-    const tmp = `${this.file}.tmp`;
-    const fd = openSync(tmp, 'w', 0o600);
-    try {
-      let off = 0;
-      while (off < data.length) off += writeSync(fd, data, off, data.length - off);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, this.file);
-    const dir = openSync(dirname(this.file) || '.', 'r');
-    try {
-      fsyncSync(dir);
-    } finally {
-      closeSync(dir);
-    }
+  /** Removes the replay floors for which `keep` says false (their PGK expired). Durable. */
+  pruneReplayFloors(keep: (key: ReplayMarkKey) => boolean): number {
+    const next = new Map([...this.replay].filter(([key]) => keep(parseReplayMarkKey(key)!)));
+    const removed = this.replay.size - next.size;
+    if (removed === 0) return 0;
+    this.writeDurably({ replay: next });
+    this.replay.clear();
+    for (const [k, v] of next) this.replay.set(k, v);
+    return removed;
+  }
+
+  /** Writes the whole state with `change` applied (the in-memory maps are updated by the caller after). */
+  private writeDurably(change: { marks?: Map<string, number>; gmis?: Map<number, number>; replay?: Map<string, number> }): void {
+    const content: FileContent = {
+      format: FORMAT,
+      marks: Object.fromEntries(change.marks ?? this.marks),
+      gmis: Object.fromEntries([...(change.gmis ?? this.gmis)].map(([g, gmi]) => [String(g), gmi])),
+      replay: Object.fromEntries(change.replay ?? this.replay),
+    };
+    if (this.legacyMarks.size > 0) content.legacyMarks = Object.fromEntries(this.legacyMarks);
+    writeFileDurably(this.file, Buffer.from(`${JSON.stringify(content, null, 1)}\n`));
   }
 
   toString(): string {

@@ -5,6 +5,7 @@
  */
 import { decodeAppToDaemon, encodeDaemonToApp, type AppToDaemon, type DaemonToApp } from '../../src/wire/app.js';
 import { APP_MAX_SDU_BYTES } from '../../src/wire/app.js';
+import { checkIpcBindable } from './ipc-endpoint.js';
 import { ZmqHub, type HubPeer } from './zmq-hub.js';
 import type { ZmqTuning } from './zmq-options.js';
 import {
@@ -73,6 +74,8 @@ export class ZmqAppServer implements AppServerTransport {
   async open(sink: FrameSink<AppToDaemon>): Promise<void> {
     if (this.state !== 'new') throw new Error(`${this.description}: open() called twice`);
     const c = this.own;
+    // libzmq's ipc bind would take a live daemon's endpoint over (or delete a file): refuse first.
+    for (const endpoint of this.options.endpoints) await checkIpcBindable(endpoint);
     await this.hub.start({
       message: (peer, bytes) => {
         const d = decodeAppToDaemon(bytes, this.maxSduBytes);

@@ -10,6 +10,7 @@
  * detect a change by object identity without version counters.
  */
 import { HIERARCHY_PROFILES, type AlgId, type HierarchyProfile } from '../crypto/types.js';
+import { pgkTag } from './pgk-tag.js';
 import type { GroupKeyMaterial } from './types.js';
 
 /** Number of distinct PGK Index values: the 5 least significant bits of the PGK ID (TS 36.323 6.3.12). */
@@ -28,6 +29,8 @@ export interface InstalledPgk {
   readonly expiresAtMs: number;
   /** Senders start PTKs under it only from this instant on (-Infinity: active at once). */
   readonly activeFromMs: number;
+  /** {@link pgkTag} of the key value: part of the sender's PTK ID space. */
+  readonly tag: string;
 }
 
 /** Snapshot of one group as installed. */
@@ -127,6 +130,7 @@ export function installGroup(material: GroupKeyMaterial): InstalledGroup {
       pgk: Uint8Array.from(rec.pgk),
       expiresAtMs: rec.expiresAtMs,
       activeFromMs,
+      tag: pgkTag(rec.pgk),
     });
     byIndex[index] = installed;
     pgks.push(installed);

@@ -11,7 +11,7 @@ export const DROP_REASONS = [
   'truncated',
   /** Longer than the configured maximum PDU size. */
   'oversized',
-  /** SDU Type 101..111 (TS 38.323 6.3.12: reserved). */
+  /** SDU Type reserved in the group's profile (TS 38.323 6.3.12: 101..111; lte-prose, TS 36.323 6.3.14: 010 PC5 signalling, 100..111). */
   'reserved-sdu-type',
   /** The L2 destination is not a group this UE holds keys for. */
   'unknown-group',
@@ -31,8 +31,13 @@ export const DROP_REASONS = [
   'mac-failure',
   /** The Group ID in the inner identity block is not the L2 destination. */
   'wrong-group',
-  /** The GMI in the inner identity block is not the L2 source (a member posing as another). */
+  /**
+   * The GMI in the inner identity block is not the L2 source (misrouting, or an outsider's splice;
+   * a group member can build a matching block in any member's name: docs/protocol.md, threat model).
+   */
   'identity-mismatch',
+  /** The persisted replay mark could not be moved past this COUNT (state disk): not delivered. */
+  'replay-state-error',
   /** An unexpected exception inside the receive path (a bug): caught, counted, never thrown. */
   'internal-error',
 ] as const;
@@ -60,7 +65,7 @@ export const DROP_REASON_TEXT: Readonly<Record<DropReason, string>> = {
   'invalid-l2-address': 'L2 source/destination is not a 24-bit ID',
   truncated: 'PDU shorter than its header, identity block, SDU and MAC-I need',
   oversized: 'PDU longer than the maximum PDU size',
-  'reserved-sdu-type': 'SDU Type is one of the reserved values 5..7',
+  'reserved-sdu-type': "SDU Type is reserved (or PC5 signalling) in the group's profile",
   'unknown-group': 'L2 destination is not a group this UE has keys for',
   'own-source': "L2 source is this UE's own Group Member ID",
   'unknown-pgk-index': 'no PGK of the group has this PGK Index',
@@ -71,5 +76,6 @@ export const DROP_REASON_TEXT: Readonly<Record<DropReason, string>> = {
   'mac-failure': 'MAC-I does not verify',
   'wrong-group': 'Group ID inside the ciphered identity block differs from the L2 destination',
   'identity-mismatch': 'Group Member ID inside the ciphered identity block differs from the L2 source',
+  'replay-state-error': 'the persisted replay mark could not be moved past this COUNT (state directory not writable)',
   'internal-error': 'unexpected internal error (bug)',
 };

@@ -6,6 +6,7 @@
 export * from './drop-reasons.js';
 export * from './pdu.js';
 export * from './replay-window.js';
+export * from './replay-marks.js';
 export * from './token-bucket.js';
 export * from './ptk-allocator.js';
 export * from './ptk-engines.js';

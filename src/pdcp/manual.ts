@@ -8,7 +8,7 @@
 import type { AlgId, HierarchyProfile } from '../crypto/types.js';
 import { GroupKeyState, installGroup } from '../keys/group-key-state.js';
 import type { GroupKeyMaterial } from '../keys/types.js';
-import { MAX_SDU_TYPE, pduLayout } from './pdu.js';
+import { MAX_SDU_TYPE, pduLayout, sduTypeCode } from './pdu.js';
 import { derivePtkEngines } from './ptk-engines.js';
 import { PdcpRxEntity, type UnprotectResult } from './rx-entity.js';
 import { sealPdu } from './seal.js';
@@ -54,7 +54,8 @@ export function protectManually(keys: ManualKeys, ptkId: number, sn: number, sdu
   if (!(sdu instanceof Uint8Array) || sdu.length === 0) throw new RangeError('sdu: expected at least one octet');
   const pgk = group.pgksNewestFirst[0]!;
   const engines = derivePtkEngines(group, pgk.pgk, group.gmi, ptkId);
-  return sealPdu(engines, pduLayout(group.profile, group.nia !== null), sduType, pgk.index, ptkId, sn, group.groupId, group.gmi, sdu);
+  const layout = pduLayout(group.profile, group.nia !== null);
+  return sealPdu(engines, layout, sduTypeCode(layout, sduType), pgk.index, ptkId, sn, group.groupId, group.gmi, sdu);
 }
 
 /**

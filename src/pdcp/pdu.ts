@@ -34,6 +34,19 @@ export const SDU_TYPE = {
 export const SDU_TYPE_NAMES = ['ip', 'non-ip', 'ethernet', 'unstructured', 'arp'] as const;
 export const MAX_SDU_TYPE = 4;
 
+/** Not carried: the SDU type has no code in the profile, or the code is reserved. */
+const NONE = -1;
+/** NR (TS 38.323 6.3.12): the API's SDU types are its codes. */
+const NR_TO_WIRE = [0, 1, 2, 3, 4] as const;
+const NR_FROM_WIRE = [0, 1, 2, 3, 4, NONE, NONE, NONE] as const;
+/**
+ * LTE (TS 36.323 6.3.14), profile `lte-prose`: 000 IP, 001 ARP, 010 PC5 signalling, 011 non-IP,
+ * 100-111 reserved. Ethernet and Unstructured have no LTE code (the sender refuses them); PC5
+ * signalling is not a data SDU of ours (the receiver drops it as `reserved-sdu-type`).
+ */
+const LTE_TO_WIRE = [0, 3, NONE, NONE, 1] as const;
+const LTE_FROM_WIRE = [0, 4, NONE, 1, NONE, NONE, NONE, NONE] as const;
+
 /** The clear header of every profile. */
 export interface PdcpHeader {
   /** 3 bits, 0..4 valid (5..7 reserved). */
@@ -56,23 +69,50 @@ export interface PduLayout {
   readonly overhead: number;
   /** Offset of the SDU in the PDU. */
   readonly sduOffset: number;
+  /** The header's SDU Type code of each SDU type 0..4 ({@link SDU_TYPE}), -1 where the profile has none. */
+  readonly sduTypeToWire: readonly number[];
+  /** The SDU type (0..4) of each header code 0..7, -1 for reserved codes. */
+  readonly sduTypeFromWire: readonly number[];
 }
 
 const LAYOUTS = {
-  'lte-prose': { innerIdentity: false, macI: false, overhead: HEADER_BYTES, sduOffset: HEADER_BYTES },
+  'lte-prose': {
+    innerIdentity: false,
+    macI: false,
+    overhead: HEADER_BYTES,
+    sduOffset: HEADER_BYTES,
+    sduTypeToWire: LTE_TO_WIRE,
+    sduTypeFromWire: LTE_FROM_WIRE,
+  },
   'identity-only': {
     innerIdentity: true,
     macI: false,
     overhead: HEADER_BYTES + INNER_IDENTITY_BYTES,
     sduOffset: HEADER_BYTES + INNER_IDENTITY_BYTES,
+    sduTypeToWire: NR_TO_WIRE,
+    sduTypeFromWire: NR_FROM_WIRE,
   },
   full: {
     innerIdentity: true,
     macI: true,
     overhead: HEADER_BYTES + INNER_IDENTITY_BYTES + MAC_I_BYTES,
     sduOffset: HEADER_BYTES + INNER_IDENTITY_BYTES,
+    sduTypeToWire: NR_TO_WIRE,
+    sduTypeFromWire: NR_FROM_WIRE,
   },
 } as const satisfies Record<string, PduLayout>;
+
+/**
+ * The header code of SDU type `sduType` (0..4) in `layout`; throws RangeError when the profile
+ * has no code for it (lte-prose: Ethernet, Unstructured).
+ */
+export function sduTypeCode(layout: PduLayout, sduType: number): number {
+  const code = layout.sduTypeToWire[sduType];
+  if (code === undefined || code < 0) {
+    throw new RangeError(`sduType: ${SDU_TYPE_NAMES[sduType] ?? sduType} has no SDU Type code in this profile (lte-prose carries ip, non-ip and arp)`);
+  }
+  return code;
+}
 
 /** The layout of a profile with integrity on (`integrity`) or off. */
 export function pduLayout(profile: HierarchyProfile, integrity: boolean): PduLayout {

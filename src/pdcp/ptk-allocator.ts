@@ -15,15 +15,28 @@
  * in `bridge/state/`; {@link MemoryPtkHighWaterStore} is for tests and one-shot tools.
  */
 
-/** One PTK ID space: PTK IDs are per (PGK, sender GMI), and PGK IDs are per group. */
+/**
+ * One PTK ID space: PTK IDs are per (PGK, sender GMI), and PGK IDs are per group. The PGK is named
+ * by its ID and by its value's tag (src/keys/pgk-tag.ts): the keys depend on the value, and a
+ * PKMF that lost its database may hand out an old PGK ID again with a new value.
+ */
 export interface PtkIdSpace {
   readonly groupId: number;
   readonly gmi: number;
   readonly pgkId: number;
+  /** 16 hex digits, src/keys/pgk-tag.ts. */
+  readonly pgkTag: string;
 }
 
 /** One past the largest PTK ID: a high-water mark equal to this means the space is exhausted. */
 export const PTK_ID_SPACE = 0x10000;
+
+/**
+ * The first PTK ID handed out in a space. PTK ID 0 is never used: with PGK Index 0 it is what
+ * TS 36.323 6.3.12 puts in a PDU whose ciphering is not configured, so a receiver must not be
+ * able to take a protected PDU for one (docs/protocol.md section 5).
+ */
+export const FIRST_PTK_ID = 1;
 
 /**
  * Durable storage of high-water marks. Both methods are synchronous on purpose: `save` must not
@@ -38,17 +51,32 @@ export interface PtkHighWaterStore {
   save(space: PtkIdSpace, highWater: number): void;
 }
 
+/**
+ * Which GMI of each group this PTK state belongs to: a UE sends only under a GMI its durable PTK
+ * state holds (docs/protocol.md section 5, "lost state is not a fresh start"). It tells the PKMF
+ * in every Key Request (`held_gmi`); a GMI the PKMF hands out for a request without one (or with
+ * another) is new in the group, so its PTK ID spaces are empty, and it is claimed here durably
+ * before anything is sent under it. State that is lost takes its claims with it: the UE then asks
+ * without `held_gmi` and gets a fresh GMI, never its old one.
+ */
+export interface GmiLedger {
+  /** The GMI claimed for `groupId`, or undefined. */
+  heldGmi(groupId: number): number | undefined;
+  /** Durably records `gmi` as this state's GMI in `groupId` (replacing an earlier claim). */
+  claimGmi(groupId: number, gmi: number): void;
+}
+
 export function spaceKey(space: PtkIdSpace): string {
-  return `${space.groupId}:${space.gmi}:${space.pgkId}`;
+  return `${space.groupId}:${space.gmi}:${space.pgkId}:${space.pgkTag}`;
 }
 
 /** Parses {@link spaceKey} back (for stores that keep the text key). */
 export function parseSpaceKey(key: string): PtkIdSpace | undefined {
-  const m = /^(\d{1,8}):(\d{1,8}):(\d{1,10})$/.exec(key);
+  const m = /^(\d{1,8}):(\d{1,8}):(\d{1,10}):([0-9a-f]{16})$/.exec(key);
   if (!m) return undefined;
   const [groupId, gmi, pgkId] = [Number(m[1]), Number(m[2]), Number(m[3])];
   if (groupId > 0xffffff || gmi > 0xffffff || pgkId > 0xffffffff) return undefined;
-  return { groupId, gmi, pgkId };
+  return { groupId, gmi, pgkId, pgkTag: m[4]! };
 }
 
 /** Checks a mark read from a store. */
@@ -60,9 +88,16 @@ export function checkHighWater(value: unknown, what: string): number {
 }
 
 /** A store in memory only: correct within one process, forgets everything on exit. */
-export class MemoryPtkHighWaterStore implements PtkHighWaterStore {
+export class MemoryPtkHighWaterStore implements PtkHighWaterStore, GmiLedger {
   readonly marks = new Map<string, number>();
+  readonly gmis = new Map<number, number>();
   saves = 0;
+  heldGmi(groupId: number): number | undefined {
+    return this.gmis.get(groupId);
+  }
+  claimGmi(groupId: number, gmi: number): void {
+    this.gmis.set(groupId, gmi);
+  }
   load(space: PtkIdSpace): number | undefined {
     return this.marks.get(spaceKey(space));
   }
@@ -108,7 +143,8 @@ export class PtkIdAllocator {
       const persisted = this.store.load(space);
       const mark = persisted === undefined ? 0 : checkHighWater(persisted, `stored mark of ${key}`);
       // Resume at the mark: every ID below it may have been used before a crash.
-      st = { next: mark, reservedEnd: mark };
+      const next = Math.max(mark, FIRST_PTK_ID);
+      st = { next, reservedEnd: next };
       this.spaces.set(key, st);
     }
     return st;

@@ -17,12 +17,16 @@ export class ReplayWindow {
   private readonly wordMask: number;
   /** Highest COUNT accepted so far; -1 before the first. */
   private top = -1;
+  /** COUNTs below it are rejected: they may have been accepted before a restart (replay-marks.ts). */
+  readonly floor: number;
 
   /**
    * @param words ring size in 32-bit words, a power of two >= 2; the usable window is
    *   (words - 1) * 32 COUNT values (RFC 6479 3: one word is the one being filled).
+   * @param floor every COUNT below it is rejected (default 0).
    */
-  constructor(words = 64) {
+  constructor(words = 64, floor = 0) {
+    this.floor = floor;
     if (!Number.isInteger(words) || words < 2 || (words & (words - 1)) !== 0 || words > 1 << 20) {
       throw new RangeError(`words: expected a power of two from 2 to 2^20, got ${words}`);
     }
@@ -38,6 +42,7 @@ export class ReplayWindow {
 
   /** True when `count` (0..2^32-1) is neither a duplicate nor older than the window. */
   check(count: number): boolean {
+    if (count < this.floor) return false;
     if (count > this.top) return true;
     if (this.top - count >= this.size) return false;
     const word = this.words[Math.floor(count / WORD_BITS) & this.wordMask]!;

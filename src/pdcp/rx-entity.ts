@@ -22,6 +22,12 @@
  *   change), one for other PTK IDs of such senders, one for everyone else. A flood spoofing
  *   random headers thus mostly drains the last bucket and leaves real senders' PTK changes alone;
  * - replay windows are created only for verified senders, up to `maxSenders`.
+ *
+ * Replay protection needs authentication: only groups with integrity (NIA1-3) have replay windows.
+ * Without it (`lte-prose`, `nia: null`, NIA0) there is none, as in TS 36.323: a window that
+ * unauthenticated PDUs could move would let one forged header (PTK ID 0xFFFF, SN 0xFFFF) lock a
+ * sender out for the PGK's life. With a {@link ReplayMarkStore}, windows survive restarts
+ * (replay-marks.ts).
  */
 import type { GroupKeyState, InstalledGroup, InstalledPgk } from '../keys/group-key-state.js';
 import { lookupRxPgk, PGK_INDEX_COUNT } from '../keys/group-key-state.js';
@@ -30,6 +36,7 @@ import { EngineLru, type CachedEngines } from './engine-cache.js';
 import { DEFAULT_MAX_SDU_BYTES, HEADER_BYTES, MAC_I_BYTES, INNER_IDENTITY_BYTES, MAX_SDU_TYPE, pduLayout, type PduLayout } from './pdu.js';
 import { SampleGate, StageMarks, type PdcpProfiler } from './profiler.js';
 import { derivePtkEngines, type PtkEngines } from './ptk-engines.js';
+import { COUNT_SPACE, type ReplayMarkKey, type ReplayMarkStore } from './replay-marks.js';
 import { ReplayWindow } from './replay-window.js';
 import { openPdu } from './seal.js';
 import { TokenBucket } from './token-bucket.js';
@@ -83,6 +90,14 @@ export interface RxEntityOptions {
   probationCacheSize?: number;
   /** Drop PDUs whose L2 source is this UE's own GMI in the group (default true). */
   rejectOwnSource?: boolean;
+  /** Durable replay floors (replay-marks.ts); without one, windows start empty after a restart. */
+  replayMarks?: ReplayMarkStore;
+  /**
+   * How far past an accepted COUNT the durable floor is moved, when it must move (default 1024):
+   * one save per `replayMarkStep` PDUs of a sender at most, and at most `replayMarkStep - 1` of
+   * its PDUs dropped after a restart.
+   */
+  replayMarkStep?: number;
   /**
    * Per-stage timing of `unprotect` (profiler.ts): decode, key, cipher, integrity, and the whole
    * call, for accepted PDUs among one in `profiler.sampleEvery`. Without one no clock is read.
@@ -103,11 +118,15 @@ interface RxPgkState {
   readonly pending: Map<number, CachedEngines>;
   /** Anti-replay windows of this PGK by sender GMI. */
   readonly windows: Map<number, ReplayWindow>;
+  /** The durable replay floor of each sender's window (with a ReplayMarkStore). */
+  readonly floors: Map<number, number>;
 }
 
 interface RxGroupState {
   readonly group: InstalledGroup;
   readonly layout: PduLayout;
+  /** Integrity with a real MAC (NIA1-3): the only case with replay windows. */
+  readonly replayProtected: boolean;
   /** Minimum PDU length: layout overhead + a 1-octet SDU. */
   readonly minPduBytes: number;
   readonly byIndex: (RxPgkState | undefined)[];
@@ -144,6 +163,8 @@ export class PdcpRxEntity {
   private readonly nextPtkSpan: number;
   private readonly groups = new Map<number, RxGroupState>();
   private windowCount = 0;
+  private readonly replayMarks: ReplayMarkStore | undefined;
+  private readonly replayMarkStep: number;
   private readonly timing: RxTiming | undefined;
 
   constructor(
@@ -172,6 +193,11 @@ export class PdcpRxEntity {
     this.nextPtkSpan = options.nextPtkSpan ?? 64;
     if (!Number.isInteger(this.nextPtkSpan) || this.nextPtkSpan < 0) {
       throw new RangeError(`options.nextPtkSpan: expected an integer >= 0, got ${this.nextPtkSpan}`);
+    }
+    this.replayMarks = options.replayMarks;
+    this.replayMarkStep = options.replayMarkStep ?? 1024;
+    if (!Number.isInteger(this.replayMarkStep) || this.replayMarkStep < 1 || this.replayMarkStep > 0x10000) {
+      throw new RangeError(`options.replayMarkStep: expected an integer 1..65536, got ${this.replayMarkStep}`);
     }
     const profiler = options.profiler;
     this.timing = profiler && { gate: new SampleGate(profiler), marks: new StageMarks(profiler) };
@@ -218,11 +244,12 @@ export class PdcpRxEntity {
     if (length <= HEADER_BYTES) return DROPPED.truncated;
     if (length > this.maxPduBytes) return DROPPED.oversized;
     const b0 = pdu[0]!;
-    const sduType = b0 >>> 5;
-    if (sduType > MAX_SDU_TYPE) return DROPPED['reserved-sdu-type'];
+    if (b0 >>> 5 > MAX_SDU_TYPE) return DROPPED['reserved-sdu-type'];
 
     const gs = this.groupState(l2Dst);
     if (gs === undefined) return DROPPED['unknown-group'];
+    const sduType = gs.layout.sduTypeFromWire[b0 >>> 5]!;
+    if (sduType < 0) return DROPPED['reserved-sdu-type'];
     const group = gs.group;
     if (length < gs.minPduBytes) return DROPPED.truncated;
     if (this.rejectOwnSource && l2Src === group.gmi) return DROPPED['own-source'];
@@ -236,11 +263,18 @@ export class PdcpRxEntity {
     const ptkId = (pdu[1]! << 8) | pdu[2]!;
     const sn = (pdu[3]! << 8) | pdu[4]!;
     const count = ptkId * 0x10000 + sn;
-    let window = ps.windows.get(l2Src);
-    if (window !== undefined) {
-      if (!window.check(count)) return DROPPED.replay;
-    } else if (this.windowCount >= this.maxSenders) {
-      return DROPPED['sender-table-full'];
+    let window: ReplayWindow | undefined;
+    let floor = 0;
+    if (gs.replayProtected) {
+      window = ps.windows.get(l2Src);
+      if (window !== undefined) {
+        if (!window.check(count)) return DROPPED.replay;
+      } else if (this.windowCount >= this.maxSenders) {
+        return DROPPED['sender-table-full'];
+      } else if (this.replayMarks !== undefined) {
+        floor = this.replayMarks.loadFloor(this.markKey(group, l2Src, pgk)) ?? 0;
+        if (count < floor) return DROPPED.replay;
+      }
     }
 
     const key = l2Src * 0x10000 + ptkId;
@@ -272,14 +306,51 @@ export class PdcpRxEntity {
       this.probation.remove(pending);
       this.lru.add(ps.engines, key, engines);
     }
-    if (window === undefined) {
-      window = new ReplayWindow(this.windowWords);
-      ps.windows.set(l2Src, window);
-      this.windowCount++;
+    if (gs.replayProtected) {
+      if (window === undefined) {
+        window = new ReplayWindow(this.windowWords, floor);
+        ps.windows.set(l2Src, window);
+        ps.floors.set(l2Src, floor);
+        this.windowCount++;
+      }
+      if (this.replayMarks !== undefined && count >= ps.floors.get(l2Src)!) {
+        // Durable before the PDU is delivered: a crash right after must not let it in again.
+        const next = Math.min(count + this.replayMarkStep, COUNT_SPACE);
+        try {
+          this.replayMarks.saveFloor(this.markKey(group, l2Src, pgk), next);
+        } catch {
+          return DROPPED['replay-state-error'];
+        }
+        ps.floors.set(l2Src, next);
+      }
+      window.update(count);
     }
-    window.update(count);
     if (marks !== undefined) marks.mark(5);
     return { ok: true, sdu: opened, sduType, senderGmi: l2Src, groupId: l2Dst, pgkId: pgk.pgkId, ptkId, sn };
+  }
+
+  /**
+   * For a clean stop: hands the store the exact floor of every window (one past the highest COUNT
+   * accepted, never below the floor it started from), so that a restart drops nothing live.
+   * Returns how many windows it settled. Call it once no more PDUs are offered.
+   */
+  settleReplayMarks(): number {
+    if (this.replayMarks === undefined) return 0;
+    const floors: { key: ReplayMarkKey; floor: number }[] = [];
+    for (const gs of this.groups.values()) {
+      for (const ps of gs.byIndex) {
+        if (ps === undefined) continue;
+        for (const [senderGmi, window] of ps.windows) {
+          floors.push({ key: this.markKey(gs.group, senderGmi, ps.pgk), floor: Math.max(window.highest + 1, window.floor) });
+        }
+      }
+    }
+    if (floors.length > 0) this.replayMarks.settleFloors(floors);
+    return floors.length;
+  }
+
+  private markKey(group: InstalledGroup, senderGmi: number, pgk: InstalledPgk): ReplayMarkKey {
+    return { groupId: group.groupId, senderGmi, pgkId: pgk.pgkId, pgkTag: pgk.tag };
   }
 
   private bucketFor(window: ReplayWindow | undefined, ptkId: number): TokenBucket {
@@ -320,10 +391,10 @@ export class PdcpRxEntity {
           this.lru.dropOwner(prev.engines);
           this.probation.dropOwner(prev.pending);
         }
-        byIndex[pgk.index] = { pgk, engines: prev.engines, pending: prev.pending, windows: prev.windows };
+        byIndex[pgk.index] = { pgk, engines: prev.engines, pending: prev.pending, windows: prev.windows, floors: prev.floors };
         kept.add(prev);
       } else {
-        byIndex[pgk.index] = { pgk, engines: new Map(), pending: new Map(), windows: new Map() };
+        byIndex[pgk.index] = { pgk, engines: new Map(), pending: new Map(), windows: new Map(), floors: new Map() };
       }
     }
     if (old !== undefined) {
@@ -331,7 +402,8 @@ export class PdcpRxEntity {
         if (prev !== undefined && !kept.has(prev)) this.dropPgkState(prev);
       }
     }
-    return { group, layout, minPduBytes: layout.overhead + 1, byIndex };
+    const replayProtected = group.nia !== null && group.nia !== 0;
+    return { group, layout, replayProtected, minPduBytes: layout.overhead + 1, byIndex };
   }
 
   private dropGroupState(gs: RxGroupState): void {
@@ -343,6 +415,7 @@ export class PdcpRxEntity {
     this.probation.dropOwner(ps.pending);
     this.windowCount -= ps.windows.size;
     ps.windows.clear();
+    ps.floors.clear();
   }
 }
 

@@ -12,7 +12,7 @@
  */
 import type { GroupKeyState, InstalledGroup, InstalledPgk } from '../keys/group-key-state.js';
 import { nextTxSelectionChangeMs, selectTxPgk } from '../keys/group-key-state.js';
-import { DEFAULT_MAX_SDU_BYTES, MAX_SDU_TYPE, pduLayout, type PduLayout } from './pdu.js';
+import { DEFAULT_MAX_SDU_BYTES, MAX_SDU_TYPE, pduLayout, sduTypeCode, type PduLayout } from './pdu.js';
 import { SampleGate, StageMarks, type PdcpProfiler } from './profiler.js';
 import type { PtkIdAllocator, PtkIdSpace } from './ptk-allocator.js';
 import { derivePtkEngines, type PtkEngines } from './ptk-engines.js';
@@ -132,9 +132,10 @@ export class PdcpTxEntity {
     if (ctx === undefined || ctx.group !== group || nowMs >= ctx.recheckAtMs || ctx.nextSn >= this.snPerPtk) {
       ctx = this.refresh(group, ctx, nowMs);
     }
+    const sduTypeWire = sduTypeCode(ctx.layout, sduType);
     const sn = ctx.nextSn++;
     if (marks !== undefined) marks.mark(1);
-    const pdu = sealPdu(ctx.engines, ctx.layout, sduType, ctx.pgk.index, ctx.ptkId, sn, group.groupId, group.gmi, sdu, marks);
+    const pdu = sealPdu(ctx.engines, ctx.layout, sduTypeWire, ctx.pgk.index, ctx.ptkId, sn, group.groupId, group.gmi, sdu, marks);
     if (marks !== undefined) recordTx(marks);
     return { pdu, l2Src: group.gmi, l2Dst: group.groupId, pgkId: ctx.pgk.pgkId, ptkId: ctx.ptkId, sn };
   }
@@ -153,7 +154,7 @@ export class PdcpTxEntity {
 
   private refresh(group: InstalledGroup, ctx: TxContext | undefined, nowMs: number): TxContext {
     const guardMs = this.keys.txGuardMs;
-    const spaceOf = (pgk: InstalledPgk): PtkIdSpace => ({ groupId: group.groupId, gmi: group.gmi, pgkId: pgk.pgkId });
+    const spaceOf = (pgk: InstalledPgk): PtkIdSpace => ({ groupId: group.groupId, gmi: group.gmi, pgkId: pgk.pgkId, pgkTag: pgk.tag });
     const continuable = (pgk: InstalledPgk): boolean =>
       ctx !== undefined && ctx.nextSn < this.snPerPtk && sameKeyInputs(ctx, group, pgk);
     // A PGK is usable while this sender has PTK IDs left under it, or SNs left in its current PTK.

@@ -172,6 +172,8 @@ export interface GroupRequestMsg {
   groupId: number;
   supportedNea: number[];
   supportedNia: number[];
+  /** The GMI the UE holds durable PTK ID state for in this group; absent: none (proto `held_gmi`). */
+  heldGmi?: number;
 }
 
 export interface KeyRequestMsg {
@@ -245,7 +247,7 @@ export function encodeKeyRequest(req: KeyRequestMsg): Uint8Array {
  * invalid request gets a MALFORMED_REQUEST response instead of a closed connection.
  */
 export function decodeClientFrame(bytes: Uint8Array): KeyRequestMsg {
-  const msg = decodeWith<{ keyRequest?: { transactionId: number; groups: GroupRequestMsg[]; homePlmn: string } }>(
+  const msg = decodeWith<{ keyRequest?: { transactionId: number; groups: (GroupRequestMsg & { heldGmi?: number | null })[]; homePlmn: string } }>(
     ClientFrameType,
     bytes,
   );
@@ -254,7 +256,12 @@ export function decodeClientFrame(bytes: Uint8Array): KeyRequestMsg {
   return {
     transactionId: kr.transactionId,
     homePlmn: kr.homePlmn,
-    groups: kr.groups.map((g) => ({ groupId: g.groupId, supportedNea: [...g.supportedNea], supportedNia: [...g.supportedNia] })),
+    groups: kr.groups.map((g) => ({
+      groupId: g.groupId,
+      supportedNea: [...g.supportedNea],
+      supportedNia: [...g.supportedNia],
+      ...(g.heldGmi === undefined || g.heldGmi === null ? {} : { heldGmi: g.heldGmi }),
+    })),
   };
 }
 

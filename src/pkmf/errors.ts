@@ -17,6 +17,7 @@ export const ErrorCode = {
   FRAME_TOO_LARGE: 9,
   INTERNAL_ERROR: 10,
   IDENTITY_REJECTED: 11,
+  RATE_LIMITED: 12,
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -39,6 +40,7 @@ const INFO: Record<ErrorCode, ErrorInfo> = {
   9: { name: 'FRAME_TOO_LARGE', description: 'the frame exceeds the maximum frame size', transient: false },
   10: { name: 'INTERNAL_ERROR', description: 'the PKMF failed internally', transient: true },
   11: { name: 'IDENTITY_REJECTED', description: "the client certificate names no SUPI or was not issued by the CA of the SUPI's home network", transient: false },
+  12: { name: 'RATE_LIMITED', description: 'the UE sent more Key Requests than the PKMF accepts per UE; retry later', transient: true },
 };
 
 export const ERROR_CODES: readonly ErrorCode[] = Object.values(ErrorCode);

@@ -98,6 +98,11 @@ export function isUint24(v: unknown): v is number {
   return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffff;
 }
 
+/** A GMI the PKMF can assign: 24-bit, neither 0 nor 0xffffff (src/pkmf/lifecycle.ts pickGmi). */
+export function isGmi(v: unknown): v is number {
+  return isUint24(v) && v !== 0 && v !== 0xffffff;
+}
+
 export function isUint32(v: unknown): v is number {
   return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
 }

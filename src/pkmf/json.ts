@@ -13,7 +13,7 @@ import { HIERARCHY_PROFILES } from '../crypto/types.js';
 import type { GroupResult, IssuedPgk } from './codec.js';
 import { PGK_BYTES } from './codec.js';
 import { ErrorCode, errorCodeByName, errorName } from './errors.js';
-import { formatPlmn, hex24, isSupi, isUint32, parsePlmn } from './identity.js';
+import { formatPlmn, hex24, isGmi, isSupi, isUint32, parsePlmn } from './identity.js';
 import type { ValidGroupRequest } from './validate.js';
 import { MAX_GROUPS_PER_REQUEST } from './validate.js';
 
@@ -94,6 +94,7 @@ export function buildPeerKeyRequest(req: PeerKeyRequest): object {
       groupId: hex24(g.groupId),
       supportedNea: [...g.supportedNea].sort(),
       supportedNia: [...g.supportedNia].sort(),
+      ...(g.heldGmi === undefined ? {} : { heldGmi: hex24(g.heldGmi) }),
     })),
   };
 }
@@ -120,7 +121,12 @@ export function parsePeerKeyRequest(body: unknown): Parsed<PeerKeyRequest> {
     const supportedNia = algList(g.supportedNia);
     if (!supportedNea || supportedNea.size === 0) return { ok: false, reason: `groups[${i}].supportedNea: expected a non-empty list of 0..3` };
     if (!supportedNia) return { ok: false, reason: `groups[${i}].supportedNia: expected a list of 0..3` };
-    groups.push({ groupId, supportedNea, supportedNia });
+    let heldGmi: number | undefined;
+    if (g.heldGmi !== undefined) {
+      heldGmi = typeof g.heldGmi === 'string' && HEX24_RE.test(g.heldGmi) ? parseInt(g.heldGmi, 16) : undefined;
+      if (!isGmi(heldGmi)) return { ok: false, reason: `groups[${i}].heldGmi: expected 6 hex digits, not 000000 or ffffff` };
+    }
+    groups.push({ groupId, supportedNea, supportedNia, ...(heldGmi === undefined ? {} : { heldGmi }) });
   }
   return { ok: true, value: { transactionId: body.transactionId, supi: body.supi, servingPlmn, groups } };
 }

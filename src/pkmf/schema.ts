@@ -24,7 +24,13 @@ export const PKMF_PROTO_DESCRIPTOR = {
                   values: { PROFILE_PCR: 0, PROFILE_TS33533: 1, PROFILE_LTE_PROSE: 2 },
                 },
                 GroupRequest: {
-                  fields: { groupId: u32(1), supportedNea: rep('uint32', 2), supportedNia: rep('uint32', 3) },
+                  oneofs: { _heldGmi: { oneof: ['heldGmi'] } },
+                  fields: {
+                    groupId: u32(1),
+                    supportedNea: rep('uint32', 2),
+                    supportedNia: rep('uint32', 3),
+                    heldGmi: { type: 'uint32', id: 4, options: { proto3_optional: true } },
+                  },
                 },
                 KeyRequest: {
                   fields: {

@@ -4,7 +4,7 @@
  */
 import type { AlgId } from '../crypto/types.js';
 import type { KeyRequestMsg } from './codec.js';
-import { hex24, isPlmnString, isUint24 } from './identity.js';
+import { hex24, isGmi, isPlmnString, isUint24 } from './identity.js';
 
 export const MAX_GROUPS_PER_REQUEST = 64;
 
@@ -12,6 +12,8 @@ export interface ValidGroupRequest {
   groupId: number;
   supportedNea: ReadonlySet<AlgId>;
   supportedNia: ReadonlySet<AlgId>;
+  /** The GMI the UE holds durable PTK ID state for; undefined: none (a fresh GMI is due). */
+  heldGmi?: number;
 }
 
 export interface ValidKeyRequest {
@@ -49,7 +51,8 @@ export function validateKeyRequest(req: KeyRequestMsg): Validation<ValidKeyReque
     if (nea.value.size === 0) return { ok: false, reason: `group ${hex24(g.groupId)}: supported_nea is empty` };
     const nia = algSet(g.supportedNia, `group ${hex24(g.groupId)} supported_nia`);
     if (!nia.ok) return nia;
-    groups.push({ groupId: g.groupId, supportedNea: nea.value, supportedNia: nia.value });
+    if (g.heldGmi !== undefined && !isGmi(g.heldGmi)) return { ok: false, reason: `group ${hex24(g.groupId)}: held_gmi ${g.heldGmi} is not a GMI (1..0xfffffe)` };
+    groups.push({ groupId: g.groupId, supportedNea: nea.value, supportedNia: nia.value, ...(g.heldGmi === undefined ? {} : { heldGmi: g.heldGmi }) });
   }
   return { ok: true, value: { transactionId: req.transactionId, groups, homePlmn: req.homePlmn || undefined } };
 }
