@@ -28,7 +28,7 @@ describe('sl-bridge CLI', () => {
 });
 
 describe('stdout closed early (`sl-bridge ... | head`)', () => {
-  const VECTORS = new URL('../../shared/test-vectors/3gpp-vectors.json', import.meta.url).pathname;
+  const VECTORS = new URL('./vectors/3gpp.json', import.meta.url).pathname;
   const dir = mkdtempSync(join(tmpdir(), 'slb-cli-epipe-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

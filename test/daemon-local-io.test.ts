@@ -111,6 +111,13 @@ describe('state directory', () => {
     expect(r2.code).toBe(2);
     expect(r2.stderr).toContain(`${b.file}: keys.stateDir: expected a directory`);
     noStack(r2.stderr);
+    // The key client's own directory, when it is another one.
+    const d = ueConfig({ ue: { stateDir: 'state' }, keys: { ...keys, stateDir: 'keys-file' } });
+    writeFileSync(join(d.dir, 'keys-file'), 'x');
+    const r4 = await runFails(['--config', d.file]);
+    expect(r4.code).toBe(2);
+    expect(r4.stderr).toContain(`${d.file}: keys.stateDir: expected a directory`);
+    noStack(r4.stderr);
     const c = ueConfig({ ue: { stateDir: 'file/below' } });
     writeFileSync(join(c.dir, 'file'), 'x');
     const r3 = await runFails(['--config', c.file]);

@@ -162,7 +162,7 @@ describe('receive state across key updates', () => {
     expect(rx.unprotect(r.pdu, r.l2Src, r.l2Dst, NOW)).toEqual({ ok: false, reason: 'replay' });
     expect(rx.stats()).toMatchObject({ cachedEngines: 0, replayWindows: 1 });
     const r2 = tx.protect(bytes(10), 1, GROUP_ID, NOW); // new PTK under the new algorithms
-    expect(r2.ptkId).toBe(1);
+    expect(r2.ptkId).toBe(2); // PTK IDs start at 1: the second PTK
     expect(rx.unprotect(r2.pdu, r2.l2Src, r2.l2Dst, NOW).ok).toBe(true);
     expect(rx.stats()).toMatchObject({ cachedEngines: 1, derivations: 2 });
   });

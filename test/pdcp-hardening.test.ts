@@ -88,6 +88,25 @@ describe('replay floors across receiver restarts', () => {
     expect(recorded.filter((r) => reason(rx3.unprotect(r.pdu, r.l2Src, r.l2Dst, NOW)) === 'accepted')).toHaveLength(recorded.length);
   });
 
+  it('extendReplayFloors raises, in one write, the floors of senders within half a step of theirs', () => {
+    const { tx } = pair();
+    const marks = new MemoryReplayMarkStore();
+    const rx = new PdcpRxEntity(keysFor(RECEIVER_GMI), { replayMarks: marks, replayMarkStep: STEP });
+    const pdus = run(3 * STEP, tx);
+    let timerSaves = 0;
+    for (const [i, r] of pdus.entries()) {
+      expect(reason(rx.unprotect(r.pdu, r.l2Src, r.l2Dst, NOW))).toBe('accepted');
+      if (i % 4 === 3 && rx.extendReplayFloors() > 0) timerSaves++; // the daemon's timer, every 4 PDUs here
+    }
+    // Only the first PDU (no floor yet) waited for a write of its own; the timer did the rest.
+    expect(marks.saves).toBe(1 + timerSaves);
+    const last = pdus[pdus.length - 1]!;
+    const floor = [...marks.floors.values()][0]!;
+    expect(floor).toBeGreaterThan(last.ptkId * 0x10000 + last.sn);
+    expect(floor - (last.ptkId * 0x10000 + last.sn)).toBeLessThanOrEqual(STEP);
+    expect(rx.extendReplayFloors()).toBe(floor - (last.ptkId * 0x10000 + last.sn) <= STEP / 2 ? 1 : 0);
+  });
+
   it('after a clean stop (settleReplayMarks) a restart drops the replays and no live PDU', () => {
     const { tx } = pair();
     const marks = new MemoryReplayMarkStore();

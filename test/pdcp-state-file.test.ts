@@ -29,8 +29,8 @@ describe('PDCP state file, format 2', () => {
     s1.save({ groupId: 1, gmi: 2, pgkId: 3, pgkTag: TAG_A }, 8);
     s1.save({ groupId: 1, gmi: 2, pgkId: 3, pgkTag: TAG_B }, 16);
     s1.claimGmi(1, 2);
-    s1.saveFloor(floorKey, 1024);
-    expect(() => s1.saveFloor(floorKey, 1000)).toThrow(/below the stored floor/);
+    s1.raiseFloors([{ key: floorKey, floor: 1024 }]);
+    expect(() => s1.raiseFloors([{ key: floorKey, floor: 1000 }])).toThrow(/below the stored floor/);
     expect(() => s1.claimGmi(1, 0)).toThrow(RangeError);
     s1.close();
     expect(statSync(file).mode & 0o777).toBe(0o600);

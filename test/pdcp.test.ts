@@ -292,7 +292,7 @@ describe('every drop reason has its counter', () => {
     expect(reason(rx2.unprotect(r2.pdu, r2.l2Src, r2.l2Dst, NOW))).toBe('derivation-rate-limited');
     expect(rx2.counters['derivation-rate-limited']).toBe(1);
     // replay-state-error: a receiver whose replay-mark store cannot save does not deliver.
-    const failing = { loadFloor: () => undefined, saveFloor: () => { throw new Error('disk full'); }, settleFloors: () => undefined };
+    const failing = { loadFloor: () => undefined, raiseFloors: () => { throw new Error('disk full'); }, settleFloors: () => undefined };
     const rx3 = new PdcpRxEntity(keysFor(RECEIVER_GMI), { replayMarks: failing });
     const r3 = tx.protect(bytes(20), 1, GROUP_ID, NOW);
     expect(reason(rx3.unprotect(r3.pdu, r3.l2Src, r3.l2Dst, NOW))).toBe('replay-state-error');

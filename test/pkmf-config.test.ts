@@ -161,7 +161,7 @@ describe('PKMF config: database and certificate edge cases (through the CLI)', (
     expect(ok.limits).toMatchObject({ maxUnauthenticatedPerSource: 8, ueRequestBurst: 3, ueRequestsPerMin: 6, handshakeLogIntervalMs: 1000 });
     expect(ok.issuanceLog).toEqual({ maxAgeMs: 7 * 86_400_000, maxRows: 500 });
     const defaults = loadPkmfConfig(pkmfFile('limits-default', () => undefined));
-    expect(defaults.limits).toMatchObject({ maxUnauthenticatedPerSource: 64, ueRequestBurst: 10, ueRequestsPerMin: 30, handshakeLogIntervalMs: 10_000 });
+    expect(defaults.limits).toMatchObject({ maxUnauthenticatedPerSource: 64, ueRequestBurst: 20, ueRequestsPerMin: 30, handshakeLogIntervalMs: 10_000 });
     expect(defaults.issuanceLog).toEqual({ maxAgeMs: 30 * 86_400_000, maxRows: 100_000 });
     const bad = pkmfFile('limits-bad', (d) => (d.issuanceLog = { maxRows: 0 }));
     expect(() => loadPkmfConfig(bad)).toThrow(/issuanceLog\.maxRows: expected an integer from 100/);

@@ -54,7 +54,7 @@ export interface DaemonConfig {
   keys: UeKeyConfig | undefined;
 }
 
-export const DEFAULT_PDCP_CONFIG: DaemonPdcpConfig = { txGuardMs: 60_000, rxExpiryGraceMs: 30_000, ptkBlockSize: 8, snPerPtk: 0x10000, replayMarkStep: 1024 };
+export const DEFAULT_PDCP_CONFIG: DaemonPdcpConfig = { txGuardMs: 60_000, rxExpiryGraceMs: 30_000, ptkBlockSize: 8, snPerPtk: 0x10000, replayMarkStep: 64 };
 
 /** Reads and validates a UE config file. Throws ConfigError. */
 export function loadDaemonConfig(file: string): DaemonConfig {

@@ -31,7 +31,7 @@ import type { PduEnvelope } from '../../src/wire/envelope.js';
 import { SequenceTracker } from '../../src/wire/sequence.js';
 import { KeyClient } from '../pkmf/key-client.js';
 import type { HwProfile } from '../profiles/types.js';
-import { FilePtkHighWaterStore } from '../state/ptk-high-water-file.js';
+import { FilePtkHighWaterStore, PTK_STATE_FILE } from '../state/ptk-high-water-file.js';
 import { unixNowNs } from '../transport/clock.js';
 import type { SerialStackTransport } from '../transport/serial.js';
 import type { MalformedFrame, PeerHandle, StackTransport, TransportCounters } from '../transport/types.js';
@@ -41,10 +41,15 @@ import type { DaemonConfig } from './config.js';
 import { flattenDrops, newDaemonCounters, securityDrops, type DaemonCounters, type DaemonDropReason } from './counters.js';
 
 /** The state file of the PTK ID high-water marks, in the UE's state directory. */
-export const PTK_STATE_FILE = 'ptk-high-water.json';
 /** Senders tracked for per-sender accounting (a flood of forged L2 sources cannot grow it further). */
 export const MAX_TRACKED_SENDERS = 1024;
 const PRUNE_INTERVAL_MS = 10_000;
+/**
+ * How often the replay floors of senders close to theirs are raised in one batched write
+ * (src/pdcp/replay-marks.ts): a sender must send fewer than replayMarkStep / 2 PDUs in this
+ * time for its PDUs never to wait for a write (64 / 2 per 100 ms: 320 PDUs/s).
+ */
+const REPLAY_FLOOR_INTERVAL_MS = 100;
 
 export type SecurityMode = 'on' | 'off';
 
@@ -215,6 +220,8 @@ export class BridgeDaemon {
   private readonly startCpu = process.cpuUsage();
   private lastCpu = { at: performance.now(), usage: process.cpuUsage() };
   private pruneTimer: NodeJS.Timeout | undefined;
+  private replayFloorTimer: NodeJS.Timeout | undefined;
+  private replayFloorFailing = false;
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   private stopped: Promise<DaemonStatus> | undefined;
 
@@ -271,6 +278,10 @@ export class BridgeDaemon {
     }
     this.pruneTimer = setInterval(() => this.prune(), PRUNE_INTERVAL_MS);
     this.pruneTimer.unref();
+    if (this.rx) {
+      this.replayFloorTimer = setInterval(() => this.extendReplayFloors(), REPLAY_FLOOR_INTERVAL_MS);
+      this.replayFloorTimer.unref();
+    }
     if (this.keyClient) {
       this.keyClient.on('keys', (groups: GroupKeyMaterial[]) => this.installKeys(groups));
       this.keyClient.on('group-error', (e: { groupId: number; code: ErrorCode }) =>
@@ -296,6 +307,7 @@ export class BridgeDaemon {
     this.stopped ??= (async () => {
       this.state = 'stopping';
       if (this.pruneTimer) clearInterval(this.pruneTimer);
+      if (this.replayFloorTimer) clearInterval(this.replayFloorTimer);
       await this.keyClient?.stop();
       await this.release();
       // After the release: frames the transports dropped while closing (still queued: `closed`)
@@ -330,6 +342,18 @@ export class BridgeDaemon {
     // (a clean restart then drops no live PDU). Closing releases the lock.
     await attempt('replay floors', () => this.rx?.settleReplayMarks());
     await attempt('PTK state', () => this.store?.close());
+  }
+
+  private extendReplayFloors(): void {
+    try {
+      this.rx?.extendReplayFloors();
+      if (this.replayFloorFailing) this.log.info('replay floors written again');
+      this.replayFloorFailing = false;
+    } catch (e) {
+      // unprotect writes the floor itself when a PDU reaches it (and drops the PDU if that fails).
+      if (!this.replayFloorFailing) this.log.error({ err: (e as Error).message }, 'cannot write replay floors; PDUs that reach their floor are dropped (replay-state-error)');
+      this.replayFloorFailing = true;
+    }
   }
 
   /**

@@ -50,19 +50,28 @@ function load<T>(what: () => T): T {
 }
 
 /**
- * The state directory (docs/daemon.md): created 0700; a file in its place is a config error
- * naming the key, another failure (EACCES, …) a failed start.
+ * The state directories (docs/daemon.md): the daemon's and, if it is another one, the key
+ * client's, each created 0700. A file in the place of one is a config error naming its key; any
+ * other failure (EACCES, …) a failed start. Returns the warnings about existing ones that are not
+ * private.
  */
-function checkStateDir(config: DaemonConfig): StateDirCheck {
-  try {
-    return prepareStateDir(config.stateDir);
-  } catch (e) {
-    if (!(e instanceof StateDirError)) throw e;
-    if (e.reason === 'not-a-directory') {
-      throw new CliError(`${new ConfigError(config.file, config.stateDirKey, 'expected a directory for the daemon state', config.stateDir).message} (${e.detail})`, 2);
+function checkStateDirs(config: DaemonConfig): { dir: string; warning: NonNullable<StateDirCheck['warning']> }[] {
+  const dirs = new Map<string, string>([[config.stateDir, config.stateDirKey]]);
+  if (config.keys && !dirs.has(config.keys.stateDir)) dirs.set(config.keys.stateDir, 'keys.stateDir');
+  const warnings: { dir: string; warning: NonNullable<StateDirCheck['warning']> }[] = [];
+  for (const [dir, key] of dirs) {
+    try {
+      const { warning } = prepareStateDir(dir);
+      if (warning) warnings.push({ dir, warning });
+    } catch (e) {
+      if (!(e instanceof StateDirError)) throw e;
+      if (e.reason === 'not-a-directory') {
+        throw new CliError(`${new ConfigError(config.file, key, 'expected a directory for the daemon state', dir).message} (${e.detail})`, 2);
+      }
+      throw new CliError(`cannot use the state directory ${dir} (${key} in ${config.file}): ${e.detail}`, 1);
     }
-    throw new CliError(`cannot use the state directory ${config.stateDir} (${config.stateDirKey} in ${config.file}): ${e.detail}`, 1);
   }
+  return warnings;
 }
 
 export async function runDaemon(flags: RunFlags): Promise<void> {
@@ -80,9 +89,9 @@ export async function runDaemon(flags: RunFlags): Promise<void> {
   }
   const config: DaemonConfig = load(() => loadDaemonConfig(flags.config!));
   const profile: HwProfile = load(() => loadHwProfile(flags.profile));
-  const stateDir = checkStateDir(config);
+  const stateDirWarnings = checkStateDirs(config);
   const logger = daemonLogger({ level: flags.logLevel ?? config.logLevel, name: config.name });
-  if (stateDir.warning) logger.warn({ svc: 'daemon', dir: config.stateDir, mode: stateDir.warning.mode, uid: stateDir.warning.uid }, stateDir.warning.message);
+  for (const { dir, warning } of stateDirWarnings) logger.warn({ svc: 'daemon', dir, mode: warning.mode, uid: warning.uid }, warning.message);
 
   const taps = await openCaptureTaps({ pcap: flags.pcap, keylog: flags.keylog }).catch((e: unknown) => {
     throw new CliError(`cannot open a capture file: ${(e as Error).message}`, 1);

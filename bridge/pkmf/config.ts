@@ -275,7 +275,7 @@ export function parsePkmfConfig(r: ConfigReader, baseDir: string): PkmfConfig {
     maxConnections: l?.int('maxConnections', { min: 1, max: 1_000_000, def: 10_000 }) ?? 10_000,
     maxUnauthenticatedPerSource: l?.int('maxUnauthenticatedPerSource', { min: 1, max: 1_000_000, def: 64 }) ?? 64,
     handshakeLogIntervalMs: Math.round((l?.number('handshakeLogIntervalSec', { min: 0, max: 86400, def: 10 }) ?? 10) * 1000),
-    ueRequestBurst: l?.int('ueRequestBurst', { min: 1, max: 1_000_000, def: 10 }) ?? 10,
+    ueRequestBurst: l?.int('ueRequestBurst', { min: 1, max: 1_000_000, def: 20 }) ?? 20,
     ueRequestsPerMin: l?.number('ueRequestsPerMin', { min: 0.001, max: 60_000_000, def: 30 }) ?? 30,
   };
   l?.done();

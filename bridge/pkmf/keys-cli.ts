@@ -2,12 +2,17 @@
  * `sl-bridge keys fetch` / `keys show`: one request through the key client (persisting what it
  * gets), or the persisted keys, printed as text or JSON. PGK bytes appear only with --show-keys.
  */
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { pino } from 'pino';
+import { parse as parseYaml } from 'yaml';
+import type { GmiLedger } from '../../src/pdcp/ptk-allocator.js';
 import type { GroupKeyMaterial } from '../../src/keys/types.js';
 import { errorDescription, errorName } from '../../src/pkmf/errors.js';
 import { hex24 } from '../../src/pkmf/identity.js';
 import { CliError } from '../cli-error.js';
 import { ConfigError } from '../config/reader.js';
+import { FilePtkHighWaterStore, PTK_STATE_FILE, PtkStateError, readGmiClaims } from '../state/ptk-high-water-file.js';
 import { KeyClient, readPersistedKeys } from './key-client.js';
 import type { UeKeyConfig } from './ue-config.js';
 import { loadUeKeyConfig } from './ue-config.js';
@@ -74,11 +79,53 @@ function groupText(m: Shown, showKeys: boolean, now: number): string {
   return lines.join('\n');
 }
 
+/** Where the daemon of this UE config keeps its PDCP state: `ue.stateDir`, else `keys.stateDir`. */
+function pdcpStateFile(file: string, config: UeKeyConfig): string {
+  let ueStateDir: unknown;
+  try {
+    ueStateDir = (parseYaml(readFileSync(file, 'utf8')) as { ue?: { stateDir?: unknown } } | null)?.ue?.stateDir;
+  } catch {
+    /* the keys: section parsed already; anything else is the daemon's business */
+  }
+  const dir = typeof ueStateDir === 'string' ? resolve(dirname(resolve(file)), ueStateDir) : config.stateDir;
+  return join(dir, PTK_STATE_FILE);
+}
+
+/**
+ * The GMI ledger for one request: the PDCP state itself when no daemon holds it (a new GMI is then
+ * claimed there, as the daemon would), else a read-only view of its claims (the request carries
+ * the daemon's GMI, so looking at the keys never costs the daemon its GMI; a new GMI could not be
+ * claimed and is not used).
+ */
+function openLedger(stateFile: string): { ledger: GmiLedger; close(): void; readOnly: boolean } {
+  try {
+    const store = new FilePtkHighWaterStore(stateFile);
+    return { ledger: store, close: () => store.close(), readOnly: false };
+  } catch (e) {
+    if (!(e instanceof PtkStateError) || !e.inUse) throw new CliError(`keys fetch: ${(e as Error).message}`, 1);
+    const claims = readGmiClaims(stateFile);
+    const ledger: GmiLedger = {
+      heldGmi: (groupId) => claims.get(groupId),
+      claimGmi: () => {
+        throw new Error('a running daemon holds the PDCP state; only it can take a new GMI');
+      },
+    };
+    return { ledger, close: () => undefined, readOnly: true };
+  }
+}
+
 export async function fetchKeysCommand(flags: Flags): Promise<void> {
   const config = loadConfig('fetch', flags);
-  const client = new KeyClient(config, { logger: pino({ level: 'silent' }) });
-  const report = await client.fetchOnce();
-  await client.stop();
+  const state = openLedger(pdcpStateFile(flags.config!, config));
+  const client = new KeyClient(config, { logger: pino({ level: 'silent' }), ledger: state.ledger });
+  let report: Awaited<ReturnType<KeyClient['fetchOnce']>>;
+  try {
+    report = await client.fetchOnce();
+    await client.stop();
+  } finally {
+    state.close();
+  }
+  const refused = new Map(client.status().groups.filter((g) => g.error?.startsWith('REFUSED_BY_UE')).map((g) => [g.groupId, g.error!]));
   if (!report.ok || !report.response) {
     const e = report.error!;
     throw new CliError(`keys fetch: ${config.pkmf.host}:${config.pkmf.port}: ${e.code}: ${e.message}`, 1);
@@ -91,7 +138,11 @@ export async function fetchKeysCommand(flags: Flags): Promise<void> {
       pkmf: `${config.pkmf.host}:${config.pkmf.port}`,
       servingPlmn: res.servingPlmn,
       transactionId: res.transactionId,
-      groups: res.groups.map((g) => (g.ok ? groupJson(g.material, !!flags.showKeys) : { groupId: hex24(g.groupId), error: errorName(g.error) })),
+      groups: res.groups.map((g) => {
+        if (!g.ok) return { groupId: hex24(g.groupId), error: errorName(g.error) };
+        const refusal = refused.get(g.groupId);
+        return refusal === undefined ? groupJson(g.material, !!flags.showKeys) : { ...groupJson(g.material, false), error: refusal };
+      }),
     };
     process.stdout.write(JSON.stringify(out, null, 2) + '\n');
   } else {
@@ -99,13 +150,15 @@ export async function fetchKeysCommand(flags: Flags): Promise<void> {
       `${config.supi} via PKMF ${config.pkmf.host}:${config.pkmf.port} (serving PLMN ${res.servingPlmn}), transaction ${res.transactionId}`,
     ];
     for (const g of res.groups) {
-      if (g.ok) lines.push(groupText(g.material, !!flags.showKeys, now));
+      const refusal = refused.get(g.groupId);
+      if (g.ok && refusal !== undefined) lines.push(`group ${hex24(g.groupId)}  ${refusal} (not persisted)`);
+      else if (g.ok) lines.push(groupText(g.material, !!flags.showKeys, now));
       else lines.push(`group ${hex24(g.groupId)}  error ${errorName(g.error)}: ${errorDescription(g.error)}`);
     }
     lines.push(`persisted to ${client.stateFile}`);
     process.stdout.write(lines.join('\n') + '\n');
   }
-  if (res.groups.every((g) => !g.ok)) process.exitCode = 1;
+  if (res.groups.every((g) => !g.ok || refused.has(g.groupId))) process.exitCode = 1;
 }
 
 export async function showKeysCommand(flags: Flags): Promise<void> {

@@ -72,15 +72,88 @@ interface FileContent {
   legacyMarks?: Record<string, number>;
 }
 
+/** The PDCP state file in a state directory (the daemon's; `keys fetch` looks at it too). */
+export const PTK_STATE_FILE = 'ptk-high-water.json';
+
 export class PtkStateError extends Error {
   readonly code = 'EPTKSTATE';
   constructor(
     readonly file: string,
     message: string,
+    /** Another live process holds the state (its lock). */
+    readonly inUse = false,
   ) {
     super(`${file}: ${message}`);
     this.name = 'PtkStateError';
   }
+}
+
+interface ParsedState {
+  marks: Map<string, number>;
+  legacyMarks: Map<string, number>;
+  gmis: Map<number, number>;
+  replay: Map<string, number>;
+}
+
+/** Checks a state file's text (every field, or PtkStateError naming the file). */
+function parseStateFile(file: string, text: string): ParsedState {
+  const state: ParsedState = { marks: new Map(), legacyMarks: new Map(), gmis: new Map(), replay: new Map() };
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    throw new PtkStateError(file, 'not valid JSON; refusing to guess PTK ID marks (a reset would reuse COUNTs)');
+  }
+  const content = doc as Partial<FileContent> | null;
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isObject(content) || (content.format !== FORMAT && content.format !== FORMAT_1) || !isObject(content.marks)) {
+    throw new PtkStateError(file, `not a ${FORMAT} (or ${FORMAT_1}) file`);
+  }
+  const legacy = content.format === FORMAT_1;
+  const checked = <T>(fn: () => T): T => {
+    try {
+      return fn();
+    } catch (e) {
+      throw new PtkStateError(file, (e as Error).message);
+    }
+  };
+  const legacyMarks = legacy ? content.marks : (content.legacyMarks ?? {});
+  if (!isObject(legacyMarks)) throw new PtkStateError(file, 'legacyMarks: expected an object');
+  for (const [key, value] of Object.entries(legacyMarks)) {
+    if (!LEGACY_KEY.test(key)) throw new PtkStateError(file, `bad key ${JSON.stringify(key)}`);
+    state.legacyMarks.set(key, checked(() => checkHighWater(value, `mark of ${key}`)));
+  }
+  if (legacy) return state;
+  for (const [key, value] of Object.entries(content.marks)) {
+    if (parseSpaceKey(key) === undefined) throw new PtkStateError(file, `bad key ${JSON.stringify(key)}`);
+    state.marks.set(key, checked(() => checkHighWater(value, `mark of ${key}`)));
+  }
+  for (const [group, gmi] of Object.entries(content.gmis ?? {})) {
+    const groupId = Number(group);
+    if (!/^\d{1,8}$/.test(group) || groupId > 0xffffff || !isGmi(gmi)) throw new PtkStateError(file, `bad GMI claim ${JSON.stringify(group)}: ${JSON.stringify(gmi)}`);
+    state.gmis.set(groupId, gmi);
+  }
+  for (const [key, value] of Object.entries(content.replay ?? {})) {
+    if (parseReplayMarkKey(key) === undefined) throw new PtkStateError(file, `bad replay key ${JSON.stringify(key)}`);
+    state.replay.set(key, checked(() => checkReplayFloor(value, `replay floor of ${key}`)));
+  }
+  return state;
+}
+
+/**
+ * The GMI claims of a PDCP state file, read without taking its lock (a daemon may hold it) and
+ * without writing anything: `sl-bridge keys fetch` asks with the daemon's held GMI, so that a look
+ * at the keys never costs the daemon its GMI. A missing file holds no claim.
+ */
+export function readGmiClaims(file: string): ReadonlyMap<number, number> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
+    throw new PtkStateError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  return parseStateFile(file, text).gmis;
 }
 
 export class FilePtkHighWaterStore implements PtkHighWaterStore, GmiLedger, ReplayMarkStore {
@@ -112,7 +185,13 @@ export class FilePtkHighWaterStore implements PtkHighWaterStore, GmiLedger, Repl
           throw new PtkStateError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
         }
       }
-      if (text !== undefined) this.parse(text);
+      if (text !== undefined) {
+        const parsed = parseStateFile(file, text);
+        for (const [k, v] of parsed.marks) this.marks.set(k, v);
+        for (const [k, v] of parsed.legacyMarks) this.legacyMarks.set(k, v);
+        for (const [k, v] of parsed.gmis) this.gmis.set(k, v);
+        for (const [k, v] of parsed.replay) this.replay.set(k, v);
+      }
     } catch (e) {
       this.close();
       throw e;
@@ -130,7 +209,7 @@ export class FilePtkHighWaterStore implements PtkHighWaterStore, GmiLedger, Repl
     try {
       this.held = acquireStateLock(this.lockFile);
     } catch (e) {
-      if (e instanceof StateLockError) throw new PtkStateError(this.file, `lock ${e.path}: ${e.detail}`);
+      if (e instanceof StateLockError) throw new PtkStateError(this.file, `lock ${e.path}: ${e.detail}`, e.reason === 'held');
       throw e;
     }
   }
@@ -139,48 +218,6 @@ export class FilePtkHighWaterStore implements PtkHighWaterStore, GmiLedger, Repl
   close(): void {
     this.held?.release();
     this.held = undefined;
-  }
-
-  private parse(text: string): void {
-    let doc: unknown;
-    try {
-      doc = JSON.parse(text);
-    } catch {
-      throw new PtkStateError(this.file, 'not valid JSON; refusing to guess PTK ID marks (a reset would reuse COUNTs)');
-    }
-    const content = doc as Partial<FileContent> | null;
-    const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-    if (!isObject(content) || (content.format !== FORMAT && content.format !== FORMAT_1) || !isObject(content.marks)) {
-      throw new PtkStateError(this.file, `not a ${FORMAT} (or ${FORMAT_1}) file`);
-    }
-    const legacy = content.format === FORMAT_1;
-    const checked = <T>(fn: () => T): T => {
-      try {
-        return fn();
-      } catch (e) {
-        throw new PtkStateError(this.file, (e as Error).message);
-      }
-    };
-    const legacyMarks = legacy ? content.marks : (content.legacyMarks ?? {});
-    if (!isObject(legacyMarks)) throw new PtkStateError(this.file, 'legacyMarks: expected an object');
-    for (const [key, value] of Object.entries(legacyMarks)) {
-      if (!LEGACY_KEY.test(key)) throw new PtkStateError(this.file, `bad key ${JSON.stringify(key)}`);
-      this.legacyMarks.set(key, checked(() => checkHighWater(value, `mark of ${key}`)));
-    }
-    if (legacy) return;
-    for (const [key, value] of Object.entries(content.marks)) {
-      if (parseSpaceKey(key) === undefined) throw new PtkStateError(this.file, `bad key ${JSON.stringify(key)}`);
-      this.marks.set(key, checked(() => checkHighWater(value, `mark of ${key}`)));
-    }
-    for (const [group, gmi] of Object.entries(content.gmis ?? {})) {
-      const groupId = Number(group);
-      if (!/^\d{1,8}$/.test(group) || groupId > 0xffffff || !isGmi(gmi)) throw new PtkStateError(this.file, `bad GMI claim ${JSON.stringify(group)}: ${JSON.stringify(gmi)}`);
-      this.gmis.set(groupId, gmi);
-    }
-    for (const [key, value] of Object.entries(content.replay ?? {})) {
-      if (parseReplayMarkKey(key) === undefined) throw new PtkStateError(this.file, `bad replay key ${JSON.stringify(key)}`);
-      this.replay.set(key, checked(() => checkReplayFloor(value, `replay floor of ${key}`)));
-    }
   }
 
   load(space: PtkIdSpace): number | undefined {
@@ -207,13 +244,17 @@ export class FilePtkHighWaterStore implements PtkHighWaterStore, GmiLedger, Repl
     return this.replay.get(replayMarkKey(key));
   }
 
-  saveFloor(key: ReplayMarkKey, floor: number): void {
-    checkReplayFloor(floor, 'floor');
-    const k = replayMarkKey(key);
-    const old = this.replay.get(k);
-    if (old !== undefined && floor < old) throw new RangeError(`floor: ${floor} is below the stored floor ${old} of ${k}; floors go down only in settleFloors()`);
-    this.writeDurably({ replay: new Map(this.replay).set(k, floor) });
-    this.replay.set(k, floor);
+  raiseFloors(floors: readonly { key: ReplayMarkKey; floor: number }[]): void {
+    const replay = new Map(this.replay);
+    for (const { key, floor } of floors) {
+      checkReplayFloor(floor, 'floor');
+      const k = replayMarkKey(key);
+      const old = this.replay.get(k);
+      if (old !== undefined && floor < old) throw new RangeError(`floor: ${floor} is below the stored floor ${old} of ${k}; floors go down only in settleFloors()`);
+      replay.set(k, floor);
+    }
+    this.writeDurably({ replay });
+    for (const [k, v] of replay) this.replay.set(k, v);
     this.saves++;
   }
 

@@ -6,9 +6,15 @@
  * past it. After a restart (crash included), a new window starts at the floor, so nothing accepted
  * before is accepted again.
  *
- * The cost of a restart: the COUNTs between the last one accepted and the floor (at most
- * `step - 1` per sender and PGK) are dropped as replays; a live sender crosses them within
- * `step` PDUs, at once when it restarts too (it resumes at a new PTK ID).
+ * The floor is kept `step` COUNTs ahead of the highest accepted one: the receiver raises the
+ * floors of every sender that came within half a step of its floor in one batched write from a
+ * timer (`extendReplayFloors`), so that in steady traffic no PDU waits for a disk write; a PDU
+ * that reaches its floor anyway (a burst) waits for its own write.
+ *
+ * The cost of a crash: the COUNTs between the last one accepted and the floor (at most
+ * `step - 1` per sender and PGK) are dropped as replays after the restart; a live sender crosses
+ * them within `step` PDUs, at once when it restarts too (it resumes at a new PTK ID). A clean stop
+ * costs nothing: the exact floors are written then (`settleFloors`).
  *
  * No I/O here: the durable store is in bridge/state/.
  */
@@ -26,10 +32,10 @@ export interface ReplayMarkStore {
   /** The durable floor of a window, or undefined when none was ever saved. */
   loadFloor(key: ReplayMarkKey): number | undefined;
   /**
-   * Makes `floor` (never lower than the stored one) durable before returning; throws when it
-   * cannot (the PDU that needed it is then not delivered).
+   * Makes these floors (never lower than the stored ones) durable before returning, in one write;
+   * throws when it cannot (a PDU that needed it is then not delivered).
    */
-  saveFloor(key: ReplayMarkKey, floor: number): void;
+  raiseFloors(floors: readonly { key: ReplayMarkKey; floor: number }[]): void;
   /**
    * On a clean stop: makes these exact floors durable in one write, lower ones included (the
    * receiver knows the highest COUNT it accepted, so nothing accepted lies at or above them). A
@@ -68,12 +74,14 @@ export class MemoryReplayMarkStore implements ReplayMarkStore {
   loadFloor(key: ReplayMarkKey): number | undefined {
     return this.floors.get(replayMarkKey(key));
   }
-  saveFloor(key: ReplayMarkKey, floor: number): void {
-    checkReplayFloor(floor, 'floor');
-    const k = replayMarkKey(key);
-    const old = this.floors.get(k) ?? 0;
-    if (floor < old) throw new RangeError(`floor: ${floor} is below the stored floor ${old} of ${k}`);
-    this.floors.set(k, floor);
+  raiseFloors(floors: readonly { key: ReplayMarkKey; floor: number }[]): void {
+    for (const { key, floor } of floors) {
+      checkReplayFloor(floor, 'floor');
+      const k = replayMarkKey(key);
+      const old = this.floors.get(k) ?? 0;
+      if (floor < old) throw new RangeError(`floor: ${floor} is below the stored floor ${old} of ${k}`);
+    }
+    for (const { key, floor } of floors) this.floors.set(replayMarkKey(key), floor);
     this.saves++;
   }
   settleFloors(floors: readonly { key: ReplayMarkKey; floor: number }[]): void {

@@ -93,9 +93,9 @@ export interface RxEntityOptions {
   /** Durable replay floors (replay-marks.ts); without one, windows start empty after a restart. */
   replayMarks?: ReplayMarkStore;
   /**
-   * How far past an accepted COUNT the durable floor is moved, when it must move (default 1024):
-   * one save per `replayMarkStep` PDUs of a sender at most, and at most `replayMarkStep - 1` of
-   * its PDUs dropped after a restart.
+   * How far ahead of the highest accepted COUNT the durable floor is kept (default 64): at most
+   * `replayMarkStep - 1` PDUs of a sender are dropped after a crash of this receiver; without
+   * `extendReplayFloors` from a timer, one synchronous save per `replayMarkStep` PDUs of a sender.
    */
   replayMarkStep?: number;
   /**
@@ -195,7 +195,7 @@ export class PdcpRxEntity {
       throw new RangeError(`options.nextPtkSpan: expected an integer >= 0, got ${this.nextPtkSpan}`);
     }
     this.replayMarks = options.replayMarks;
-    this.replayMarkStep = options.replayMarkStep ?? 1024;
+    this.replayMarkStep = options.replayMarkStep ?? 64;
     if (!Number.isInteger(this.replayMarkStep) || this.replayMarkStep < 1 || this.replayMarkStep > 0x10000) {
       throw new RangeError(`options.replayMarkStep: expected an integer 1..65536, got ${this.replayMarkStep}`);
     }
@@ -317,7 +317,7 @@ export class PdcpRxEntity {
         // Durable before the PDU is delivered: a crash right after must not let it in again.
         const next = Math.min(count + this.replayMarkStep, COUNT_SPACE);
         try {
-          this.replayMarks.saveFloor(this.markKey(group, l2Src, pgk), next);
+          this.replayMarks.raiseFloors([{ key: this.markKey(group, l2Src, pgk), floor: next }]);
         } catch {
           return DROPPED['replay-state-error'];
         }
@@ -327,6 +327,36 @@ export class PdcpRxEntity {
     }
     if (marks !== undefined) marks.mark(5);
     return { ok: true, sdu: opened, sduType, senderGmi: l2Src, groupId: l2Dst, pgkId: pgk.pgkId, ptkId, sn };
+  }
+
+  /**
+   * Raises, in one durable write, the floor of every window whose highest accepted COUNT came
+   * within half a step of it, to a step ahead: called from a timer, it keeps steady traffic off
+   * the synchronous write in `unprotect`. Returns how many floors it raised; throws what the store
+   * throws (the floors in force stay valid, and `unprotect` writes them itself when it must).
+   */
+  extendReplayFloors(): number {
+    if (this.replayMarks === undefined) return 0;
+    const step = this.replayMarkStep;
+    const raise: { key: ReplayMarkKey; floor: number }[] = [];
+    const apply: (() => void)[] = [];
+    for (const gs of this.groups.values()) {
+      for (const ps of gs.byIndex) {
+        if (ps === undefined) continue;
+        for (const [senderGmi, window] of ps.windows) {
+          const floor = ps.floors.get(senderGmi)!;
+          if (window.highest < 0 || floor - window.highest > step / 2) continue;
+          const next = Math.min(window.highest + step, COUNT_SPACE);
+          if (next <= floor) continue;
+          raise.push({ key: this.markKey(gs.group, senderGmi, ps.pgk), floor: next });
+          apply.push(() => ps.floors.set(senderGmi, next));
+        }
+      }
+    }
+    if (raise.length === 0) return 0;
+    this.replayMarks.raiseFloors(raise);
+    for (const f of apply) f();
+    return raise.length;
   }
 
   /**
