@@ -26,9 +26,9 @@ export function buildProgram(): Command {
 /**
  * `sl-bridge ... | head`: once the reader of stdout is gone, every write fails with EPIPE (Node
  * ignores SIGPIPE), and an unhandled 'error' on process.stdout would print a stack. Instead the
- * command ends quietly with status 0, as with SIGPIPE: a command that runs until a signal (run,
- * medium, pkmf, demo) gets a SIGTERM and stops cleanly (captures flushed, locks released), any
- * other exits at once. One handler for every command.
+ * command ends quietly with status 0: a command that runs until a signal (run, medium, pkmf,
+ * demo) gets a SIGTERM and stops cleanly (captures flushed, locks released), any other exits at
+ * once. One handler for every command.
  */
 export function exitQuietlyOnEpipe(stdout: NodeJS.WriteStream = process.stdout): void {
   let gone = false;
@@ -36,7 +36,10 @@ export function exitQuietlyOnEpipe(stdout: NodeJS.WriteStream = process.stdout):
     if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_DESTROYED') throw err;
     if (gone) return;
     gone = true;
-    process.exitCode = 0;
+    // Whatever the command's own ending would have said (nobody reads it any more): status 0.
+    process.once('exit', () => {
+      process.exitCode = 0;
+    });
     if (process.listenerCount('SIGTERM') > 0) process.kill(process.pid, 'SIGTERM');
     else process.exit(0);
   });

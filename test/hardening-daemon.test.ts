@@ -11,7 +11,7 @@
  *   recorded is delivered twice, and the sender's ongoing traffic resumes (within the documented
  *   bound after a crash, at once after a clean stop).
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createZmqStackTransport } from '../bridge/transport/zmq-stack.js';
@@ -145,6 +145,32 @@ describe('no keystream reuse when a sender loses its state', () => {
     expect(ida).toHaveLength(30);
     expect(idb).toHaveLength(30);
     expect(idb.filter((id) => ida.includes(id))).toEqual([]);
+  });
+});
+
+describe('state directory rolled back to an older copy', () => {
+  it('with keys.freshGmiOnStart: the run after the rollback repeats no keystream of the run before it', async () => {
+    const sender = await bed.ue(1, endpoint, { as: 'rollback', keys: { freshGmiOnStart: true } });
+    const stateDir = join(t.dir, 'state', sender.name);
+    const session = async (pcap?: string): Promise<void> => {
+      const d = start(sender, pcap);
+      await ready(d);
+      const a = await app(sender);
+      await attached(d);
+      await sendAll(a, 'rollback', 20);
+      await d.stop();
+    };
+    await session();
+    cpSync(stateDir, join(t.dir, 'snapshot'), { recursive: true }); // the VM snapshot
+    await session(join(t.dir, 'after-snapshot.pcap'));
+    rmSync(stateDir, { recursive: true, force: true });
+    cpSync(join(t.dir, 'snapshot'), stateDir, { recursive: true }); // rolled back
+    await session(join(t.dir, 'after-rollback.pcap'));
+    const before = captured(join(t.dir, 'after-snapshot.pcap'), 'tx').map(keystreamId);
+    const after = captured(join(t.dir, 'after-rollback.pcap'), 'tx').map(keystreamId);
+    expect(before).toHaveLength(20);
+    expect(after).toHaveLength(20);
+    expect(after.filter((id) => before.includes(id))).toEqual([]);
   });
 });
 

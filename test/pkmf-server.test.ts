@@ -220,14 +220,14 @@ describe('PKMF over TLS (in-process server)', () => {
     c.socket.end();
   });
 
-  it('answers two Key Requests pipelined on one connection, in order', async () => {
+  it('answers every Key Request pipelined on one connection, in order, also when the UE half-closes after writing them', async () => {
+    const within = <T>(p: Promise<T>, what: string): Promise<T> =>
+      Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`no answer to ${what} within 5 s`)), 5_000))]);
     const c = await rawConnection(ue1);
     const a = req([G1]);
     const b = req([G1, G_LTE]);
     // Both frames written back-to-back before reading anything, in one write and in two.
     c.socket.write(Buffer.concat([encodeFrame(encodeKeyRequest(a)), encodeFrame(encodeKeyRequest(b))]));
-    const within = <T>(p: Promise<T>, what: string): Promise<T> =>
-      Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`no answer to ${what} within 5 s`)), 5_000))]);
     expect(await within(c.next(), 'the first request')).toMatchObject({ kind: 'key-response', response: { transactionId: a.transactionId, error: ErrorCode.NONE } });
     expect(await within(c.next(), 'the second request')).toMatchObject({ kind: 'key-response', response: { transactionId: b.transactionId, error: ErrorCode.NONE } });
     const d = req([G1]);
@@ -237,6 +237,20 @@ describe('PKMF over TLS (in-process server)', () => {
     expect(await within(c.next(), 'the third request')).toMatchObject({ kind: 'key-response', response: { transactionId: d.transactionId } });
     expect(await within(c.next(), 'the fourth request')).toMatchObject({ kind: 'key-response', response: { transactionId: e.transactionId } });
     c.socket.end();
+
+    // A roaming UE's requests are answered asynchronously (forwarded to its home PKMF, here
+    // unreachable). It writes two and half-closes at once, as a UE that has nothing more to say.
+    const roamer = await rawConnection(await ueCreds(op2, supiOf(OP2, 1), [op1]));
+    const f = req([G1], { homePlmn: OP2 });
+    const g = req([G1], { homePlmn: OP2 });
+    roamer.socket.end(Buffer.concat([encodeFrame(encodeKeyRequest(f)), encodeFrame(encodeKeyRequest(g))]));
+    const unreachable = (x: KeyRequestMsg): unknown => ({
+      kind: 'key-response',
+      response: { transactionId: x.transactionId, error: ErrorCode.NONE, groups: [{ groupId: G1, ok: false, error: ErrorCode.HOME_NETWORK_UNREACHABLE }] },
+    });
+    expect(await within(roamer.next(), 'the first request before the half-close')).toMatchObject(unreachable(f) as object);
+    expect(await within(roamer.next(), 'the second request before the half-close')).toMatchObject(unreachable(g) as object);
+    await within(roamer.closed, 'the close after the answers');
   });
 
   it('survives a burst of random garbage connections and still serves', async () => {

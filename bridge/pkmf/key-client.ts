@@ -107,6 +107,8 @@ export class KeyClient extends EventEmitter {
   private readonly refused = new Map<number, string>();
   private policyRefusals = 0;
   private readonly ledger: GmiLedger | undefined;
+  /** `freshGmiOnStart`: groups still to be answered with a fresh GMI since start(); asked without held_gmi. */
+  private readonly freshDue = new Set<number>();
   private running = false;
   private inFlight: Promise<FetchReport> | undefined;
   private timer: unknown;
@@ -139,6 +141,7 @@ export class KeyClient extends EventEmitter {
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
+    if (this.config.freshGmiOnStart && this.ledger !== undefined) for (const g of this.config.groups) this.freshDue.add(g.groupId);
     this.loadPersisted();
     this.emitIfChanged();
     await this.attempt();
@@ -208,7 +211,7 @@ export class KeyClient extends EventEmitter {
       transactionId: Math.floor(this.random() * 0x1_0000_0000) >>> 0,
       homePlmn: this.config.homePlmn,
       groups: this.config.groups.map((g) => {
-        const heldGmi = this.ledger?.heldGmi(g.groupId);
+        const heldGmi = this.freshDue.has(g.groupId) ? undefined : this.ledger?.heldGmi(g.groupId);
         return { groupId: g.groupId, supportedNea: [...g.supportedNea], supportedNia: [...g.supportedNia], ...(heldGmi === undefined ? {} : { heldGmi }) };
       }),
     };
@@ -260,6 +263,7 @@ export class KeyClient extends EventEmitter {
           continue;
         }
         this.refused.delete(r.groupId);
+        this.freshDue.delete(r.groupId);
         const before = this.held.get(r.groupId);
         if (!before || !sameMaterial(before.material, r.material)) changed = true;
         this.held.set(r.groupId, { material: r.material, renewAfterMs: r.renewAfterMs });
@@ -413,6 +417,7 @@ export class KeyClient extends EventEmitter {
    * lost (or belongs to another GMI), so were the marks of every PTK ID used under the old GMI.
    */
   private holdsStateFor(m: IssuedGroupKeys): boolean {
+    if (this.freshDue.has(m.groupId)) return false; // a fresh GMI is due: persisted keys are for the old one
     if (this.ledger === undefined || this.ledger.heldGmi(m.groupId) === m.gmi) return true;
     this.log.warn({ group: hex24(m.groupId), gmi: hex24(m.gmi) }, 'persisted keys are for a GMI the PTK state does not hold (state lost?); asking the PKMF for a fresh GMI');
     return false;

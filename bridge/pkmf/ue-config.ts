@@ -33,6 +33,13 @@ export interface UeKeyConfig {
   refresh: RefreshPolicy;
   requestTimeoutMs: number;
   maxFrameBytes: number;
+  /**
+   * Ask for a fresh GMI at every start instead of continuing under the GMI the PDCP state holds
+   * (docs/pkmf.md "GMI freshness"): for hosts whose state directory may be rolled back to an older
+   * copy (VM snapshots), which the held GMI cannot detect. Costs a GMI per start, and sending waits
+   * for the PKMF after a restart.
+   */
+  freshGmiOnStart: boolean;
 }
 
 const isAlg = (v: unknown): v is AlgId => v === 0 || v === 1 || v === 2 || v === 3;
@@ -130,6 +137,7 @@ export function parseUeKeyConfig(r: ConfigReader, baseDir: string): UeKeyConfig 
     if (g.supportedNea.length === 0) throw new ConfigError(r.file, `${r.keyPath('groups')}[${i}].nea`, 'expected at least one algorithm');
   });
   const stateDir = resolve(baseDir, r.string('stateDir'));
+  const freshGmiOnStart = r.bool('freshGmiOnStart', false);
 
   const rr = r.section('refresh', true);
   const d = DEFAULT_REFRESH_POLICY;
@@ -157,5 +165,6 @@ export function parseUeKeyConfig(r: ConfigReader, baseDir: string): UeKeyConfig 
     refresh,
     requestTimeoutMs,
     maxFrameBytes,
+    freshGmiOnStart,
   };
 }

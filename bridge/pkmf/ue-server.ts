@@ -196,6 +196,15 @@ export function createUeServer(config: PkmfConfig, service: PkmfService, log: Lo
     socket.on('close', () => {
       stats.activeConnections--;
     });
+    // A UE may half-close after writing its requests: they are still answered, then we close
+    // (with Node's default, our side would end at once, dropping the answers not yet written).
+    // Only once authenticated: before, a half-closed socket just goes away.
+    socket.allowHalfOpen = true;
+    socket.on('end', () => {
+      queue = queue.then(() => {
+        if (!socket.destroyed) socket.end();
+      });
+    });
     socket.on('error', (err) => log.debug({ err: err.message, remote }, 'UE connection error'));
     socket.setTimeout(idleTimeoutMs, () => {
       log.debug({ remote }, 'UE connection idle, closing');
