@@ -47,8 +47,8 @@ describe('sl-bridge pdu decode', () => {
         `frame ${i + 1} ${s.direction} src=${src} dst=12ab34 sdu_type=non-ip pgk_index=7 ptk_id=${s.ptkId} sn=${s.sn} pgk_id=7 sdu=${hex(s.sdu)}`,
       );
     }
-    expect(lines[10]).toBe(`frame 11 rx src=00a001 dst=12ab34 sdu_type=non-ip pgk_index=7 ptk_id=0 sn=0 dropped=mac-failure (MAC-I does not verify)`);
-    expect(lines[11]).toMatch(/^frame 12 rx src=00b002 dst=424242 sdu_type=non-ip pgk_index=7 ptk_id=0 sn=0 dropped=unknown-group /);
+    expect(lines[10]).toBe(`frame 11 rx src=00a001 dst=12ab34 sdu_type=non-ip pgk_index=7 ptk_id=1 sn=0 dropped=mac-failure (MAC-I does not verify)`);
+    expect(lines[11]).toMatch(/^frame 12 rx src=00b002 dst=424242 sdu_type=non-ip pgk_index=7 ptk_id=1 sn=0 dropped=unknown-group /);
     expect(r.stderr).toBe('12 frames: 10 deciphered and verified, 2 dropped (unknown-group 1, mac-failure 1)');
   });
 
@@ -72,7 +72,7 @@ describe('sl-bridge pdu decode', () => {
       txTimeNs: sent[1]!.envelope.txTimeNs.toString(),
       sduType: 1,
       pgkIndex: 7,
-      ptkId: 0,
+      ptkId: 1,
       sn: 0,
       pduLength: sent[1]!.envelope.pdu.length,
       pgkId: 7,
@@ -80,7 +80,7 @@ describe('sl-bridge pdu decode', () => {
     });
     const bare = cli('--pcap', t.path('c.pcap'));
     expect(bare.status).toBe(0);
-    expect(bare.stdout.split('\n')[0]).toMatch(/^frame 1 tx src=00a001 dst=12ab34 sdu_type=non-ip pgk_index=7 ptk_id=0 sn=0 dropped=unknown-group/);
+    expect(bare.stdout.split('\n')[0]).toMatch(/^frame 1 tx src=00a001 dst=12ab34 sdu_type=non-ip pgk_index=7 ptk_id=1 sn=0 dropped=unknown-group/);
   });
 
   it('decodes a keylog appended to across runs whose PGKs share an index with different keys', async () => {

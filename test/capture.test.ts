@@ -495,7 +495,7 @@ describe('decoder (PDCP receive path with keylog PGKs)', () => {
     const recs = [record(1, wrap({ ...e, castType: 'broadcast' })), { ...record(2, wrap(e)), data: Uint8Array.of(9, 24, 0) }];
     const { frames, decoder } = decodeAll(recs, entriesOf(material(UE_A)));
     expect(frames[0]!.outcome).toEqual({ kind: 'skipped', reason: 'not-groupcast' });
-    expect(frames[0]!.header).toEqual({ sduType: 1, pgkIndex: 7, ptkId: 0, sn: 0 });
+    expect(frames[0]!.header).toEqual({ sduType: 1, pgkIndex: 7, ptkId: 1, sn: 0 });
     expect(frames[1]!.outcome).toMatchObject({ kind: 'malformed', code: 'unknown-version' });
     expect(decoder.counters).toMatchObject({ frames: 2, malformed: 1, skipped: { 'not-groupcast': 1, 'truncated-capture': 0 } });
   });

@@ -39,7 +39,7 @@ describe('UE config', () => {
     expect(cfg.stateDir).toBe(join(t.dir, 'state/ue1'));
     expect(cfg.groups).toEqual([0x000101, 0x000102]);
     expect(cfg.appEndpoints).toEqual(['ipc:///tmp/ue1.sock']);
-    expect(cfg.pdcp).toEqual({ txGuardMs: 60_000, rxExpiryGraceMs: 30_000, ptkBlockSize: 8, snPerPtk: 65536 });
+    expect(cfg.pdcp).toEqual({ txGuardMs: 60_000, rxExpiryGraceMs: 30_000, ptkBlockSize: 8, snPerPtk: 65536, replayMarkStep: 64 });
     expect(cfg.keys?.supi).toBe(supiOf(OP1, 1));
     expect(cfg.logLevel).toBe('info');
   });

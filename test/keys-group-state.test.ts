@@ -1,5 +1,5 @@
 /**
- * Group key state (PROTOCOL.md 2, 5, 6): validation of key material, sender PGK selection with
+ * Group key state (docs/protocol.md 2, 5, 6): validation of key material, sender PGK selection with
  * guard time, receiver lookup by PGK Index with expiry grace, pruning, and how the receive entity
  * keeps its per-PGK state when new material is installed.
  */

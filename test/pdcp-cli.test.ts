@@ -24,7 +24,7 @@ function protect(...extra: string[]): string {
 }
 
 describe('sl-bridge pdu', () => {
-  it('protect emits the PROTOCOL.md 4 layout (checked with the crypto core) and unprotect reverses it', () => {
+  it('protect emits the docs/protocol.md 4 layout (checked with the crypto core) and unprotect reverses it', () => {
     const pduHex = protect('--nea', '1', '--nia', '3', '--sdu-type', 'ethernet');
     const pdu = Buffer.from(pduHex, 'hex');
     expect(pdu.length).toBe(5 + 6 + 14 + 4);

@@ -1,5 +1,5 @@
 /**
- * Crash safety of PTK ID allocation with real processes (issue 3, PROTOCOL.md 5): a sender child
+ * Crash safety of PTK ID allocation with real processes (issue 3, docs/protocol.md 5): a sender child
  * protects PDUs as fast as it can and is killed with SIGKILL at random moments, then restarted on
  * its persisted state. Across every PDU it ever emitted, no (PGK ID, GMI, PTK ID, SN) may appear
  * twice, each restart must resume above every PTK ID used before, and an exhausted PGK is never

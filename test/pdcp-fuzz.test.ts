@@ -41,7 +41,8 @@ function runFuzz(profile: HierarchyProfile, nia: 2 | null, inputs: number, seed:
   for (let i = 0; i < 1000; i++) {
     for (const tx of senders) {
       const sdu = Uint8Array.from({ length: 1 + (r() % 300) }, () => r() & 0xff);
-      const p = tx.protect(sdu, r() % 5, GROUP_ID, NOW);
+      // lte-prose carries IP, non-IP and ARP only (TS 36.323 6.3.14).
+      const p = tx.protect(sdu, spec.profile === 'lte-prose' ? [0, 1, 4][r() % 3]! : r() % 5, GROUP_ID, NOW);
       pool.push({ pdu: p.pdu, l2Src: p.l2Src, l2Dst: p.l2Dst });
     }
   }

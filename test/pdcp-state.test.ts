@@ -103,12 +103,12 @@ describe('FilePtkHighWaterStore', () => {
     const file = fresh();
     const s1 = new FilePtkHighWaterStore(file);
     const a1 = new PtkIdAllocator(s1, { blockSize: 5 });
-    expect([a1.allocate(A), a1.allocate(A)]).toEqual([0, 1]);
-    s1.close(); // "crash": IDs 2..4 of the block are never used
+    expect([a1.allocate(A), a1.allocate(A)]).toEqual([1, 2]); // PTK ID 0 is never used
+    s1.close(); // "crash": IDs 3..5 of the block are never used
     const s2 = new FilePtkHighWaterStore(file);
     const a2 = new PtkIdAllocator(s2, { blockSize: 5 });
-    expect(a2.allocate(A)).toBe(5);
-    expect(s2.load(A)).toBe(10);
+    expect(a2.allocate(A)).toBe(6);
+    expect(s2.load(A)).toBe(11);
     s2.close();
   });
 });
@@ -235,7 +235,8 @@ describe('the one-process lock of the PTK state file (real processes)', () => {
 
   it.skipIf(process.getuid?.() !== 0)('two holders that both run as PID 1 (two containers on one volume) do not both get it', async () => {
     const file = fresh();
-    const asPid1 = ['unshare', '--pid', '--fork'];
+    // --kill-child: the node inside dies with unshare (the test kills unshare).
+    const asPid1 = ['unshare', '--pid', '--kill-child'];
     const first = start(['--state', file, '--hold'], asPid1);
     expect(await first.line()).toBe('held 1');
     const second = start(['--state', file, '--hold'], asPid1);

@@ -1,5 +1,5 @@
 /**
- * Groupcast PDCP security layer (issue 3, PROTOCOL.md 4-6): PDU layout checked against an
+ * Groupcast PDCP security layer (issue 3, docs/protocol.md 4-6): PDU layout checked against an
  * independent computation with the crypto core, round trips in every profile and algorithm pair,
  * single-bit flips, cross-group rejection, each drop reason with its counter, replay window,
  * derivation rate limiting and engine cache bounds, and the transmit entity's PTK/SN/PGK rules.
@@ -64,7 +64,7 @@ describe('PDU header codec (TS 36.323 6.2.10)', () => {
   });
 });
 
-/** Independent computation of PROTOCOL.md 4.2 with the crypto core only. */
+/** Independent computation of docs/protocol.md 4.2 with the crypto core only. */
 function independentKeys(profile: HierarchyProfile, pgkId: number, gmi: number, ptkId: number, nea: AlgId, nia: AlgId | null) {
   const ptk = derivePtk(profile, pgkBytes(pgkId), gmi, ptkId, GROUP_ID);
   return {
@@ -73,7 +73,7 @@ function independentKeys(profile: HierarchyProfile, pgkId: number, gmi: number, 
   };
 }
 
-describe('PDU layout as PROTOCOL.md 4.1/4.2 describes it', () => {
+describe('PDU layout as docs/protocol.md 4.1/4.2 describes it', () => {
   it('lte-prose: exactly the 5-octet TS 36.323 6.2.10 header, then the ciphered SDU', () => {
     const pgkId = 0x20 + 0x13; // PGK Index 0x13
     const { tx } = pair({ profile: 'lte-prose', nea: 2, pgks: [pgkRecord(pgkId)] });
@@ -445,7 +445,7 @@ describe('bounded cost under a flood of forged headers', () => {
   });
 });
 
-describe('transmit entity: SN, PTK ID and PGK rules (PROTOCOL.md 5)', () => {
+describe('transmit entity: SN, PTK ID and PGK rules (docs/protocol.md 5)', () => {
   it('SN runs 0..0xFFFF per PTK ID, then the next PTK ID', () => {
     const { tx, rx } = pair();
     const sdu = bytes(4);

@@ -12,6 +12,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyClient } from '../bridge/pkmf/key-client.js';
 import { loadUeKeyConfig } from '../bridge/pkmf/ue-config.js';
+import { FilePtkHighWaterStore, PTK_STATE_FILE } from '../bridge/state/ptk-high-water-file.js';
 import type { OperatorPki, PkmfProcess } from './fixtures/pkmf-testbed.js';
 import { BIN, freePort, issueUe, makeOperatorPki, OP1, OP2, pkmfConfigDoc, spawnPkmf, supiOf, tmpDir, writeYaml } from './fixtures/pkmf-testbed.js';
 
@@ -144,7 +145,10 @@ describe('two operators\' PKMFs as processes', () => {
     expect(other.groups).toEqual([{ groupId: '0b0001', error: 'OWNER_NETWORK_UNREACHABLE' }]);
 
     // The key client of the roaming UE keeps its (persisted) keys and retries with backoff.
-    const client = new KeyClient(loadUeKeyConfig(ueConfigs[ROAMING_UE]!), { logger: pino({ level: 'silent' }) });
+    // Its PDCP state (where `keys fetch` claimed the GMI) is the ledger, as in the daemon.
+    const config = loadUeKeyConfig(ueConfigs[ROAMING_UE]!);
+    const ledger = new FilePtkHighWaterStore(join(config.stateDir, PTK_STATE_FILE));
+    const client = new KeyClient(config, { logger: pino({ level: 'silent' }), ledger });
     const groupErrors: string[] = [];
     client.on('group-error', (e: { code: number }) => groupErrors.push(String(e.code)));
     await client.start();
@@ -158,6 +162,7 @@ describe('two operators\' PKMFs as processes', () => {
       expect(client.current()[0]!.gmi.toString(16).padStart(6, '0')).toBe(before[ROAMING_UE]!.gmi);
     } finally {
       await client.stop();
+      ledger.close();
     }
   });
 });

@@ -98,7 +98,7 @@ afterAll(async () => {
 });
 
 describe('PKMF over TLS (in-process server)', () => {
-  it('issues members the group keys: GMI, algorithms, a 256-bit PGK; stable on a second request', async () => {
+  it('issues members the group keys: GMI, algorithms, a 256-bit PGK; the GMI stable on a second request that holds it', async () => {
     const a = await requestKeys(endpoint(), ue1, req([G1, G_LTE]));
     expect(a.error).toBe(ErrorCode.NONE);
     expect(a.servingPlmn).toBe(OP1);
@@ -110,11 +110,19 @@ describe('PKMF over TLS (in-process server)', () => {
     expect(g1.material.pgks[0]!.expiresAtMs).toBeGreaterThan(Date.now() + 86_000_000);
     expect(lte.material).toMatchObject({ groupId: G_LTE, nea: 1, nia: null, profile: 'lte-prose' });
 
-    const b = await requestKeys(endpoint(), ue1, req([G1]));
+    const held = req([G1]);
+    held.groups[0]!.heldGmi = g1.material.gmi;
+    const b = await requestKeys(endpoint(), ue1, held);
     const g1b = b.groups[0];
     if (!g1b?.ok) throw new Error('expected keys');
     expect(g1b.material.gmi).toBe(g1.material.gmi);
     expect(g1b.material.pgks).toEqual(g1.material.pgks);
+    // Without held_gmi (the UE holds no PTK state for it) the GMI is fresh, the old one retired.
+    const lost = await requestKeys(endpoint(), ue1, req([G1]));
+    const g1lost = lost.groups[0];
+    if (!g1lost?.ok) throw new Error('expected keys');
+    expect(g1lost.material.gmi).not.toBe(g1.material.gmi);
+    expect(pkmf.store.retiredGmiCount(G1)).toBe(1);
 
     const c = await requestKeys(endpoint(), ue2, req([G1]));
     const g1c = c.groups[0];

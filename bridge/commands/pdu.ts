@@ -1,6 +1,6 @@
 /**
  * `sl-bridge pdu protect|unprotect`: one groupcast PDCP PDU by hand, for people debugging
- * captures and for independent checks against other implementations (PROTOCOL.md 4).
+ * captures and for independent checks against other implementations (docs/protocol.md 4).
  * `sl-bridge pdu decode`: every PDU of a capture (`--pcap`) deciphered with a keylog.
  * The crypto, PDCP and capture code is imported lazily inside the actions.
  */

@@ -14,9 +14,9 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export interface DaemonPdcpConfig {
-  /** Sender guard time before a PGK's expiry (PROTOCOL.md 5), ms. */
+  /** Sender guard time before a PGK's expiry (docs/protocol.md 5), ms. */
   txGuardMs: number;
-  /** Receiver clock-skew grace after a PGK's expiry (PROTOCOL.md 6), ms. */
+  /** Receiver clock-skew grace after a PGK's expiry (docs/protocol.md 6), ms. */
   rxExpiryGraceMs: number;
   /** PTK IDs reserved per durable save of the high-water mark. */
   ptkBlockSize: number;

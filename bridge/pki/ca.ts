@@ -1,5 +1,5 @@
 /**
- * Testbed PKI (stands in for GBA/AKMA bootstrapping, PROTOCOL.md 7): one CA per operator, PKMF
+ * Testbed PKI (stands in for GBA/AKMA bootstrapping, docs/protocol.md 7): one CA per operator, PKMF
  * certificates (server and client auth, URI SAN `urn:3gpp:pkmf:plmn:MCC-MNC`, DNS/IP SANs) and UE
  * client certificates (URI SAN `urn:3gpp:supi:imsi-...`). ECDSA P-256 / SHA-256, built with
  * @peculiar/x509 over Node's WebCrypto (no hand-written ASN.1). Private keys are PKCS#8 PEM files

@@ -138,6 +138,7 @@ export function createUeServer(config: PkmfConfig, service: PkmfService, log: Lo
       return;
     }
     const key = `${source}|${raw.remotePort}`;
+    authenticatedOrGone(key); // a stale entry of an earlier socket with the same address and port
     perSource.set(source, (perSource.get(source) ?? 0) + 1);
     stats.unauthenticated++;
     const timer = setTimeout(() => {

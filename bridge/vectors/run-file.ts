@@ -1,5 +1,5 @@
 /**
- * `sl-bridge vectors FILE`: reads a test-vector file (../shared/test-vectors/README.md format),
+ * `sl-bridge vectors FILE`: reads a test-vector file (test/vectors/README.md format),
  * runs it through the crypto core and prints one line per failing vector, skipped groups and the
  * final `N passed, M failed`. The checking itself is I/O-free in src/crypto/vector-runner.ts.
  */

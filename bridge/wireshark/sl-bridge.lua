@@ -2,7 +2,7 @@
 --
 -- Each pcap record (link type LINKTYPE_USER0 = 147 by default) holds an sl-bridge capture header
 -- (the PduEnvelope fields of proto/bridge.proto plus the direction) and then the groupcast PDCP
--- PDU of sl-bridge's PROTOCOL.md 4.1. Layout: src/capture/record.ts, docs/captures-shim.md.
+-- PDU of sl-bridge's docs/protocol.md 4.1. Layout: src/capture/record.ts, docs/captures-shim.md.
 -- The PDU body is ciphered; `sl-bridge pdu decode --pcap FILE --keylog FILE` deciphers it.
 --
 -- Use:
@@ -40,7 +40,7 @@ local f = {
   seq = ProtoField.uint32("slbridge.seq", "Envelope sequence number"),
   tx_time_ns = ProtoField.uint64("slbridge.tx_time_ns", "Envelope tx time (ns since epoch)"),
   tx_time = ProtoField.absolute_time("slbridge.tx_time", "Envelope tx time", base.UTC),
-  -- PDCP PDU (PROTOCOL.md 4.1)
+  -- PDCP PDU (docs/protocol.md 4.1)
   pdu = ProtoField.bytes("slbridge.pdu", "PDCP PDU"),
   pdu_length = ProtoField.uint32("slbridge.pdu_length", "PDU length"),
   sdu_type = ProtoField.uint8("slbridge.sdu_type", "SDU Type", base.DEC, SDU_TYPES, 0xE0),

@@ -1,6 +1,6 @@
 /**
  * The crypto core: 128-NEA0/1/2/3 and 128-NIA0/1/2/3 engines (TS 33.501 Annex D), the TS 33.220
- * Annex B KDF and the groupcast key hierarchy of PROTOCOL.md section 3.
+ * Annex B KDF and the groupcast key hierarchy of docs/protocol.md section 3.
  *
  * Build one engine per key, then pass only COUNT, BEARER, DIRECTION and data per packet.
  */

@@ -1,6 +1,6 @@
 /**
  * The 3GPP key derivation function, TS 33.220 Annex B.2, and the sidelink groupcast key hierarchy
- * built on it (PROTOCOL.md section 3: TS 33.303 A.3/A.4 for the pCR, TS 33.533 A.3/A.4).
+ * built on it (docs/protocol.md section 3: TS 33.303 A.3/A.4 for the pCR, TS 33.533 A.3/A.4).
  *
  *   KDF(Key, S) = HMAC-SHA-256(Key, S),  S = FC || P0 || L0 || P1 || L1 || ...   (B.2.0)
  *
@@ -16,7 +16,7 @@ import type { AlgId, HierarchyProfile } from './types.js';
 export const FC = {
   /** PTK from PGK, TS 33.303 A.3 (profiles `pcr` and `lte-prose`). */
   PROSE_PTK: 0x4a,
-  /** PEK / PIK from PTK, TS 33.303 A.4 (believed value, see PROTOCOL.md 3.2). */
+  /** PEK / PIK from PTK, TS 33.303 A.4 (believed value, see docs/protocol.md 3.2). */
   PROSE_PEK_PIK: 0x4b,
   /** SLPTK from SLPGK, TS 33.533 A.3 (profile `ts33533`). */
   SL_PTK: 0x8d,

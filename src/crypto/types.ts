@@ -38,6 +38,6 @@ export interface IntegrityEngine {
   mac(count: number, bearer: number, direction: number, message: Uint8Array, lengthBits?: number): number;
 }
 
-/** Key hierarchy profiles of PROTOCOL.md 3.2 and 4.1. */
+/** Key hierarchy profiles of docs/protocol.md 3.2 and 4.1. */
 export type HierarchyProfile = 'pcr' | 'ts33533' | 'lte-prose';
 export const HIERARCHY_PROFILES: readonly HierarchyProfile[] = ['pcr', 'ts33533', 'lte-prose'];

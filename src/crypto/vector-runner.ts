@@ -1,5 +1,5 @@
 /**
- * Checks a test-vector document (format: ../shared/test-vectors/README.md) against the crypto
+ * Checks a test-vector document (format: test/vectors/README.md) against the crypto
  * core. I/O-free: the caller parses the file and prints the report (`sl-bridge vectors FILE`).
  *
  * Every known group is validated field by field before anything runs; a malformed field throws a

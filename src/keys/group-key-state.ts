@@ -1,6 +1,6 @@
 /**
  * Group key state of one UE: per group its Group ID, this UE's GMI, algorithms, hierarchy profile
- * and the PGKs it currently holds, with the PGK selection rules of PROTOCOL.md section 5 (sender)
+ * and the PGKs it currently holds, with the PGK selection rules of docs/protocol.md section 5 (sender)
  * and section 6 (receiver).
  *
  * I/O-free: time is always an argument (`nowMs`, milliseconds since the Unix epoch).
@@ -50,12 +50,12 @@ export interface InstalledGroup {
 export interface GroupKeyStateOptions {
   /**
    * Sender guard time (ms): a PGK whose expiry is closer than this is not used for new PTKs
-   * while another usable PGK outside its guard time exists (PROTOCOL.md 5). Default 60 s.
+   * while another usable PGK outside its guard time exists (docs/protocol.md 5). Default 60 s.
    */
   txGuardMs?: number;
   /**
    * Receiver clock-skew grace (ms): a PGK still verifies PDUs for this long after its expiry
-   * (PROTOCOL.md 6). Default 30 s.
+   * (docs/protocol.md 6). Default 30 s.
    */
   rxExpiryGraceMs?: number;
 }
@@ -94,7 +94,7 @@ export function installGroup(material: GroupKeyMaterial): InstalledGroup {
     throw new RangeError('material.nia: the lte-prose profile has no MAC-I, so nia must be null');
   }
   const allowNullAlgorithms = material.allowNullAlgorithms === true;
-  // PROTOCOL.md 4.2: NEA0/NIA0 are for tests only and refused unless the group allows them.
+  // docs/protocol.md 4.2: NEA0/NIA0 are for tests only and refused unless the group allows them.
   if (!allowNullAlgorithms && (nea === 0 || nia === 0)) {
     throw new RangeError(
       `material.${nea === 0 ? 'nea' : 'nia'}: NEA0/NIA0 (null algorithms) are refused unless allowNullAlgorithms is set`,
@@ -119,7 +119,7 @@ export function installGroup(material: GroupKeyMaterial): InstalledGroup {
     const index = pgkId % PGK_INDEX_COUNT;
     const clash = byIndex[index];
     if (clash) {
-      // PROTOCOL.md 2: PGKs valid at the same time must have distinct PGK Indexes.
+      // docs/protocol.md 2: PGKs valid at the same time must have distinct PGK Indexes.
       throw new RangeError(
         `material.pgks[${i}].pgkId: PGK ID ${pgkId} has PGK Index ${index}, already used by PGK ID ${clash.pgkId}`,
       );
@@ -149,7 +149,7 @@ export function installGroup(material: GroupKeyMaterial): InstalledGroup {
 }
 
 /**
- * PROTOCOL.md 5, sender: the PGK under which to start a new PTK. Candidates are PGKs already
+ * docs/protocol.md 5, sender: the PGK under which to start a new PTK. Candidates are PGKs already
  * active (`activeFromMs`: every member switches to a new PGK at the same instant), not yet
  * expired and not exhausted (`isUsable`). The newest candidate outside its guard time wins; when
  * every candidate is inside its guard time (no newer PGK to move to), the newest candidate is
@@ -186,7 +186,7 @@ export function nextTxSelectionChangeMs(group: InstalledGroup, nowMs: number, gu
 }
 
 /**
- * PROTOCOL.md 6, receiver: the PGK named by a PDU's PGK Index, if known and not expired beyond
+ * docs/protocol.md 6, receiver: the PGK named by a PDU's PGK Index, if known and not expired beyond
  * the grace. Not-yet-active PGKs are found too: a sender whose clock is ahead may use one already.
  */
 export function lookupRxPgk(group: InstalledGroup, pgkIndex: number, nowMs: number, graceMs: number): RxPgkLookup {

@@ -1,6 +1,6 @@
 /**
  * Group key material as a UE holds it: what the PKMF's Key Response carries per group
- * (PROTOCOL.md 1 and 7) and what the PDCP layer consumes. Shared by the key client (producer)
+ * (docs/protocol.md 1 and 7) and what the PDCP layer consumes. Shared by the key client (producer)
  * and the PDCP group key state (consumer).
  */
 import type { AlgId, HierarchyProfile } from '../crypto/types.js';
@@ -34,6 +34,6 @@ export interface GroupKeyMaterial {
   profile: HierarchyProfile;
   /** Currently valid PGKs of the group (distinct PGK Indexes), any order. */
   pgks: PgkRecord[];
-  /** NEA0/NIA0 are refused unless the group's configuration allows them (PROTOCOL.md 4.2). */
+  /** NEA0/NIA0 are refused unless the group's configuration allows them (docs/protocol.md 4.2). */
   allowNullAlgorithms?: boolean;
 }

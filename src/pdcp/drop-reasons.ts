@@ -1,5 +1,5 @@
 /**
- * Why the receive entity dropped a PDU (PROTOCOL.md 6: every drop has a reason counter). The
+ * Why the receive entity dropped a PDU (docs/protocol.md 6: every drop has a reason counter). The
  * receive path never throws: anything it cannot accept ends in exactly one of these.
  */
 

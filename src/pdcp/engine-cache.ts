@@ -1,5 +1,5 @@
 /**
- * Bounded LRU of receive-side engines per (PGK, sender GMI, PTK ID) (PROTOCOL.md 6: derived keys
+ * Bounded LRU of receive-side engines per (PGK, sender GMI, PTK ID) (docs/protocol.md 6: derived keys
  * are cached and the cache is bounded).
  *
  * Entries live in small per-PGK maps keyed by `gmi * 65536 + ptkId` (a number, no string building

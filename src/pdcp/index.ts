@@ -1,5 +1,5 @@
 /**
- * The groupcast PDCP security layer (PROTOCOL.md sections 4 to 6): PDU codec, transmit and
+ * The groupcast PDCP security layer (docs/protocol.md sections 4 to 6): PDU codec, transmit and
  * receive entities, anti-replay window, engine cache, crash-safe PTK ID allocation and drop
  * reasons. I/O-free: time comes in as `nowMs`, the PTK ID store is an interface.
  */

@@ -1,5 +1,5 @@
 /**
- * The groupcast PDCP data PDU of PROTOCOL.md 4.1, built on TS 36.323 6.2.10 (PDCP Data PDU for
+ * The groupcast PDCP data PDU of docs/protocol.md 4.1, built on TS 36.323 6.2.10 (PDCP Data PDU for
  * SLRB) and the pCR's inner identity block:
  *
  *   octet 0      SDU Type (3 MSBs) | PGK Index (5 LSBs)   TS 36.323 6.2.10, 6.3.12
@@ -23,7 +23,7 @@ export const MAC_I_BYTES = 4;
 /** TS 38.323 4.3.1: the largest PDCP SDU is 9000 octets. */
 export const DEFAULT_MAX_SDU_BYTES = 9000;
 
-/** SDU Type values (PROTOCOL.md 4.1, TS 38.323 6.3.12); 5..7 are reserved and rejected. */
+/** SDU Type values (docs/protocol.md 4.1, TS 38.323 6.3.12); 5..7 are reserved and rejected. */
 export const SDU_TYPE = {
   IP: 0,
   NON_IP: 1,
@@ -120,7 +120,7 @@ export function pduLayout(profile: HierarchyProfile, integrity: boolean): PduLay
   return integrity ? LAYOUTS.full : LAYOUTS['identity-only'];
 }
 
-/** COUNT = PTK ID << 16 | SN (PROTOCOL.md 4.2, TS 36.323 5.6.1), as an unsigned 32-bit number. */
+/** COUNT = PTK ID << 16 | SN (docs/protocol.md 4.2, TS 36.323 5.6.1), as an unsigned 32-bit number. */
 export function countOf(ptkId: number, sn: number): number {
   return ptkId * 0x10000 + sn;
 }

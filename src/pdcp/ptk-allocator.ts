@@ -1,5 +1,5 @@
 /**
- * Crash-safe PTK ID allocation (PROTOCOL.md 5). A (PGK, GMI, PTK ID, SN) tuple must never be used
+ * Crash-safe PTK ID allocation (docs/protocol.md 5). A (PGK, GMI, PTK ID, SN) tuple must never be used
  * twice, across crashes and restarts too, because a repeated COUNT under one PEK leaks plaintext.
  *
  * For every PTK ID space (one per group, GMI and PGK ID) a high-water mark is kept durably: every

@@ -1,5 +1,5 @@
 /**
- * PGK -> PTK -> PEK / PIK -> engines, for one (PGK, sender GMI, PTK ID) (PROTOCOL.md 3.2 and 4.2).
+ * PGK -> PTK -> PEK / PIK -> engines, for one (PGK, sender GMI, PTK ID) (docs/protocol.md 3.2 and 4.2).
  * This is the expensive per-PTK set-up (three HMAC-SHA-256 and two key schedules); it never runs
  * per packet except for the first PDU of a PTK.
  */

@@ -1,7 +1,7 @@
 /**
  * Anti-replay window over the 32-bit COUNT, after RFC 6479 ("IPsec Anti-Replay Algorithm without
  * Bit Shifting"): a ring of 32-bit words; advancing the window clears whole words instead of
- * shifting a bitmap. PROTOCOL.md 6: duplicates and COUNTs older than the window are rejected,
+ * shifting a bitmap. docs/protocol.md 6: duplicates and COUNTs older than the window are rejected,
  * reordering within the window is accepted.
  *
  * Use `check()` before the expensive work and `update()` only after the PDU authenticated

@@ -1,5 +1,5 @@
 /**
- * Receive entity for groupcast PDCP PDUs (PROTOCOL.md 6):
+ * Receive entity for groupcast PDCP PDUs (docs/protocol.md 6):
  *
  *   PDU + L2 source (sender GMI) + L2 destination (Group ID) + now
  *     -> SDU, SDU type and sender, or a typed drop reason with its counter.

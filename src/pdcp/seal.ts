@@ -1,5 +1,5 @@
 /**
- * Stateless protection of one PDU with given engines (PROTOCOL.md 4.2):
+ * Stateless protection of one PDU with given engines (docs/protocol.md 4.2):
  *
  *   COUNT      = PTK ID << 16 | SN, BEARER = 0, DIRECTION = 0
  *   MAC-I      = NIA(PIK, COUNT, 0, 0, header || inner identity block || SDU)

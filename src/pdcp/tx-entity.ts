@@ -1,5 +1,5 @@
 /**
- * Transmit entity for groupcast PDCP PDUs (PROTOCOL.md 5):
+ * Transmit entity for groupcast PDCP PDUs (docs/protocol.md 5):
  *
  *   SDU + SDU type + Group ID + now  ->  PDU, L2 source (= this UE's GMI), L2 destination (= Group ID)
  *

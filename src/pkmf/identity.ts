@@ -6,7 +6,7 @@
  * - SUPI (TS 23.003 2.2A): only the IMSI form `imsi-<MCC><MNC><MSIN>` (6..15 digits in all).
  *   The home PLMN of an IMSI is the known PLMN whose MCC+MNC digits prefix it (longest match, since
  *   an IMSI does not say whether its MNC has 2 or 3 digits).
- * - Certificates (an sl-bridge convention standing in for GBA/AKMA, PROTOCOL.md 7): a UE client
+ * - Certificates (an sl-bridge convention standing in for GBA/AKMA, docs/protocol.md 7): a UE client
  *   certificate carries the URI SAN `urn:3gpp:supi:imsi-...`; a PKMF certificate carries
  *   `urn:3gpp:pkmf:plmn:MCC-MNC`.
  */

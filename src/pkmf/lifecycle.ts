@@ -2,7 +2,7 @@
  * PGK lifecycle of one group, as a pure function of the group's stored PGKs, `now` and an injected
  * random source (the PKMF store applies the plan in one transaction).
  *
- * Rules (PROTOCOL.md 2 and issue 4):
+ * Rules (docs/protocol.md 2 and issue 4):
  * - PGK IDs are 32-bit and strictly increasing per group, never reused, even after expiry.
  * - Rollover: once the newest valid PGK is within `overlapMs` of its expiry, the next PGK is
  *   created (lifetime `lifetimeMs` from now), so members hold both for the overlap.
