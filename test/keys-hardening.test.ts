@@ -7,6 +7,7 @@
  *   without PTK state gets a GMI never used before, the old one is retired at the PKMF, and keys
  *   persisted for a GMI the PTK state does not hold are not used again.
  */
+import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -21,7 +22,7 @@ import type { GroupKeyMaterial } from '../src/keys/types.js';
 import { MemoryPtkHighWaterStore } from '../src/pdcp/ptk-allocator.js';
 import { policyViolation } from '../src/pkmf/policy.js';
 import type { OperatorPki } from './fixtures/pkmf-testbed.js';
-import { issueUe, makeOperatorPki, OP1, pkmfConfigDoc, supiOf, tmpDir } from './fixtures/pkmf-testbed.js';
+import { BIN, issueUe, makeOperatorPki, OP1, pkmfConfigDoc, supiOf, tmpDir, writeYaml } from './fixtures/pkmf-testbed.js';
 
 const GROUP = 0x0d0001;
 const silent = pino({ level: 'silent' });
@@ -123,6 +124,28 @@ describe('the UE algorithm policy refuses a downgrade by the PKMF', () => {
     expect(() => ueConfig('null-nea', 1, { nea: [0, 2] })).toThrow(/groups\[0\]\.nea.*allowNullAlgorithms/);
     expect(() => ueConfig('null-nia', 1, { nia: [0] })).toThrow(/groups\[0\]\.nia.*allowNullAlgorithms/);
     expect(ueConfig('null-ok', 1, { nea: [0, 2], allowNullAlgorithms: true }).groups[0]!.supportedNea).toEqual([0, 2]);
+  });
+});
+
+describe('UE credentials checked at load time', () => {
+  it('a tls.key that is not the key of tls.cert is a config error naming the key (it used to start and retry forever)', async () => {
+    const other = await issueUe(op1, supiOf(OP1, 8));
+    const doc = (key: string): unknown => ({
+      homePlmn: OP1,
+      tls: { cert: ueTls.cert, key, ca: op1.caCert },
+      pkmf: { host: '127.0.0.1', port: 1, servername: 'localhost' },
+      groups: [{ id: GROUP }],
+      stateDir: join(t.dir, 'state', 'mismatch'),
+    });
+    expect(() => ueKeyConfigFromObject(doc(other.keyFile), { file: 'ue.yaml' })).toThrow(/ue\.yaml: keys\.tls\.key: expected the private key of the certificate/);
+    expect(() => ueKeyConfigFromObject(doc(op1.caCert), { file: 'ue.yaml' })).toThrow(/keys\.tls\.key: expected a PEM private key/);
+    expect(ueKeyConfigFromObject(doc(ueTls.key), { file: 'ue.yaml' }).supi).toBe(supi);
+    // Through the CLI: exit status 2 and the same message.
+    const file = writeYaml(join(t.dir, 'mismatch.yaml'), { keys: doc(other.keyFile) });
+    const r = spawnSync(process.execPath, [BIN, 'keys', 'fetch', '--config', file], { encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/keys\.tls\.key: expected the private key of the certificate/);
+    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack
   });
 });
 

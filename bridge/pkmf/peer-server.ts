@@ -4,6 +4,11 @@
  * `POST /npkmf-keyreq/v1/key-request` (src/pkmf/json.ts). The calling PKMF is identified by the
  * PLMN in its certificate's URI SAN (`urn:3gpp:pkmf:plmn:MCC-MNC`), which must be a configured
  * peer whose CA issued that certificate; any other session is closed at once.
+ *
+ * Before authentication, as on the UE port (handshake-guard.ts): a deadline on every accepted
+ * socket (`limits.handshakeTimeoutMs`), at most `limits.maxUnauthenticatedPerSource` unfinished
+ * handshakes per source address, at most `limits.maxConnections` sockets, and failed handshakes
+ * counted and logged as at most one warn line per `limits.handshakeLogIntervalMs`.
  */
 import { X509Certificate } from 'node:crypto';
 import http2 from 'node:http2';
@@ -13,17 +18,21 @@ import { ErrorCode } from '../../src/pkmf/errors.js';
 import { plmnFromSubjectAltName } from '../../src/pkmf/identity.js';
 import { buildProblem, KEY_REQUEST_PATH, MAX_JSON_BODY_BYTES } from '../../src/pkmf/json.js';
 import type { PkmfConfig } from './config.js';
+import type { HandshakeGuardStats } from './handshake-guard.js';
+import { guardHandshakes, newHandshakeGuardStats } from './handshake-guard.js';
 import type { PkmfService } from './service.js';
 
-export interface PeerServerStats {
+/** Before authentication: `unauthenticated`, `handshakeFailures`, ... (handshake-guard.ts). */
+export interface PeerServerStats extends HandshakeGuardStats {
+  /** Sessions of configured peers (certificate checked) so far. */
   sessions: number;
+  /** Sessions closed at once: the certificate names no configured peer PLMN, or its CA did not issue it. */
   rejectedSessions: number;
-  handshakeFailures: number;
   requests: number;
 }
 
 export function createPeerServer(config: PkmfConfig, service: PkmfService, log: Logger): { server: http2.Http2SecureServer; stats: PeerServerStats } {
-  const stats: PeerServerStats = { sessions: 0, rejectedSessions: 0, handshakeFailures: 0, requests: 0 };
+  const stats: PeerServerStats = { sessions: 0, rejectedSessions: 0, requests: 0, ...newHandshakeGuardStats() };
   const peerCas = new Map(config.peers.map((p) => [p.plmn, p.caPem.map((pem) => new X509Certificate(pem))]));
   const sessionPeer = new WeakMap<http2.ServerHttp2Session, string>();
 
@@ -36,13 +45,11 @@ export function createPeerServer(config: PkmfConfig, service: PkmfService, log: 
     minVersion: 'TLSv1.3',
     maxVersion: 'TLSv1.3',
     allowHTTP1: false,
-    handshakeTimeout: config.limits.handshakeTimeoutMs,
+    // handshake-guard.ts destroys the socket at the deadline and counts it; Node's timer (0: its
+    // default, 120 s) does not count or name it.
+    handshakeTimeout: 0,
   });
-
-  server.on('tlsClientError', (err) => {
-    stats.handshakeFailures++;
-    log.info({ err: err.message }, 'peer TLS handshake refused');
-  });
+  guardHandshakes(server, stats, config.limits, 'peer PKMF connections failed before authentication (TLS handshake failed or refused)', log);
 
   server.on('session', (session) => {
     const socket = session.socket as TLSSocket;

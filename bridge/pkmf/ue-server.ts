@@ -16,10 +16,10 @@
  * `maxConnections` of them would lock every UE out); one source address may have at most
  * `limits.maxUnauthenticatedPerSource` sockets in that state, further ones are destroyed at once.
  * Failed handshakes (TLS errors, the deadline, the per-source cap, `maxConnections`) are counted
- * in the stats and logged as at most one warn line per `limits.handshakeLogIntervalMs`.
+ * in the stats and logged as at most one warn line per `limits.handshakeLogIntervalMs`. All of it
+ * is handshake-guard.ts, shared with the inter-PKMF port.
  */
 import { X509Certificate } from 'node:crypto';
-import type net from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
 import type { KeyRequestMsg, KeyResponseMsg } from '../../src/pkmf/codec.js';
@@ -36,26 +36,18 @@ import { ErrorCode, errorName } from '../../src/pkmf/errors.js';
 import { supiFromSubjectAltName } from '../../src/pkmf/identity.js';
 import { validateKeyRequest } from '../../src/pkmf/validate.js';
 import type { PkmfConfig } from './config.js';
+import type { HandshakeGuardStats } from './handshake-guard.js';
+import { guardHandshakes, newHandshakeGuardStats } from './handshake-guard.js';
 import type { PkmfService } from './service.js';
-import { ThrottledWarn } from './throttled-log.js';
 
 const MAX_PIPELINED = 16;
 const CLOSE_GRACE_MS = 1_000;
 
-export interface UeServerStats {
+/** Before authentication: `unauthenticated`, `handshakeFailures`, ... (handshake-guard.ts). */
+export interface UeServerStats extends HandshakeGuardStats {
   /** Authenticated connections (TLS handshake done) so far. */
   connections: number;
   activeConnections: number;
-  /** Accepted sockets whose TLS handshake has not finished (now). */
-  unauthenticated: number;
-  /** Connections that ended before their TLS handshake finished, whatever the reason (below). */
-  handshakeFailures: number;
-  /** ... of them destroyed by the PKMF at the handshake deadline. */
-  handshakeTimeouts: number;
-  /** ... of them destroyed at once: their source already had maxUnauthenticatedPerSource. */
-  refusedPerSource: number;
-  /** Connections refused because maxConnections were open (never handshaked; not above). */
-  droppedMaxConnections: number;
   /** Connections closed with a ConnectionError, by code name. */
   connectionErrors: Record<string, number>;
   malformedRequests: number;
@@ -78,22 +70,12 @@ export function createUeServer(config: PkmfConfig, service: PkmfService, log: Lo
   const stats: UeServerStats = {
     connections: 0,
     activeConnections: 0,
-    unauthenticated: 0,
-    handshakeFailures: 0,
-    handshakeTimeouts: 0,
-    refusedPerSource: 0,
-    droppedMaxConnections: 0,
+    ...newHandshakeGuardStats(),
     connectionErrors: {},
     malformedRequests: 0,
   };
   const issuers = issuersByPlmn(config);
-  const { maxFrameBytes, handshakeTimeoutMs, idleTimeoutMs, maxUnauthenticatedPerSource } = config.limits;
-  const failures = new ThrottledWarn(
-    log,
-    'UE connections failed before authentication (TLS handshake failed or refused)',
-    'failed',
-    config.limits.handshakeLogIntervalMs,
-  );
+  const { maxFrameBytes, idleTimeoutMs } = config.limits;
 
   const server = tls.createServer({
     cert: config.tls.certPem,
@@ -103,70 +85,11 @@ export function createUeServer(config: PkmfConfig, service: PkmfService, log: Lo
     rejectUnauthorized: true,
     minVersion: 'TLSv1.3',
     maxVersion: 'TLSv1.3',
-    // Ours below destroys the socket; Node's would only emit tlsClientError (Node 20).
+    // handshake-guard.ts destroys the socket at the deadline; Node's timer (0: its default, 120 s)
+    // would only emit tlsClientError (Node 20).
     handshakeTimeout: 0,
   });
-  server.maxConnections = config.limits.maxConnections;
-
-  /** Sockets not through the handshake yet, by `address|port`, and their count per address. */
-  const unauthenticated = new Map<string, { source: string; timer: NodeJS.Timeout }>();
-  const perSource = new Map<string, number>();
-  /** Why the PKMF itself destroyed a raw socket before its handshake (for the failure reason). */
-  const destroyedBecause = new WeakMap<net.Socket, string>();
-
-  const authenticatedOrGone = (key: string): void => {
-    const u = unauthenticated.get(key);
-    if (!u) return;
-    unauthenticated.delete(key);
-    clearTimeout(u.timer);
-    stats.unauthenticated--;
-    const n = (perSource.get(u.source) ?? 1) - 1;
-    if (n > 0) perSource.set(u.source, n);
-    else perSource.delete(u.source);
-  };
-
-  server.on('connection', (raw: net.Socket) => {
-    const source = raw.remoteAddress;
-    if (source === undefined) {
-      raw.destroy(); // already gone
-      return;
-    }
-    if ((perSource.get(source) ?? 0) >= maxUnauthenticatedPerSource) {
-      stats.refusedPerSource++;
-      destroyedBecause.set(raw, 'per-source cap');
-      raw.destroy();
-      return;
-    }
-    const key = `${source}|${raw.remotePort}`;
-    authenticatedOrGone(key); // a stale entry of an earlier socket with the same address and port
-    perSource.set(source, (perSource.get(source) ?? 0) + 1);
-    stats.unauthenticated++;
-    const timer = setTimeout(() => {
-      if (!unauthenticated.has(key)) return;
-      stats.handshakeTimeouts++;
-      destroyedBecause.set(raw, 'deadline');
-      raw.destroy();
-    }, handshakeTimeoutMs);
-    timer.unref();
-    unauthenticated.set(key, { source, timer });
-    raw.once('close', () => authenticatedOrGone(key));
-  });
-
-  server.on('drop', (d?: { remoteAddress?: string }) => {
-    stats.droppedMaxConnections++;
-    failures.record('maxConnections', d?.remoteAddress);
-  });
-
-  server.on('tlsClientError', (err, socket) => {
-    stats.handshakeFailures++;
-    // The raw socket under a server-side TLSSocket is its _parent (Node internals: used for the
-    // reason only, so a missing one just reports the TLS error code).
-    const raw = (socket as unknown as { _parent?: net.Socket })._parent;
-    const reason = (raw && destroyedBecause.get(raw)) ?? (err as NodeJS.ErrnoException).code ?? err.message;
-    failures.record(reason, socket.remoteAddress ?? raw?.remoteAddress);
-  });
-
-  server.on('close', () => failures.close());
+  guardHandshakes(server, stats, config.limits, 'UE connections failed before authentication (TLS handshake failed or refused)', log);
 
   /** The certified SUPI, or the reason the identity is refused. */
   function identify(socket: tls.TLSSocket): { supi: string } | { reason: string } {
@@ -185,7 +108,6 @@ export function createUeServer(config: PkmfConfig, service: PkmfService, log: Lo
   }
 
   server.on('secureConnection', (socket: tls.TLSSocket) => {
-    authenticatedOrGone(`${socket.remoteAddress}|${socket.remotePort}`);
     stats.connections++;
     stats.activeConnections++;
     const remote = `${socket.remoteAddress}:${socket.remotePort}`;
