@@ -289,23 +289,22 @@ export class FilePtkHighWaterStore implements PtkHighWaterStore, GmiLedger, Repl
    * used again, so their marks are no longer needed). Durable like `save`.
    */
   prune(keep: (space: PtkIdSpace) => boolean): number {
-    const next = new Map([...this.marks].filter(([key]) => keep(parseSpaceKey(key)!)));
-    const removed = this.marks.size - next.size;
-    if (removed === 0) return 0;
-    this.writeDurably({ marks: next });
-    this.marks.clear();
-    for (const [k, v] of next) this.marks.set(k, v);
-    return removed;
+    return this.pruneEntries('marks', (key) => keep(parseSpaceKey(key)!));
   }
 
   /** Removes the replay floors for which `keep` says false (their PGK expired). Durable. */
   pruneReplayFloors(keep: (key: ReplayMarkKey) => boolean): number {
-    const next = new Map([...this.replay].filter(([key]) => keep(parseReplayMarkKey(key)!)));
-    const removed = this.replay.size - next.size;
+    return this.pruneEntries('replay', (key) => keep(parseReplayMarkKey(key)!));
+  }
+
+  private pruneEntries(field: 'marks' | 'replay', keep: (key: string) => boolean): number {
+    const map = this[field];
+    const next = new Map([...map].filter(([key]) => keep(key)));
+    const removed = map.size - next.size;
     if (removed === 0) return 0;
-    this.writeDurably({ replay: next });
-    this.replay.clear();
-    for (const [k, v] of next) this.replay.set(k, v);
+    this.writeDurably({ [field]: next });
+    map.clear();
+    for (const [k, v] of next) map.set(k, v);
     return removed;
   }
 
