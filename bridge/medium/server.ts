@@ -3,11 +3,17 @@
  * attach to, feeding each valid PduEnvelope into the I/O-free channel model (src/medium/) and
  * sending the copies it releases. Envelopes are checked (a malformed one is counted and dropped)
  * but forwarded byte for byte.
+ *
+ * An ipc:// endpoint is checked before the bind (bridge/transport/ipc-endpoint.ts): libzmq's bind
+ * unlinks whatever is at the path, so a second medium would silently take a live one's endpoint
+ * over. A socket that accepts connections (in use) or a path that is not a socket is refused with
+ * a TransportError; the stale socket file of a medium that died is replaced.
  */
 import { performance } from 'node:perf_hooks';
 import { decodePduEnvelope } from '../../src/wire/envelope.js';
 import { MediumChannel, type ChannelCounters, type ChannelImpairments } from '../../src/medium/channel.js';
 import { seededRandom } from '../../src/medium/random.js';
+import { checkIpcBindable } from '../transport/ipc-endpoint.js';
 import { ZmqHub, type HubCounters, type HubPeer } from '../transport/zmq-hub.js';
 import type { ZmqTuning } from '../transport/zmq-options.js';
 
@@ -42,6 +48,7 @@ export class MediumServer {
   private readonly channel: MediumChannel<HubPeer, Uint8Array>;
   private readonly nowMs: () => number;
   private readonly maxPduBytes: number | undefined;
+  private readonly bindEndpoints: readonly string[];
   private timer: NodeJS.Timeout | undefined;
   private timerDueMs = Infinity;
   private received = 0;
@@ -59,14 +66,19 @@ export class MediumServer {
   };
 
   constructor(options: MediumServerOptions) {
+    this.bindEndpoints = options.endpoints;
     this.hub = new ZmqHub({ endpoints: options.endpoints, tuning: options.tuning });
     this.channel = new MediumChannel(options.impairments, seededRandom(options.seed));
     this.nowMs = options.nowMs ?? (() => performance.now());
     this.maxPduBytes = options.maxPduBytes;
   }
 
-  /** Binds and starts; returns the bound endpoints (`*` ports resolved). */
+  /**
+   * Binds and starts; returns the bound endpoints (`*` ports resolved). Throws a TransportError
+   * (code `EENDPOINT`) before binding anything if an ipc:// endpoint is in use or not a socket.
+   */
   async start(): Promise<readonly string[]> {
+    for (const endpoint of this.bindEndpoints) await checkIpcBindable(endpoint);
     return this.hub.start({
       message: (peer, bytes) => {
         const d = decodePduEnvelope(bytes, this.maxPduBytes);

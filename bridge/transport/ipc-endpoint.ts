@@ -51,7 +51,7 @@ export async function checkIpcBindable(endpoint: string): Promise<void> {
   if (!isSocket) throw new TransportError('EENDPOINT', `cannot bind ${endpoint}: ${path} exists and is not a socket (binding would delete it)`);
   const outcome = await probe(path);
   if (outcome === 'accepted') {
-    throw new TransportError('EENDPOINT', `cannot bind ${endpoint}: in use (another process accepts connections on ${path}: another daemon with this endpoint?)`);
+    throw new TransportError('EENDPOINT', `cannot bind ${endpoint}: in use (another process accepts connections on ${path}: is a second daemon or medium configured with this endpoint?)`);
   }
   if (outcome !== 'refused' && outcome !== 'gone') {
     throw new TransportError('EENDPOINT', `cannot bind ${endpoint}: cannot tell whether ${path} is in use (${outcome})`);
