@@ -36,6 +36,7 @@ describe('FilePtkHighWaterStore', () => {
     expect(s2.entries()).toHaveLength(2);
     expect(JSON.parse(readFileSync(file, 'utf8')).marks[`${0xabcdef}:${0x102}:${0xfffffffe}:00112233445566ff`]).toBe(16);
     expect(existsSync(`${file}.tmp`)).toBe(false);
+    expect(existsSync(`${file}.${process.pid}.tmp`)).toBe(false);
     s2.close();
   });
 
@@ -65,10 +66,14 @@ describe('FilePtkHighWaterStore', () => {
     const s1 = new FilePtkHighWaterStore(file);
     s1.save(A, 4);
     s1.close();
-    writeFileSync(`${file}.tmp`, '{"half":');
+    writeFileSync(`${file}.tmp`, '{"half":'); // an older version's temp file
+    writeFileSync(`${file}.4242.tmp`, '{"half":'); // a crashed process's (PID 4242)
+    writeFileSync(`${file}.keep.tmp`, 'not ours');
     const s2 = new FilePtkHighWaterStore(file);
     expect(s2.load(A)).toBe(4);
     expect(existsSync(`${file}.tmp`)).toBe(false);
+    expect(existsSync(`${file}.4242.tmp`)).toBe(false);
+    expect(existsSync(`${file}.keep.tmp`)).toBe(true);
     s2.close();
   });
 

@@ -59,8 +59,8 @@ export interface KeyClientOptions {
    * The PTK state's GMI claims (src/pdcp/ptk-allocator.ts GmiLedger): each request tells the PKMF
    * the GMI the state holds (`held_gmi`); a GMI not held is claimed durably before its keys are
    * used; persisted keys for a GMI the state does not hold are dropped (their PTK ID marks are
-   * gone, so sending under them could repeat a COUNT). Without one (`keys fetch`), every request
-   * asks for a fresh GMI unless `heldGmis` says otherwise, and nothing is claimed.
+   * gone, so sending under them could repeat a COUNT). Without one, every request asks for a fresh
+   * GMI and nothing is claimed (`keys fetch` passes the daemon's state, or a read-only view of it).
    */
   ledger?: GmiLedger;
 }

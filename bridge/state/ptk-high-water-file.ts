@@ -44,7 +44,7 @@ import {
   type ReplayMarkStore,
 } from '../../src/pdcp/replay-marks.js';
 import { isGmi } from '../../src/pkmf/identity.js';
-import { writeFileDurably } from './durable-file.js';
+import { tempFilesOf, writeFileDurably } from './durable-file.js';
 
 const FORMAT = 'sl-bridge/pdcp-state/2';
 const FORMAT_1 = 'sl-bridge/ptk-high-water/1';
@@ -171,10 +171,13 @@ export class FilePtkHighWaterStore implements PtkHighWaterStore, GmiLedger, Repl
     this.lock();
     // A leftover temp file is an interrupted save whose rename never happened: the main file
     // still has the marks that were in force, so the temp file is simply discarded.
-    try {
-      unlinkSync(`${file}.tmp`);
-    } catch {
-      /* none */
+    // (Safe to remove every one: the lock says no other process writes this file.)
+    for (const tmp of tempFilesOf(file)) {
+      try {
+        unlinkSync(tmp);
+      } catch {
+        /* gone already */
+      }
     }
     try {
       let text: string | undefined;
