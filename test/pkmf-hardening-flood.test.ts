@@ -7,7 +7,6 @@
  * cap applies to them and not to the legitimate UE (127.0.0.1). Loops are bounded in count and
  * time; the latency figures printed are for the issue note, asserted only as liveness bounds.
  */
-import net from 'node:net';
 import tls from 'node:tls';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -24,6 +23,8 @@ import { encodeFrame, encodeKeyRequest } from '../src/pkmf/codec.js';
 import { ErrorCode } from '../src/pkmf/errors.js';
 import type { OperatorPki } from './fixtures/pkmf-testbed.js';
 import { makeOperatorPki, OP1, pkmfConfigDoc, supiOf, tmpDir, ueCreds } from './fixtures/pkmf-testbed.js';
+import type { TlsAttempt } from './fixtures/tls-flood.js';
+import { handshakeFlood, silentFloodStoppedBy, sources } from './fixtures/tls-flood.js';
 
 const GROUP = 0x0e0001;
 const UE = supiOf(OP1, 1);
@@ -35,6 +36,7 @@ let caPem: string;
 let pkmf: RunningPkmf | undefined;
 let logLines: string[];
 const cleanups: (() => void | Promise<void>)[] = [];
+const silentFlood = silentFloodStoppedBy(cleanups);
 
 beforeAll(async () => {
   t = tmpDir();
@@ -101,118 +103,6 @@ async function legitRequestWithin(port: number, withinMs: number): Promise<{ ms:
 }
 
 const p50 = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.ceil(xs.length / 2) - 1]!;
-const sources = (third: number, n: number): string[] => Array.from({ length: n }, (_, i) => `127.${third}.${Math.floor(i / 250)}.${(i % 250) + 1}`);
-
-interface SilentFlood {
-  /** Sockets whose TCP connect completed. */
-  connected: number;
-  /** Sockets closed by the far end (the PKMF) while the flood was on. */
-  closedByServer: number;
-  /** Connects attempted, re-opens included. */
-  attempts: number;
-  open(): number;
-  stop(): Promise<void>;
-}
-
-/**
- * `perSource` TCP connections from each source address that never send a byte. With `reopen`,
- * a socket the PKMF closes is opened again from the same source, up to `maxAttempts` connects in
- * all and until `untilMs` (performance.now()), with at most `maxInFlight` connects pending.
- */
-function silentFlood(port: number, from: string[], perSource: number, reopen?: { untilMs: number; maxAttempts: number; maxInFlight: number }): SilentFlood {
-  const live = new Set<net.Socket>();
-  let stopping = false;
-  let inFlight = 0;
-  const backlog: string[] = [];
-  const MAX_IN_FLIGHT = reopen?.maxInFlight ?? 200;
-  const flood: SilentFlood = {
-    connected: 0,
-    closedByServer: 0,
-    attempts: 0,
-    open: () => live.size,
-    async stop() {
-      stopping = true;
-      backlog.length = 0;
-      const closing = [...live].map((s) => new Promise<void>((r) => (s.destroyed ? r() : (s.once('close', () => r()), s.destroy()))));
-      await Promise.all(closing);
-    },
-  };
-  const pump = (): void => {
-    while (!stopping && inFlight < MAX_IN_FLIGHT && backlog.length > 0) {
-      if (reopen && (flood.attempts >= reopen.maxAttempts || performance.now() > reopen.untilMs)) {
-        backlog.length = 0;
-        return;
-      }
-      const localAddress = backlog.shift()!;
-      flood.attempts++;
-      inFlight++;
-      const s = net.connect({ host: '127.0.0.1', port, localAddress });
-      live.add(s);
-      let pending = true;
-      const settled = (): void => {
-        if (!pending) return;
-        pending = false;
-        inFlight--;
-        setImmediate(pump);
-      };
-      s.once('connect', () => {
-        flood.connected++;
-        settled();
-      });
-      s.on('error', () => undefined);
-      s.once('close', () => {
-        settled();
-        live.delete(s);
-        if (stopping) return;
-        flood.closedByServer++;
-        if (reopen) {
-          backlog.push(localAddress);
-          setImmediate(pump);
-        }
-      });
-    }
-  };
-  for (let i = 0; i < perSource; i++) backlog.push(...from);
-  pump();
-  cleanups.push(() => flood.stop());
-  return flood;
-}
-
-/**
- * Failed handshakes against the PKMF until `untilMs` or `maxAttempts`: half send garbage bytes on
- * a raw TCP socket, half do TLS 1.3 without a client certificate. `concurrency` at a time.
- */
-async function handshakeFlood(port: number, from: string[], opts: { untilMs: number; maxAttempts: number; concurrency: number }): Promise<{ attempts: number; answered: number }> {
-  let attempts = 0;
-  let answered = 0;
-  let seed = 0x5eed;
-  const rnd = (): number => ((seed = (seed * 1103515245 + 12345) >>> 0), seed / 2 ** 32);
-  const one = (i: number): Promise<void> =>
-    new Promise<void>((resolvePromise) => {
-      const localAddress = from[i % from.length]!;
-      const s: net.Socket =
-        i % 2 === 0
-          ? net.connect({ host: '127.0.0.1', port, localAddress }, () => {
-              s.write(Buffer.from(Array.from({ length: 16 + Math.floor(rnd() * 300) }, () => Math.floor(rnd() * 256))));
-            })
-          : tls.connect({ host: '127.0.0.1', port, localAddress, servername: 'localhost', ca: caPem, minVersion: 'TLSv1.3' } as tls.ConnectionOptions, () => {
-              (s as tls.TLSSocket).write(Buffer.from([0, 0, 0, 1, 0]));
-            });
-      s.on('data', () => answered++);
-      s.on('error', () => undefined);
-      const cap = setTimeout(() => s.destroy(), 3_000);
-      s.once('close', () => {
-        clearTimeout(cap);
-        resolvePromise();
-      });
-    });
-  const worker = async (): Promise<void> => {
-    while (performance.now() < opts.untilMs && attempts < opts.maxAttempts) await one(attempts++);
-  };
-  await Promise.all(Array.from({ length: opts.concurrency }, () => worker()));
-  return { attempts, answered };
-}
-
 const handshakeLogLines = (): string[] => logLines.filter((l) => /handshake|unauthenticated/i.test(l));
 
 describe('UE-facing port: clients without a certificate', () => {
@@ -295,8 +185,10 @@ describe('UE-facing port: clients without a certificate', () => {
     const before = p.stats.ue.handshakeFailures;
     const linesBefore = handshakeLogLines().length;
 
+    // Failed handshakes: half garbage bytes on a raw TCP socket, half TLS 1.3 without a client certificate.
+    const noCert: TlsAttempt = { options: { servername: 'localhost', ca: caPem, minVersion: 'TLSv1.3' }, payload: Buffer.from([0, 0, 0, 1, 0]) };
     const t0 = performance.now();
-    const storm = handshakeFlood(port, sources(4, 20), { untilMs: t0 + 3_000, maxAttempts: 3_000, concurrency: 20 });
+    const storm = handshakeFlood(port, sources(4, 20), { untilMs: t0 + 3_000, maxAttempts: 3_000, concurrency: 20 }, [noCert]);
     const latencies: number[] = [];
     await new Promise((r) => setTimeout(r, 300));
     for (let i = 0; i < 5; i++) {

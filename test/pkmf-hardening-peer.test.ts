@@ -10,8 +10,6 @@
  * addresses (127.x.y.z). Loops are bounded in count and time; the latencies printed are for the
  * issue note, asserted only as liveness bounds.
  */
-import net from 'node:net';
-import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -26,6 +24,8 @@ import { requestKeys } from '../bridge/pkmf/ue-client.js';
 import { ErrorCode } from '../src/pkmf/errors.js';
 import type { OperatorPki } from './fixtures/pkmf-testbed.js';
 import { makeOperatorPki, OP1, OP2, pkmfConfigDoc, supiOf, tmpDir, ueCreds } from './fixtures/pkmf-testbed.js';
+import type { TlsAttempt } from './fixtures/tls-flood.js';
+import { handshakeFlood, silentFloodStoppedBy, sources } from './fixtures/tls-flood.js';
 
 const GROUP = 0x0f0001; // owned by op1
 const UE = supiOf(OP1, 1); // op1's subscriber, roaming in op2
@@ -40,6 +40,7 @@ let visited: RunningPkmf | undefined;
 let logLines: string[];
 let n = 0;
 const cleanups: (() => void | Promise<void>)[] = [];
+const silentFlood = silentFloodStoppedBy(cleanups);
 
 beforeAll(async () => {
   t = tmpDir('sl-bridge-pkmf-peer-hardening-');
@@ -133,99 +134,20 @@ async function peerRequest(peerPort: number, timeoutMs = 5_000): Promise<number>
   return performance.now() - t0;
 }
 
-const sources = (third: number, count: number): string[] => Array.from({ length: count }, (_, i) => `127.${third}.${Math.floor(i / 250)}.${(i % 250) + 1}`);
-
-interface SilentFlood {
-  connected: number;
-  /** Sockets closed by the PKMF while the flood was on. */
-  closedByServer: number;
-  open(): number;
-  stop(): Promise<void>;
-}
-
-/** `perSource` TCP connections to the port from each source address that never send a byte. */
-function silentFlood(port: number, from: string[], perSource: number): SilentFlood {
-  const live = new Set<net.Socket>();
-  let stopping = false;
-  const flood: SilentFlood = {
-    connected: 0,
-    closedByServer: 0,
-    open: () => live.size,
-    async stop() {
-      stopping = true;
-      await Promise.all([...live].map((s) => new Promise<void>((r) => (s.destroyed ? r() : (s.once('close', () => r()), s.destroy())))));
-    },
-  };
-  const backlog: string[] = [];
-  for (let i = 0; i < perSource; i++) backlog.push(...from);
-  let inFlight = 0;
-  const pump = (): void => {
-    while (!stopping && inFlight < 200 && backlog.length > 0) {
-      const s = net.connect({ host: '127.0.0.1', port, localAddress: backlog.shift()! });
-      inFlight++;
-      live.add(s);
-      let pending = true;
-      const settled = (): void => {
-        if (!pending) return;
-        pending = false;
-        inFlight--;
-        setImmediate(pump);
-      };
-      s.once('connect', () => {
-        flood.connected++;
-        settled();
-      });
-      s.on('error', () => undefined);
-      s.once('close', () => {
-        settled();
-        live.delete(s);
-        if (!stopping) flood.closedByServer++;
-      });
-    }
-  };
-  pump();
-  cleanups.push(() => flood.stop());
-  return flood;
-}
-
 /**
- * Failed handshakes against the peer port until `untilMs` or `maxAttempts`, `concurrency` at a
- * time, in turn: garbage bytes on a raw TCP socket, TLS 1.3 + h2 without a client certificate,
- * and TLS 1.3 + h2 with a PKMF certificate of a CA no peer has.
+ * What the handshake flood sends besides garbage bytes, in turn: TLS 1.3 + h2 without a client
+ * certificate, and TLS 1.3 + h2 with a PKMF certificate of a CA no peer has. Each writes the
+ * HTTP/2 client preface: a server that let this client in would answer it.
  */
-async function handshakeFlood(port: number, from: string[], opts: { untilMs: number; maxAttempts: number; concurrency: number }): Promise<{ attempts: number; answered: number }> {
-  let attempts = 0;
-  let answered = 0;
-  let seed = 0x5eed;
-  const rnd = (): number => ((seed = (seed * 1103515245 + 12345) >>> 0), seed / 2 ** 32);
+function peerHandshakeAttempts(): TlsAttempt[] {
   const ca = readFileSync(op1.caCert, 'utf8');
   const rogueCert = { cert: readFileSync(rogue.pkmfCert, 'utf8'), key: readFileSync(rogue.pkmfKey, 'utf8') };
-  const one = (i: number): Promise<void> =>
-    new Promise<void>((resolvePromise) => {
-      const localAddress = from[i % from.length]!;
-      const tlsOptions = { host: '127.0.0.1', port, localAddress, servername: 'localhost', ca, minVersion: 'TLSv1.3', ALPNProtocols: ['h2'] } as tls.ConnectionOptions;
-      const s: net.Socket =
-        i % 3 === 0
-          ? net.connect({ host: '127.0.0.1', port, localAddress }, () => {
-              s.write(Buffer.from(Array.from({ length: 16 + Math.floor(rnd() * 300) }, () => Math.floor(rnd() * 256))));
-            })
-          : tls.connect(i % 3 === 1 ? tlsOptions : { ...tlsOptions, ...rogueCert }, () => {
-              // The HTTP/2 client preface: a server that let this client in would answer it.
-              (s as tls.TLSSocket).write('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
-            });
-      s.on('data', () => answered++);
-      s.on('error', () => undefined);
-      const cap = setTimeout(() => s.destroy(), 3_000);
-      s.once('close', () => {
-        clearTimeout(cap);
-        resolvePromise();
-      });
-    });
-  const worker = async (): Promise<void> => {
-    while (performance.now() < opts.untilMs && attempts < opts.maxAttempts) await one(attempts++);
-  };
-  await Promise.all(Array.from({ length: opts.concurrency }, () => worker()));
-  return { attempts, answered };
+  const noCert: TlsAttempt['options'] = { servername: 'localhost', ca, minVersion: 'TLSv1.3', ALPNProtocols: ['h2'] };
+  const preface = 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n';
+  return [
+    { options: noCert, payload: preface },
+    { options: { ...noCert, ...rogueCert }, payload: preface },
+  ];
 }
 
 const handshakeLogLines = (): string[] => logLines.filter((l) => /handshake|unauthenticated/i.test(l));
@@ -289,7 +211,7 @@ describe('inter-PKMF port: clients without a peer certificate', () => {
     const { home: p, peerPort } = await start({ handshakeTimeoutSec: 10 });
     const before = p.stats.peer!.handshakeFailures;
     const t0 = performance.now();
-    const storm = handshakeFlood(peerPort, sources(13, 20), { untilMs: t0 + 3_000, maxAttempts: 1_500, concurrency: 12 });
+    const storm = handshakeFlood(peerPort, sources(13, 20), { untilMs: t0 + 3_000, maxAttempts: 1_500, concurrency: 12 }, peerHandshakeAttempts());
     await new Promise((r) => setTimeout(r, 300));
     const latencies: number[] = [];
     for (let i = 0; i < 3; i++) latencies.push(await peerRequest(peerPort));
