@@ -166,7 +166,7 @@ t_cmake=$(timed configure_oai)
 build_oai() {
   set -o pipefail
   nice -n 10 ninja -C "$work/build" -j"$jobs" "${TARGETS[@]}" 2>&1 | tee "$work/ninja.log" |
-    awk '/^\[[0-9]+\/[0-9]+\]/ { split(substr($1, 2), a, "/"); if (a[1] % 200 == 0 || a[1] == a[2]) { printf "[oai-sl] %s/%s steps\n", a[1], a[2] > "/dev/stderr" } }' \
+    awk '/^\[[0-9]+\/[0-9]+\]/ { s = $1; gsub(/[][]/, "", s); split(s, a, "/"); if (a[1] % 200 == 0 || a[1] == a[2]) { printf "[oai-sl] %s/%s steps\n", a[1], a[2] > "/dev/stderr" } }' \
     || { grep -m 20 -B2 -A8 'error' "$work/ninja.log" >&2 || tail -40 "$work/ninja.log" >&2; fail "ninja failed (errors above)"; }
 }
 step 4 "build ${TARGETS[*]} with $jobs jobs (about 15 min on 2 idle cores)"
