@@ -16,6 +16,7 @@
  * - A group's first PGK ID is random (from the injected source) in [1, 2^31), so that a PKMF whose
  *   database was wiped does not hand out IDs that members may still associate with old PGKs.
  */
+import { isGmi } from './identity.js';
 
 export const PGK_INDEX_MASK = 0x1f;
 const MAX_PGK_ID = 0xffffffff;
@@ -103,7 +104,7 @@ export function pickGmi(isTaken: (gmi: number) => boolean, random: RandomBytes):
     const b = random(3);
     if (b.length < 3) throw new RangeError('random: returned fewer than 3 bytes');
     const gmi = (b[0]! << 16) | (b[1]! << 8) | b[2]!;
-    if (gmi !== 0 && gmi !== 0xffffff && !isTaken(gmi)) return gmi;
+    if (isGmi(gmi) && !isTaken(gmi)) return gmi;
   }
   // Only reached when the group is nearly full (or the random source is broken): scan.
   for (let gmi = 1; gmi < 0xffffff; gmi++) if (!isTaken(gmi)) return gmi;
