@@ -6,8 +6,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Dealer } from 'zeromq';
+import { encodePduEnvelope } from '../src/wire/envelope.js';
 import { startMediumProcess, type MediumProcess } from './fixtures/transport-medium-process.js';
-import { DaemonProcess, DaemonTestbed, TestApp, waitUntil } from './fixtures/daemon-testbed.js';
+import { DaemonProcess, DaemonTestbed, GROUP, TestApp, waitUntil } from './fixtures/daemon-testbed.js';
 import { tmpDir } from './fixtures/pkmf-testbed.js';
 
 let t: ReturnType<typeof tmpDir>;
@@ -17,11 +19,12 @@ let a: DaemonProcess;
 let b: DaemonProcess;
 let appA: TestApp;
 let appB: TestApp;
+let endpoint: string;
 
 beforeAll(async () => {
   t = tmpDir('slb-daemon-pkmf-down-');
   bed = await DaemonTestbed.create(t.dir, 2);
-  const endpoint = `ipc://${join(t.dir, 'medium.sock')}`;
+  endpoint = `ipc://${join(t.dir, 'medium.sock')}`;
   medium = await startMediumProcess(['--endpoint', endpoint]);
   a = new DaemonProcess(await bed.ue(1, endpoint));
   b = new DaemonProcess(await bed.ue(2, endpoint));
@@ -51,6 +54,23 @@ describe('daemon started while the PKMF is down', () => {
     expect(waiting.keys.lastError).toMatch(/^CONNECT/);
     expect(waiting.dropped['tx-no-keys']).toBe(5);
     expect(waiting.counters.pdusOut).toBe(0);
+
+    // A member that already has keys (here: a raw peer on the medium) sends on the group. Without
+    // keys yet, that is a wait for the PKMF, not a security event (a restarted daemon sees this
+    // until its keys are back): counted as rx-no-keys, no security drop.
+    const peer = new Dealer({ linger: 0 });
+    peer.connect(endpoint);
+    await peer.send(Buffer.alloc(0)); // attach
+    const deadline = Date.now() + 15_000;
+    for (let seq = 1; ((await b.fresh()).counters.envelopesIn ?? 0) === 0; seq++) {
+      if (Date.now() > deadline) throw new Error('timed out waiting for b to receive the envelope');
+      await peer.send(encodePduEnvelope({ l2SourceId: 0x00abcd, l2DestinationId: GROUP, castType: 'groupcast', pdu: Uint8Array.of(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11), txTimeNs: 1n, seq }));
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    peer.close();
+    const keyless = await b.fresh();
+    expect(keyless.securityDrops, JSON.stringify(keyless.dropped)).toBe(0);
+    expect(keyless.dropped['rx-no-keys']).toBe(keyless.counters.envelopesIn);
 
     // The PKMF comes up: both daemons get keys by themselves (backoff 0.2..0.5 s).
     await bed.startPkmf();

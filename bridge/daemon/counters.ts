@@ -29,6 +29,11 @@ export const DAEMON_DROP_REASONS = [
   'rx-not-groupcast',
   /** An envelope for a group this daemon does not carry: normal on a shared channel, counted. */
   'rx-other-group',
+  /**
+   * An envelope for a group this daemon carries but holds no keys for yet (PKMF not reached, or a
+   * restart still waiting for keys): a wait, not a security event, so not a security drop.
+   */
+  'rx-no-keys',
   /** Security off: a PDU too short or with a reserved SDU type. */
   'rx-insecure-malformed',
   /** An unexpected exception on the data path (a bug): caught, counted, never thrown. */

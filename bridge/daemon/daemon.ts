@@ -503,6 +503,7 @@ export class BridgeDaemon {
       const rxTimeNs = unixNowNs();
       if (e.castType !== 'groupcast') return void c.dropped['rx-not-groupcast']++;
       if (!this.bound.has(e.l2DestinationId)) return void c.dropped['rx-other-group']++;
+      if (this.rx && this.keys.get(e.l2DestinationId) === undefined) return void c.dropped['rx-no-keys']++;
       const sender = this.sender(e.l2SourceId);
       if (sender) {
         sender.envelopes++;
