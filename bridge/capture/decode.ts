@@ -1,13 +1,19 @@
 /**
- * `sl-bridge pdu decode --pcap FILE [--keylog FILE] [--json]`: prints every PDU of a capture,
- * deciphered and verified with the keylog's PGKs through the PDCP receive path, or why it was
- * dropped (src/capture/decoder.ts explains the decisions). One line per frame, in file order,
+ * `sl-bridge pdu decode --pcap FILE [--keylog FILE] [--udp-port N] [--json]`: prints every PDU of a
+ * capture, deciphered and verified with the keylog's PGKs through the PDCP receive path, or why it
+ * was dropped (src/capture/decoder.ts explains the decisions). One line per frame, in file order,
  * written as the file is read, so a damaged file still shows everything before the damage.
+ *
+ * The capture is sl-bridge's own (`--pcap` of a daemon, LINKTYPE_USER0..15) or one taken with
+ * tshark / tcpdump on a network interface carrying the `udp` stack transport (Ethernet, raw IP,
+ * Linux cooked ...: src/capture/ip-udp.ts); the file's link type decides.
  */
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import {
   CaptureDecoder,
+  DEFAULT_SL_BRIDGE_UDP_PORT,
+  IP_UDP_SKIP_REASONS,
   KeylogFormatError,
   PcapFormatError,
   PcapParser,
@@ -15,7 +21,9 @@ import {
   sduTypeName,
   type DecodeCounters,
   type DecodedFrame,
+  type FrameNetwork,
   type KeylogEntry,
+  formatEndpoint,
 } from '../../src/capture/index.js';
 import { DROP_REASON_TEXT } from '../../src/pdcp/drop-reasons.js';
 
@@ -23,6 +31,8 @@ export interface DecodeOptions {
   pcap: string;
   keylog?: string;
   json?: boolean;
+  /** Interface captures: the UDP port of the sl-bridge traffic (default 5600); 0 = every UDP datagram. */
+  udpPort?: number;
   /** Where lines go (default stdout). */
   write?: (line: string) => void;
 }
@@ -41,13 +51,36 @@ const id24 = (v: number | undefined): string => (v === undefined ? '?' : v.toStr
 const SKIP_TEXT = {
   'not-groupcast': 'not groupcast: sl-bridge protects groupcast PDUs only',
   'truncated-capture': 'the record was cut by the snapshot length',
+  'not-ip': 'not IP',
+  'not-udp': 'not UDP',
+  'other-port': 'not the sl-bridge UDP port',
+  'ip-fragment': 'an IP fragment',
 } as const;
+
+/** Interface captures: `from=A:p to=B:q` (or `from=A to=B proto=N` without UDP), and the VLAN. */
+function networkParts(n: FrameNetwork | undefined): string[] {
+  if (n?.ip === undefined) return n?.vlan === undefined ? [] : [`vlan=${n.vlan}`];
+  const parts =
+    n.udp === undefined
+      ? [`from=${n.ip.source}`, `to=${n.ip.destination}`, ...(n.ip.protocol === undefined ? [] : [`proto=${n.ip.protocol}`])]
+      : [`from=${formatEndpoint(n.ip.source, n.udp.sourcePort)}`, `to=${formatEndpoint(n.ip.destination, n.udp.destinationPort)}`];
+  if (n.vlan !== undefined) parts.push(`vlan=${n.vlan}`);
+  return parts;
+}
 
 /** The text line of one frame. */
 export function formatFrame(f: DecodedFrame): string {
   const head = `frame ${f.frame}`;
-  if (f.outcome.kind === 'malformed') return `${head} malformed=${f.outcome.code} at=${f.offset} (${f.outcome.message})`;
-  const parts = [head, f.direction!, `src=${id24(f.l2SourceId)}`, `dst=${id24(f.l2DestinationId)}`];
+  const o = f.outcome;
+  if (o.kind === 'malformed') {
+    if (o.layer === 'capture-record') return `${head} malformed=${o.code} at=${f.offset} (${o.message})`;
+    return [head, ...networkParts(f.network), `malformed=${o.code}`, `layer=${o.layer}`, `at=${f.offset}`, ...(o.at === undefined ? [] : [`octet=${o.at}`]), `(${o.message})`].join(' ');
+  }
+  if (f.pdu === undefined && o.kind === 'skipped') {
+    // Interface captures: a frame that carries no PduEnvelope of ours.
+    return [head, ...networkParts(f.network), `skipped=${o.reason}`, `(${SKIP_TEXT[o.reason]}${o.detail === undefined ? '' : `: ${o.detail}`})`].join(' ');
+  }
+  const parts = [head, f.direction!, ...networkParts(f.network), `src=${id24(f.l2SourceId)}`, `dst=${id24(f.l2DestinationId)}`];
   if (f.castType !== 'groupcast') parts.push(`cast=${f.castType}`);
   if (f.header !== undefined) {
     parts.push(`sdu_type=${sduTypeName(f.header.sduType)}`, `pgk_index=${f.header.pgkIndex}`, `ptk_id=${f.header.ptkId}`, `sn=${f.header.sn}`);
@@ -66,10 +99,29 @@ export function formatFrame(f: DecodedFrame): string {
   return parts.join(' ');
 }
 
+/** Interface captures: the IP / UDP / link fields of a frame as JSON members. */
+function networkJson(n: FrameNetwork | undefined): Record<string, unknown> {
+  const o: Record<string, unknown> = {};
+  if (n === undefined) return o;
+  if (n.ip !== undefined) {
+    Object.assign(o, { ipVersion: n.ip.version, ipSource: n.ip.source, ipDestination: n.ip.destination });
+    if (n.ip.protocol !== undefined) o.ipProtocol = n.ip.protocol;
+  }
+  if (n.udp !== undefined) Object.assign(o, { udpSourcePort: n.udp.sourcePort, udpDestinationPort: n.udp.destinationPort });
+  if (n.vlan !== undefined) o.vlan = n.vlan;
+  if (n.interfaceIndex !== undefined) o.interfaceIndex = n.interfaceIndex;
+  if (n.packetType !== undefined) o.packetType = n.packetType;
+  return o;
+}
+
 /** The JSON line of one frame (bigints as decimal strings, IDs as 6 hex digits). */
 export function frameJson(f: DecodedFrame): Record<string, unknown> {
-  const o: Record<string, unknown> = { frame: f.frame, offset: f.offset, timeNs: f.timeNs.toString() };
-  if (f.outcome.kind === 'malformed') return { ...o, malformed: f.outcome.code, message: f.outcome.message };
+  const o: Record<string, unknown> = { frame: f.frame, offset: f.offset, timeNs: f.timeNs.toString(), ...networkJson(f.network) };
+  const out = f.outcome;
+  if (out.kind === 'malformed') {
+    return { ...o, malformed: out.code, layer: out.layer, ...(out.at === undefined ? {} : { octet: out.at }), message: out.message };
+  }
+  if (f.pdu === undefined && out.kind === 'skipped') return { ...o, skipped: out.reason, ...(out.detail === undefined ? {} : { detail: out.detail }) };
   Object.assign(o, {
     direction: f.direction,
     castType: f.castType,
@@ -80,9 +132,9 @@ export function frameJson(f: DecodedFrame): Record<string, unknown> {
   if (f.txTimeNs !== undefined) o.txTimeNs = f.txTimeNs.toString();
   if (f.header !== undefined) Object.assign(o, { sduType: f.header.sduType, pgkIndex: f.header.pgkIndex, ptkId: f.header.ptkId, sn: f.header.sn });
   o.pduLength = f.pdu!.length;
-  if (f.outcome.kind === 'accepted') Object.assign(o, { pgkId: f.outcome.pgkId, sdu: hex(f.outcome.sdu) });
-  else if (f.outcome.kind === 'dropped') o.dropped = f.outcome.reason;
-  else Object.assign(o, { skipped: f.outcome.reason, pdu: hex(f.pdu!) });
+  if (out.kind === 'accepted') Object.assign(o, { pgkId: out.pgkId, sdu: hex(out.sdu) });
+  else if (out.kind === 'dropped') o.dropped = out.reason;
+  else Object.assign(o, { skipped: out.reason, ...(out.detail === undefined ? {} : { detail: out.detail }), pdu: hex(f.pdu!) });
   return o;
 }
 
@@ -94,6 +146,10 @@ export function summarize(c: DecodeCounters): string {
   let s = `${c.frames} frames: ${c.accepted} deciphered and verified, ${dropped} dropped`;
   if (drops.length > 0) s += ` (${drops.map(([r, n]) => `${r} ${n}`).join(', ')})`;
   if (skipped > 0) s += `, ${skipped} not deciphered (not groupcast or cut by the snapshot length)`;
+  // Interface captures: the datagrams that are not sl-bridge traffic.
+  const others = IP_UDP_SKIP_REASONS.filter((r) => c.skipped[r] > 0);
+  const otherCount = others.reduce((n, r) => n + c.skipped[r], 0);
+  if (otherCount > 0) s += `, ${otherCount} skipped as not sl-bridge traffic (${others.map((r) => `${r} ${c.skipped[r]}`).join(', ')})`;
   if (c.malformed > 0) s += `, ${c.malformed} malformed records`;
   return s;
 }
@@ -121,13 +177,13 @@ export async function loadKeylog(file: string): Promise<KeylogEntry[]> {
 export async function decodeCapture(options: DecodeOptions): Promise<DecodeCounters> {
   const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
   const entries = options.keylog === undefined ? [] : await loadKeylog(options.keylog);
-  const decoder = new CaptureDecoder(entries);
-  const parser = new PcapParser(options.pcap);
+  const decoder = new CaptureDecoder(entries, { udpPort: options.udpPort ?? DEFAULT_SL_BRIDGE_UDP_PORT });
+  const parser = new PcapParser(options.pcap, { interfaceCaptures: true });
   const emit = (f: DecodedFrame): void => write(options.json ? JSON.stringify(frameJson(f)) : formatFrame(f));
   try {
     const stream = createReadStream(options.pcap, { highWaterMark: 256 * 1024 });
     for await (const chunk of stream as AsyncIterable<Buffer>) {
-      for (const record of parser.push(chunk)) emit(decoder.decode(record));
+      for (const record of parser.push(chunk)) emit(decoder.decode(record, parser.fileHeader!.linkType));
     }
     parser.end();
   } catch (e) {

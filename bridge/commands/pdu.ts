@@ -37,6 +37,7 @@ interface UnprotectFlags extends KeyFlags {
 interface DecodeFlags {
   pcap: string;
   keylog?: string;
+  udpPort: string;
   json?: boolean;
 }
 
@@ -209,8 +210,12 @@ export function registerPdu(program: Command): void {
       if (err.exitCode !== 0) err.exitCode = 2;
       throw err;
     })
-    .requiredOption('--pcap <file>', 'capture written by `--pcap` (classic pcap, LINKTYPE_USER0..15)')
+    .requiredOption(
+      '--pcap <file>',
+      'classic pcap: written by `--pcap` (LINKTYPE_USER0..15), or taken with tshark/tcpdump on an interface carrying the udp transport (raw IP, Ethernet, Linux cooked, BSD loopback)',
+    )
     .option('--keylog <file>', 'keylog written by `--keylog` (without it: headers only, every PDU unknown-group)')
+    .option('--udp-port <n>', 'interface captures: UDP port of the sl-bridge datagrams, as source or destination (0 = every UDP datagram)', '5600')
     .option('--json', 'one JSON object per frame instead of text lines')
     .addHelpText(
       'after',
@@ -218,14 +223,21 @@ export function registerPdu(program: Command): void {
         '  frame 1 tx src=00a001 dst=12ab34 sdu_type=non-ip pgk_index=7 ptk_id=0 sn=0 pgk_id=7 sdu=48656c6c6f\n' +
         '  frame 2 rx src=00b002 dst=12ab34 sdu_type=non-ip pgk_index=7 ptk_id=0 sn=0 dropped=mac-failure (MAC-I does not verify)\n\n' +
         'Each direction is decoded with its own replay state (a duplicate within tx or within rx shows as replay);\n' +
-        'own-source rejection is off. A summary goes to stderr.\n' +
+        'own-source rejection is off. A summary goes to stderr.\n\n' +
+        'A capture taken on the interface of the udp stack transport (the link type says which kind of file it is):\n' +
+        "  tshark -i oaitun_ue1 -F pcap -w tun.pcap -f 'udp port 5600'     # classic pcap, not pcapng\n" +
+        '  sl-bridge pdu decode --pcap tun.pcap --keylog ue1.keys\n' +
+        '  frame 1 rx from=10.0.0.2:41234 to=239.255.77.1:5600 src=00a001 dst=12ab34 sdu_type=non-ip pgk_index=7 ptk_id=0 sn=0 pgk_id=7 sdu=48656c6c6f\n' +
+        'Every UDP datagram on --udp-port is one PduEnvelope, decoded as a receiver would (direction rx, replay state\n' +
+        'per sender); from= and to= show who sent it. Other traffic is skipped and counted in the summary.\n\n' +
         'Exit status: 0 the whole capture was read (drops are normal and reported per frame),\n' +
         '1 malformed or unreadable pcap/keylog (the error names the file and the byte offset / line), 2 bad flags.',
     )
     .action(async (flags: DecodeFlags) => {
+      const udpPort = parseUint(flags.udpPort, '--udp-port', 0xffff);
       const { decodeCapture, summarize, CaptureInputError } = await import('../capture/index.js');
       try {
-        const counters = await decodeCapture({ pcap: flags.pcap, keylog: flags.keylog, json: flags.json === true });
+        const counters = await decodeCapture({ pcap: flags.pcap, keylog: flags.keylog, udpPort, json: flags.json === true });
         process.stderr.write(`${summarize(counters)}\n`);
       } catch (e) {
         if (e instanceof CaptureInputError) throw new CliError(e.message, 1);

@@ -8,10 +8,13 @@
  * We write nanosecond-resolution files (magic 0xA1B23C4D) in little-endian byte order with link
  * type LINKTYPE_USER0 (147) unless told otherwise; the reader also takes microsecond files, either
  * byte order and any of LINKTYPE_USER0..15 (147..162), as editcap and other tools may rewrite them.
- * pcapng is refused with a hint (`editcap -F pcap`).
+ * pcapng is refused with a hint (`tshark -F pcap`, `editcap -F pcap`).
  *
- * The record payload is an sl-bridge capture header followed by the PDCP PDU (capture-record.ts).
+ * The record payload of an sl-bridge capture is a capture header followed by the PDCP PDU
+ * (record.ts). With `{ interfaceCaptures: true }` the reader also takes captures taken on a network
+ * interface (tshark / tcpdump: Ethernet, raw IP, Linux cooked ...; ip-udp.ts reads their frames).
  */
+import { INTERFACE_LINK_TYPES, isInterfaceLinkType } from './ip-udp.js';
 
 /** LINKTYPE_USER0: reserved for private use; Wireshark maps it to wtap encapsulation USER0. */
 export const LINKTYPE_USER0 = 147;
@@ -101,6 +104,20 @@ export function writeRecordHeader(view: DataView, offset: number, timeNs: bigint
  * completed so far, and call {@link end} at end of file. Throws {@link PcapFormatError} naming the
  * source and the byte offset; records returned before an error were read correctly.
  */
+export interface PcapParserOptions {
+  /**
+   * Also accept the link types of captures taken on a network interface
+   * ({@link INTERFACE_LINK_TYPES}: Ethernet, raw IP, Linux cooked, BSD loopback); default false:
+   * only sl-bridge's own LINKTYPE_USER0..15.
+   */
+  interfaceCaptures?: boolean;
+}
+
+/** True for the link types of sl-bridge's own captures (LINKTYPE_USER0..15). */
+export function isSlBridgeLinkType(linkType: number): boolean {
+  return linkType >= LINKTYPE_USER0 && linkType <= LINKTYPE_USER15;
+}
+
 export class PcapParser {
   private header: PcapFileHeader | undefined;
   private pending: Uint8Array = new Uint8Array(0);
@@ -108,7 +125,14 @@ export class PcapParser {
   private pendingOffset = 0;
   private frames = 0;
 
-  constructor(readonly source: string) {}
+  private readonly interfaceCaptures: boolean;
+
+  constructor(
+    readonly source: string,
+    options: PcapParserOptions = {},
+  ) {
+    this.interfaceCaptures = options.interfaceCaptures === true;
+  }
 
   /** The global header, once read. */
   get fileHeader(): PcapFileHeader | undefined {
@@ -210,7 +234,8 @@ export class PcapParser {
     if (be === PCAP_MAGIC_NS) return { nanoseconds: true, littleEndian: false };
     if (be === PCAP_MAGIC_US) return { nanoseconds: false, littleEndian: false };
     if (le === PCAPNG_MAGIC) {
-      throw new PcapFormatError(this.source, 0, 'pcapng', 'this is a pcapng file; sl-bridge reads classic pcap (convert with `editcap -F pcap IN OUT`)');
+      throw new PcapFormatError(this.source, 0, 'pcapng',
+        'pcapng: write classic pcap (tshark -F pcap, or editcap -F pcap IN OUT to convert this file); sl-bridge reads classic pcap only');
     }
     throw new PcapFormatError(this.source, 0, 'not-pcap', `not a pcap file: magic number 0x${be.toString(16).padStart(8, '0')} is neither 0xa1b2c3d4 nor 0xa1b23c4d`);
   }
@@ -225,7 +250,12 @@ export class PcapParser {
     const snaplen = view.getUint32(16, littleEndian);
     // The link type is the low 16 bits; the upper bits carry the FCS length and flags.
     const linkType = view.getUint32(20, littleEndian) & 0xffff;
-    if (linkType < LINKTYPE_USER0 || linkType > LINKTYPE_USER15) {
+    if (this.interfaceCaptures && !isSlBridgeLinkType(linkType) && !isInterfaceLinkType(linkType)) {
+      const known = [...INTERFACE_LINK_TYPES].map(([n, name]) => `${name} ${n}`).join(', ');
+      throw new PcapFormatError(this.source, 20, 'unsupported-link-type',
+        `link type ${linkType} is neither an sl-bridge capture (LINKTYPE_USER0..15, 147..162) nor an interface capture this reader knows (${known})`);
+    }
+    if (!this.interfaceCaptures && !isSlBridgeLinkType(linkType)) {
       throw new PcapFormatError(this.source, 20, 'unsupported-link-type',
         `link type ${linkType} is not one of LINKTYPE_USER0..15 (147..162) that sl-bridge captures use`);
     }
@@ -234,8 +264,8 @@ export class PcapParser {
 }
 
 /** Parses a whole pcap file held in memory (tests, small files). */
-export function parsePcap(bytes: Uint8Array, source = 'pcap'): { header: PcapFileHeader; records: PcapRecord[] } {
-  const parser = new PcapParser(source);
+export function parsePcap(bytes: Uint8Array, source = 'pcap', options: PcapParserOptions = {}): { header: PcapFileHeader; records: PcapRecord[] } {
+  const parser = new PcapParser(source, options);
   const records = parser.push(bytes);
   parser.end();
   return { header: parser.fileHeader!, records };
