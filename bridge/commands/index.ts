@@ -9,6 +9,7 @@ import { registerKeys } from './keys.js';
 import { registerPdu } from './pdu.js';
 import { registerVectors } from './vectors.js';
 import { registerBench } from './bench.js';
+import { registerInterop } from './interop.js';
 
 export function registerCommands(program: Command): void {
   registerDemo(program);
@@ -20,4 +21,5 @@ export function registerCommands(program: Command): void {
   registerPdu(program);
   registerVectors(program);
   registerBench(program);
+  registerInterop(program);
 }

@@ -26,6 +26,16 @@ export interface ChildExit {
   signal: NodeJS.Signals | null;
 }
 
+/** How to start a child other than `node bin/sl-bridge.js ARGS` in this namespace. */
+export interface ChildSpawnOptions {
+  /** Run this program with `args` instead of sl-bridge. */
+  program?: string;
+  /** A command prefix, e.g. `ip netns exec NS` (which execs, so the PID is the program's). */
+  prefix?: readonly string[];
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
 export class Child {
   readonly process: ChildProcess;
   readonly exited: Promise<ChildExit>;
@@ -45,10 +55,13 @@ export class Child {
     readonly name: string,
     args: string[],
     readonly logFile: string,
+    how: ChildSpawnOptions = {},
   ) {
     this.log = createWriteStream(logFile, { flags: 'a' });
     this.log.on('error', () => undefined); // a log that cannot be written must not stop the demo
-    this.process = spawn(process.execPath, [slBridgeBin(), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const command = how.program !== undefined ? [how.program, ...args] : [process.execPath, slBridgeBin(), ...args];
+    const [file, ...rest] = [...(how.prefix ?? []), ...command] as [string, ...string[]];
+    this.process = spawn(file, rest, { stdio: ['ignore', 'pipe', 'pipe'], ...(how.env ? { env: how.env } : {}), ...(how.cwd ? { cwd: how.cwd } : {}) });
     this.exited = new Promise((r) =>
       this.process.once('exit', (code, signal) => {
         this.exit = { code, signal };

@@ -10,12 +10,16 @@
 #   DIR/oai-sl-release-1.0-9c13a74.tar.gz   (top folder openairinterface5g/)
 #   DIR/asn1c-9100393b.tar.gz               (top folder asn1c/)
 #   DIR/simde-c7f26b7.tar.gz                (top folder simde/)
-# The patches in interop/oai-sl/patches/ are applied in name order.
+# The patches in interop/oai-sl/patches/ are applied in name order. Then sl-bridge's PDCP glue
+# (interop/oai-sl/glue/), its stack shim (bridge/shims/c/sl_bridge_shim.{c,h}) and the protoc-c
+# output for proto/bridge.proto are copied to openair2/LAYER2/nr_pdcp/sl_bridge/ (patch 0002
+# compiles them in; the glue is off unless SLB_STACK_ENDPOINT is set when nr-uesoftmodem runs).
 #
 # Cache: --cache DIR (or SL_BRIDGE_CACHE, default ~/.cache/sl-bridge), in oai-sl/<key>, where the
-# key hashes the three pinned commits, every patch and this script's recipe version. A complete
-# build there is reused at once; a build is assembled in a temporary folder and renamed into place
-# only when it succeeded, so an interrupted build leaves nothing that looks complete.
+# key hashes the three pinned commits, every patch, the glue, shim and proto files copied in and
+# this script's recipe version. A complete build there is reused at once; a build is assembled in
+# a temporary folder and renamed into place only when it succeeded, so an interrupted build leaves
+# nothing that looks complete.
 #
 # Output (last line on stdout): the build directory, holding bin/nr-uesoftmodem and the libraries
 # it dlopen()s (run it with LD_LIBRARY_PATH=<dir>/bin), src/openairinterface5g (for the
@@ -32,10 +36,11 @@ OAI_URL=https://gitlab.eurecom.fr/oai/openairinterface5g.git
 ASN1C_URL=https://github.com/mouse07410/asn1c.git
 SIMDE_URL=https://github.com/simd-everywhere/simde-no-tests.git
 # Raise when the steps below change in a way that changes the result.
-RECIPE_VERSION=1
+RECIPE_VERSION=2
 TARGETS=(nr-uesoftmodem rfsimulator ldpc dfts params_libconfig coding)
 DEB_PACKAGES=(build-essential cmake ninja-build pkg-config git xxd autoconf automake libtool bison flex
-  libconfig-dev libsctp-dev libblas-dev liblapack-dev liblapacke-dev libssl-dev python3)
+  libconfig-dev libsctp-dev libblas-dev liblapack-dev liblapacke-dev libssl-dev python3
+  libzmq3-dev libprotobuf-c-dev protobuf-c-compiler)
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 archives=${SL_BRIDGE_OAI_ARCHIVES:-}
@@ -43,7 +48,7 @@ cache=${SL_BRIDGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sl-bridge}
 jobs=$(nproc)
 install_deps=0
 
-usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --archives) archives=${2:?--archives needs a directory}; shift 2 ;;
@@ -61,8 +66,17 @@ fail() { echo "oai-sl build: $*" >&2; exit 1; }
 
 patches=()
 while IFS= read -r p; do patches+=("$p"); done < <(find "$HERE/patches" -maxdepth 1 -name '*.patch' | sort)
+# Copied into openair2/LAYER2/nr_pdcp/sl_bridge/ after the patches (bridge.proto through protoc-c).
+REPO=$(cd "$HERE/../.." && pwd)
+PROTO="$REPO/proto/bridge.proto"
+glue_files=()
+while IFS= read -r f; do glue_files+=("$f"); done < <(find "$HERE/glue" -maxdepth 1 -name '*.[ch]' | sort)
+glue_files+=("$REPO/bridge/shims/c/sl_bridge_shim.c" "$REPO/bridge/shims/c/sl_bridge_shim.h")
+for f in "${glue_files[@]}" "$PROTO"; do [ -f "$f" ] || fail "$f is missing"; done
 key=$( { echo "oai $OAI_COMMIT asn1c $ASN1C_COMMIT simde $SIMDE_COMMIT recipe $RECIPE_VERSION targets ${TARGETS[*]}";
-         for p in "${patches[@]}"; do echo "patch $(basename "$p")"; cat "$p"; done; } | sha256sum | cut -c1-16)
+         for p in "${patches[@]}"; do echo "patch $(basename "$p")"; cat "$p"; done;
+         for f in "${glue_files[@]}" "$PROTO"; do echo "file $(basename "$f") $(sha256sum < "$f" | cut -c1-64)"; done; } |
+       sha256sum | cut -c1-16)
 dest="$cache/oai-sl/$key"
 if [ -f "$dest/build.json" ] && [ -x "$dest/bin/nr-uesoftmodem" ]; then
   log "cached build $key"
@@ -135,9 +149,13 @@ PY
     log "applying $(basename "$p")"
     patch -s -p1 -d "$work/src/openairinterface5g" < "$p" || fail "patch $(basename "$p") does not apply"
   done
+  local glue="$work/src/openairinterface5g/openair2/LAYER2/nr_pdcp/sl_bridge"
+  log "copying the sl-bridge glue, shim and protoc-c output for bridge.proto into ${glue#"$work/src/"}"
+  mkdir -p "$glue" && cp "${glue_files[@]}" "$glue/" || fail "cannot copy the sl-bridge glue into $glue"
+  protoc-c --proto_path="$(dirname "$PROTO")" --c_out="$glue" "$(basename "$PROTO")" || fail "protoc-c failed on $PROTO"
   mkdir -p "$work/simde-include" && ln -sfn "$work/src/simde" "$work/simde-include/simde"
 }
-step 1 "sources (${archives:+archives in $archives}${archives:-upstream git})"
+step 1 "sources ($(if [ -n "$archives" ]; then echo "archives in $archives"; else echo "upstream git"; fi))"
 t_src=$(timed fetch_sources)
 
 # --- 2. asn1c (OAI needs this fork: -gen-APER, ASN1C_PREFIX; Debian's 0.9.28 lacks them) ----
@@ -182,6 +200,8 @@ install_build() {
   cat >"$work/out/build.json" <<JSON
 {"oaiCommit": "$OAI_COMMIT", "asn1cCommit": "$ASN1C_COMMIT", "simdeCommit": "$SIMDE_COMMIT",
  "patches": [$(for p in "${patches[@]}"; do printf '"%s",' "$(basename "$p")"; done | sed 's/,$//')],
+ "slBridgeFiles": {$(for f in "${glue_files[@]}" "$PROTO"; do printf '"%s": "%s",' "$(basename "$f")" "$(sha256sum < "$f" | cut -c1-16)"; done | sed 's/,$//')},
+ "protocC": "$(protoc-c --version 2>/dev/null | head -1)",
  "recipeVersion": $RECIPE_VERSION, "source": "${archives:-upstream}", "jobs": $jobs,
  "seconds": {"sources": $t_src, "asn1c": $t_asn1c, "cmake": $t_cmake, "build": $t_build},
  "builtAt": "$(date -u +%Y-%m-%dT%H:%M:%SZ)", "host": "$(uname -srm)"}

@@ -1,0 +1,59 @@
+import type { Command } from 'commander';
+import { CliError } from '../cli-error.js';
+
+function count(flag: string, v: string, min: number, max: number): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < min || n > max) throw new CliError(`${flag}: expected a number from ${min} to ${max}, got "${v}"`, 2);
+  return n;
+}
+
+export function registerInterop(program: Command): void {
+  const interop = program.command('interop').description('sl-bridge over real open-source sidelink stacks (OpenAirInterface), on this machine');
+  interop
+    .command('oai')
+    .description('two OpenAirInterface NR sidelink UEs over the RF simulator with sl-bridge on them: TUN path and PDCP path')
+    .option('--oai-build <dir>', 'an OAI build made by interop/oai-sl/build.sh (default: run it; it finds its cache in seconds)', process.env.SL_BRIDGE_OAI_BUILD)
+    .option('--archives <dir>', 'build OAI from local source archives instead of upstream git (build.sh --archives)', process.env.SL_BRIDGE_OAI_ARCHIVES)
+    .option('--cache <dir>', 'build cache (build.sh --cache; default ~/.cache/sl-bridge)')
+    .option('--paths <list>', 'tun, pdcp or both', 'tun,pdcp')
+    .option('--seconds <s>', 'ranging time per round and security mode', '8')
+    .option('--rate <r>', 'ranging requests per second per UE', '10')
+    .option('--rounds <n>', 'rounds of (security on, security off) per path', '2')
+    .option('--json <file>', 'write the results as JSON')
+    .option('--keep', 'keep the working directory (configs, logs, the TUN capture) and print its path')
+    .addHelpText(
+      'after',
+      '\nNeeds root (network namespaces: one per UE, joined by a veth pair) and ~3 minutes per path on\n' +
+        "2 cores. The TUN path leaves OAI as it is: the daemons talk UDP multicast over OAI's TUN\n" +
+        'interfaces, and a capture there is checked for plaintext and deciphered with `pdu decode`.\n' +
+        "The PDCP path needs OAI built with patch 0002 (interop/oai-sl/): OAI's sidelink PDCP hands\n" +
+        'every SDU to the daemon and sends its sl-bridge PDU over the air. Each path alternates\n' +
+        'security on and off in rounds on the same OAI run; figures: docs/oai.md.\n\n' +
+        'Last line: oai interop: tun D/S delivered, pdcp D/S delivered (ranging SDUs, security on).\n' +
+        'Exit status 0 when every check passed, 1 otherwise.\n\n' +
+        'Example:\n  sudo sl-bridge interop oai --archives ./oai-archives --json oai.json',
+    )
+    .action(async (opts: Record<string, string | boolean | undefined>) => {
+      const paths = String(opts.paths)
+        .split(',')
+        .map((p) => p.trim());
+      for (const p of paths) if (p !== 'tun' && p !== 'pdcp') throw new CliError(`--paths: expected tun, pdcp or tun,pdcp, got "${String(opts.paths)}"`, 2);
+      const { runOaiInterop } = await import('../interop/oai-run.js');
+      const say = (line: string): void => void process.stdout.write(`${line}\n`);
+      const result = await runOaiInterop({
+        ...(typeof opts.oaiBuild === 'string' ? { oaiBuild: opts.oaiBuild } : {}),
+        ...(typeof opts.archives === 'string' ? { archives: opts.archives } : {}),
+        ...(typeof opts.cache === 'string' ? { cache: opts.cache } : {}),
+        ...(typeof opts.json === 'string' ? { json: opts.json } : {}),
+        paths: [...new Set(paths)] as ('tun' | 'pdcp')[],
+        seconds: count('--seconds', String(opts.seconds), 1, 3600),
+        rate: count('--rate', String(opts.rate), 0.5, 1000),
+        rounds: Math.round(count('--rounds', String(opts.rounds), 1, 20)),
+        keep: opts.keep === true,
+        say,
+      });
+      for (const p of result.paths) for (const problem of p.problems) say(`interop: PROBLEM ${problem}`);
+      say(result.line);
+      if (!result.ok) process.exitCode = 1;
+    });
+}
