@@ -45,8 +45,11 @@ export function netnsProblem(): string | undefined {
   return undefined;
 }
 
-/** Removes the namespaces of earlier runs whose process is gone. */
-function sweepStale(): void {
+/**
+ * Removes namespaces of earlier runs whose process is gone (a killed run leaves them):
+ * `pattern` matches the names to consider, with the owning PID as its first group.
+ */
+export function sweepStaleNamespaces(pattern: RegExp): void {
   let list = '';
   try {
     list = ip(['netns', 'list']);
@@ -55,12 +58,12 @@ function sweepStale(): void {
   }
   for (const line of list.split('\n')) {
     const name = line.split(' ')[0] ?? '';
-    const m = /^slboai(\d+)[ab]$/.exec(name);
+    const m = pattern.exec(name);
     if (m && !processAlive(Number(m[1]))) {
       try {
         ip(['netns', 'del', name]);
       } catch {
-        /* raced with another run */
+        /* raced with another sweeper */
       }
     }
   }
@@ -87,7 +90,7 @@ export class OaiNamespaces {
 
   /** Creates both namespaces with loopback up and the veth pair addressed. */
   static create(): OaiNamespaces {
-    sweepStale();
+    sweepStaleNamespaces(/^slboai(\d+)[ab]$/);
     const ns = new OaiNamespaces();
     const [a, b] = ns.ues;
     for (const u of ns.ues) {
