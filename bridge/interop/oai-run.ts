@@ -18,7 +18,7 @@
  *   oai interop: tun D/S delivered, pdcp D/S delivered
  * (D ranging SDUs delivered of S sent with security on).
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -32,6 +32,7 @@ import { OAI_TUN, OaiPair, readOaiBuild, type OaiBuildInfo, type OaiPhyCounters 
 import { OAI_GROUP, writeOaiTestbed, type OaiTestbed, type OaiUeFiles } from './oai-testbed.js';
 import { StackRelay } from './stack-relay.js';
 import { findPlaintext, summarizeCapture, type CaptureCheck } from './capture-check.js';
+import { measureStalls, stallFloor, summarizeStalls, type FloorFigures, type StallSummary } from '../bench/stall-meter.js';
 
 export type InteropPath = 'tun' | 'pdcp';
 type Security = 'on' | 'off';
@@ -99,14 +100,25 @@ export interface PathResult {
 export interface OaiInteropResult {
   ok: boolean;
   startedAt: string;
-  machine: { cpus: number; model: string; node: string; platform: string };
+  machine: {
+    cpus: number;
+    model: string;
+    node: string;
+    platform: string;
+    /** This machine's stalls, measured before OAI starts (bench stalls), and the floor they put under a 50 µs computation. */
+    stalls: StallSummary;
+    floor50us: FloorFigures;
+  };
   oai: { dir: string; meta: OaiBuildInfo['meta'] };
+  /** sl-bridge's version and, in a git checkout, its commit. */
+  slBridge: { version: string; commit: string | null };
   settings: { seconds: number; rate: number; rounds: number; group: string };
   paths: PathResult[];
   line: string;
 }
 
 const START_TIMEOUT_MS = 30_000;
+const STALL_METER_MS = 2_000;
 /** After the last request: OAI's latency spikes to ~150 ms; wait for what is in flight. */
 const DRAIN_MS = 1_500;
 
@@ -173,6 +185,12 @@ export async function runOaiInterop(o: OaiInteropOptions): Promise<OaiInteropRes
     throw new CliError(`interop oai: the pdcp path needs an OAI built with patches/0002-sl-bridge-pdcp.patch; ${build.dir} lacks it (rebuild with interop/oai-sl/build.sh)`, 1);
   }
 
+  say(`interop: measuring this machine's stalls for ${STALL_METER_MS / 1000} s (before OAI starts)`);
+  const trace = measureStalls({ durationMs: STALL_METER_MS });
+  const stalls = summarizeStalls(trace);
+  const floor50us = stallFloor(trace, 50);
+  say(`interop: machine floor: ${stalls.lost_pct}% of the time lost to stalls; a 50 us computation takes p50 ${floor50us.p50} / p99 ${floor50us.p99} us here`);
+
   const dir = mkdtempSync(join(tmpdir(), 'sl-bridge-oai-'));
   mkdirSync(join(dir, 'logs'), { recursive: true });
   const children: Child[] = [];
@@ -187,8 +205,9 @@ export async function runOaiInterop(o: OaiInteropOptions): Promise<OaiInteropRes
   const result: OaiInteropResult = {
     ok: false,
     startedAt: new Date().toISOString(),
-    machine: { cpus: cpus().length, model: cpus()[0]?.model ?? '?', node: process.version, platform: `${process.platform} ${process.arch}` },
+    machine: { cpus: cpus().length, model: cpus()[0]?.model ?? '?', node: process.version, platform: `${process.platform} ${process.arch}`, stalls, floor50us },
     oai: { dir: build.dir, meta: build.meta },
+    slBridge: slBridgeVersion(),
     settings: { seconds: o.seconds, rate: o.rate, rounds: o.rounds, group: OAI_GROUP.toString(16).padStart(6, '0') },
     paths: [],
     line: '',
@@ -472,6 +491,21 @@ export async function runOaiInterop(o: OaiInteropOptions): Promise<OaiInteropRes
     } finally {
       await relay.close();
     }
+  }
+}
+
+function slBridgeVersion(): { version: string; commit: string | null } {
+  const root = resolve(dirname(slBridgeBin()), '..');
+  let version = '?';
+  try {
+    version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    /* not found */
+  }
+  try {
+    return { version, commit: execFileSync('git', ['-C', root, 'rev-parse', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() };
+  } catch {
+    return { version, commit: null };
   }
 }
 
