@@ -49,10 +49,12 @@ describe.skipIf(problem !== undefined && !required)('sl-bridge over OpenAirInter
       for (const p of [tun, pdcp]) {
         expect(p.problems).toEqual([]);
         expect(p.sent).toBeGreaterThan(0);
-        // OAI's sidelink over the RF simulator loses little; what it loses is within its jitter tail
-        // at the end of a round. At least 95 % of the protected ranging SDUs arrive.
+        // OAI's sidelink over the RF simulator loses little (seen: 0-2 PDUs in ~240 per round), and
+        // every missing ranging SDU is one OAI lost (`problems` says otherwise: sent - delivered
+        // above lostBelow). At least 95 % of the protected ranging SDUs arrive.
         expect(p.delivered / p.sent).toBeGreaterThanOrEqual(0.95);
         for (const round of p.rounds) {
+          expect(round.sent - round.delivered, `${p.path} round ${round.round} ${round.security}: missing beyond OAI's losses`).toBeLessThanOrEqual(round.lostBelow);
           expect(round.ping.received, `${p.path} round ${round.round} ${round.security}: ping`).toBeGreaterThan(0);
           for (const d of round.daemons) if (round.security === 'on') expect(d.securityDrops, JSON.stringify(d.dropped)).toBe(0);
           for (const d of round.daemons) if (round.security === 'on') expect(d.protect.count).toBeGreaterThan(0);

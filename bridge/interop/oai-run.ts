@@ -68,6 +68,12 @@ export interface RoundResult {
   /** Ranging SDUs (requests + responses) sent by both apps, and delivered to the other one. */
   sent: number;
   delivered: number;
+  /**
+   * PDUs one daemon handed to the stack that the other daemon never received, both directions:
+   * what was lost below sl-bridge (in OAI, between the two daemons). Ranging SDUs missing
+   * (sent - delivered) are explained when they are no more than this.
+   */
+  lostBelow: number;
   /** Request round trip through both daemons and OAI, per requesting UE. */
   rtt: LatencyPair[];
   /** Ping over the TUN interfaces during the round (pdcp path: through sl-bridge). */
@@ -315,12 +321,13 @@ export async function runOaiInterop(o: OaiInteropOptions): Promise<OaiInteropRes
       seconds: o.seconds,
       sent,
       delivered,
+      lostBelow: Math.max(0, finals[0]!.counters.pdusOut - finals[1]!.counters.envelopesIn) + Math.max(0, finals[1]!.counters.pdusOut - finals[0]!.counters.envelopesIn),
       rtt: stats.map((s) => lat(s.rtt)),
       ping: { sent: ping.sent, received: ping.received, p50Ms: pct(ping.rttMs, 50) },
       daemons: finals.map((s) => ({ ue: s.ue, protect: lat(s.latency.protect), unprotect: lat(s.latency.unprotect), securityDrops: s.securityDrops, dropped: s.dropped })),
     };
     say(
-      `interop: ${path} round ${round} security ${security}: ${delivered}/${sent} ranging SDUs delivered, RTT p50 ${r.rtt.map((x) => (x.p50Us / 1000).toFixed(1)).join(' / ')} ms, ` +
+      `interop: ${path} round ${round} security ${security}: ${delivered}/${sent} ranging SDUs delivered (${r.lostBelow} PDUs lost below sl-bridge), RTT p50 ${r.rtt.map((x) => (x.p50Us / 1000).toFixed(1)).join(' / ')} ms, ` +
         `ping ${ping.received}/${ping.sent}` +
         (security === 'on' ? `, protect p50 ${r.daemons.map((d) => d.protect.p50Us).join(' / ')} us, unprotect p50 ${r.daemons.map((d) => d.unprotect.p50Us).join(' / ')} us` : ''),
     );
@@ -354,6 +361,9 @@ export async function runOaiInterop(o: OaiInteropOptions): Promise<OaiInteropRes
         `per packet protect ${cost('protect')}, unprotect ${cost('unprotect')} (p50)`,
     );
     if (p.sent === 0) p.problems.push(`${p.path}: no ranging SDU was sent with security on`);
+    for (const r of p.rounds) {
+      if (r.sent - r.delivered > r.lostBelow) p.problems.push(`${p.path} round ${r.round} security ${r.security}: ${r.sent - r.delivered} ranging SDUs missing, only ${r.lostBelow} PDUs lost below sl-bridge`);
+    }
     for (const r of p.rounds) {
       for (const d of r.daemons) if (d.securityDrops > 0 && r.security === 'on') p.problems.push(`${p.path} round ${r.round}: ${d.ue} had ${d.securityDrops} security drops ${JSON.stringify(d.dropped)}`);
     }

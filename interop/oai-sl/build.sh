@@ -11,9 +11,9 @@
 #   DIR/asn1c-9100393b.tar.gz               (top folder asn1c/)
 #   DIR/simde-c7f26b7.tar.gz                (top folder simde/)
 # The patches in interop/oai-sl/patches/ are applied in name order. Then sl-bridge's PDCP glue
-# (interop/oai-sl/glue/), its stack shim (bridge/shims/c/sl_bridge_shim.{c,h}) and the protoc-c
-# output for proto/bridge.proto are copied to openair2/LAYER2/nr_pdcp/sl_bridge/ (patch 0002
-# compiles them in; the glue is off unless SLB_STACK_ENDPOINT is set when nr-uesoftmodem runs).
+# (interop/oai-sl/glue/), its stack shim (bridge/shims/c/sl_bridge_shim.{c,h}, slb_link.{c,h}) and
+# the protoc-c output for proto/bridge.proto are copied to openair2/LAYER2/nr_pdcp/sl_bridge/
+# (patch 0002 compiles them in; the glue is off unless SLB_STACK_ENDPOINT is set for nr-uesoftmodem).
 #
 # Cache: --cache DIR (or SL_BRIDGE_CACHE, default ~/.cache/sl-bridge), in oai-sl/<key>, where the
 # key hashes the three pinned commits, every patch, the glue, shim and proto files copied in and
@@ -71,7 +71,8 @@ REPO=$(cd "$HERE/../.." && pwd)
 PROTO="$REPO/proto/bridge.proto"
 glue_files=()
 while IFS= read -r f; do glue_files+=("$f"); done < <(find "$HERE/glue" -maxdepth 1 -name '*.[ch]' | sort)
-glue_files+=("$REPO/bridge/shims/c/sl_bridge_shim.c" "$REPO/bridge/shims/c/sl_bridge_shim.h")
+glue_files+=("$REPO/bridge/shims/c/sl_bridge_shim.c" "$REPO/bridge/shims/c/sl_bridge_shim.h"
+  "$REPO/bridge/shims/c/slb_link.c" "$REPO/bridge/shims/c/slb_link.h")
 for f in "${glue_files[@]}" "$PROTO"; do [ -f "$f" ] || fail "$f is missing"; done
 key=$( { echo "oai $OAI_COMMIT asn1c $ASN1C_COMMIT simde $SIMDE_COMMIT recipe $RECIPE_VERSION targets ${TARGETS[*]}";
          for p in "${patches[@]}"; do echo "patch $(basename "$p")"; cat "$p"; done;

@@ -5,8 +5,9 @@
  * (whose ciphering and integrity are hard-wired off for sidelink in add_drb_sl()).
  *
  * Lives in OAI's tree as openair2/LAYER2/nr_pdcp/sl_bridge/ (copied there by sl-bridge's
- * interop/oai-sl/build.sh, with the stack shim sl_bridge_shim.{c,h} and the protoc-c output for
- * proto/bridge.proto); interop/oai-sl/patches/0002-sl-bridge-pdcp.patch calls the hooks below.
+ * interop/oai-sl/build.sh, with the stack shim sl_bridge_shim.{c,h}, its framed link slb_link.{c,h}
+ * and the protoc-c output for proto/bridge.proto); interop/oai-sl/patches/0002-sl-bridge-pdcp.patch
+ * calls the hooks below.
  *
  * Off unless SLB_STACK_ENDPOINT is set in the environment: then every hook returns 0 and OAI
  * behaves exactly as without the patch. Environment (read once, at the first SL DRB):

@@ -9,8 +9,9 @@
  * sent again on every reconnection after a daemon restart) and ZMQ_IMMEDIATE (nothing queued while
  * the daemon is away: such SDUs are dropped and counted). One frame per message, protobuf binary.
  *
- * Threads, like the stack shim: slb_app_send_sdu() may be called from any thread; it encodes, puts
- * the frame on a bounded queue and wakes the I/O thread (never blocks on the network). The
+ * Threads, like the stack shim (and on the same transport code, the shim's framed link
+ * bridge/shims/c/slb_link.{h,c}): slb_app_send_sdu() may be called from any thread; it encodes,
+ * puts the frame on a bounded queue and wakes the I/O thread (never blocks on the network). The
  * callbacks run on the I/O thread.
  */
 #ifndef SLB_APP_CLIENT_H
