@@ -19,7 +19,7 @@ import { GroupKeyState } from '../../src/keys/group-key-state.js';
 import { MemoryPtkHighWaterStore, PdcpRxEntity, PdcpTxEntity, PtkIdAllocator } from '../../src/pdcp/index.js';
 import type { PdcpProfiler } from '../../src/pdcp/profiler.js';
 import { createDaemonMetrics, DEFAULT_SAMPLE_EVERY, type DaemonMetrics } from '../metrics/daemon-metrics.js';
-import { consume, measureCase, type BenchOptions } from './harness.js';
+import { consume, measureCase, median, type BenchOptions } from './harness.js';
 import pino from 'pino';
 
 const GROUP_ID = 0x00be7c;
@@ -121,12 +121,6 @@ function unprotectOp(o: OverheadOptions, pdus: Uint8Array[], profiler?: PdcpProf
     if (!r.ok) throw new Error(`overhead bench: PDU dropped (${r.reason})`);
     consume(r);
   };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 export function measureProfilingOverhead(o: OverheadOptions = DEFAULT_OVERHEAD_OPTIONS): OverheadReport {

@@ -88,16 +88,9 @@ export class E2eTestbed {
     if (this.o.metrics) args.push('--metrics', '127.0.0.1:0', '--metrics-log-interval', '0');
     const child = this.spawn(`daemon ${id}`, args, join(this.o.dir, 'logs', `${id}.log`));
     const d: E2eDaemon = { id, child, metricsUrl: undefined, status: undefined };
-    child.onLine((line) => {
-      if (!line.startsWith('{')) return;
-      try {
-        const s = JSON.parse(line) as DaemonStatus & { metricsUrl?: string };
-        if (!s.event) return;
-        d.status = s;
-        if (typeof s.metricsUrl === 'string') d.metricsUrl = s.metricsUrl;
-      } catch {
-        /* not a status line */
-      }
+    child.onStatus((s) => {
+      d.status = s;
+      if (typeof s.metricsUrl === 'string') d.metricsUrl = s.metricsUrl;
     });
     return d;
   }

@@ -1,11 +1,5 @@
 import type { Command } from 'commander';
-import { CliError } from '../cli-error.js';
-
-function count(flag: string, v: string, min: number, max: number): number {
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || n < min || n > max) throw new CliError(`${flag}: expected a number from ${min} to ${max}, got "${v}"`, 2);
-  return n;
-}
+import { CliError, numberFlag } from '../cli-error.js';
 
 export function registerInterop(program: Command): void {
   const interop = program.command('interop').description('sl-bridge over real open-source sidelink stacks (OpenAirInterface), on this machine');
@@ -46,9 +40,9 @@ export function registerInterop(program: Command): void {
         ...(typeof opts.cache === 'string' ? { cache: opts.cache } : {}),
         ...(typeof opts.json === 'string' ? { json: opts.json } : {}),
         paths: [...new Set(paths)] as ('tun' | 'pdcp')[],
-        seconds: count('--seconds', String(opts.seconds), 1, 3600),
-        rate: count('--rate', String(opts.rate), 0.5, 1000),
-        rounds: Math.round(count('--rounds', String(opts.rounds), 1, 20)),
+        seconds: numberFlag('--seconds', String(opts.seconds), 8, 1, 3600),
+        rate: numberFlag('--rate', String(opts.rate), 10, 0.5, 1000),
+        rounds: numberFlag('--rounds', String(opts.rounds), 2, 1, 20, true),
         keep: opts.keep === true,
         say,
       });

@@ -10,6 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import type { DaemonStatus } from '../daemon/daemon.js';
 
 /** bin/sl-bridge.js of this installation, found from this module (sources or dist/). */
 export function slBridgeBin(): string {
@@ -91,6 +92,20 @@ export class Child {
   onLine(fn: (line: string) => void): () => void {
     this.lineListeners.add(fn);
     return () => this.lineListeners.delete(fn);
+  }
+
+  /** Calls `fn` with every status line (`sl-bridge run --status-interval`) the child prints. */
+  onStatus(fn: (status: DaemonStatus) => void): () => void {
+    return this.onLine((line) => {
+      if (!line.startsWith('{')) return;
+      let s: DaemonStatus;
+      try {
+        s = JSON.parse(line) as DaemonStatus;
+      } catch {
+        return; // not a status line
+      }
+      if (s.event) fn(s);
+    });
   }
 
   /** Resolves with the first stdout line `match` accepts (its return value), or rejects on exit / timeout. */

@@ -17,8 +17,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { RangingApp } from '../app/ranging.js';
-import { CliError, writeJsonFile } from '../cli-error.js';
-import type { DaemonStatus } from '../daemon/daemon.js';
+import { CliError, numberFlag, writeJsonFile } from '../cli-error.js';
 import { Child, ChildFailure, describeExit } from './children.js';
 import { buildResult, summaryLines, tableLines, type DemoResult, type UeView } from './report.js';
 import { DEMO_GROUP, DEMO_NEA, DEMO_NIA, writeDemoTestbed, type DemoTestbed } from './setup.js';
@@ -46,22 +45,13 @@ const DRAIN_MS = 500;
 /** ...and until every daemon's counters stand still over two status lines, at most this long. */
 const SETTLE_TIMEOUT_MS = 10_000;
 
-function num(flag: string, v: string | undefined, def: number, min: number, max: number, integer = false): number {
-  if (v === undefined) return def;
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
-    throw new CliError(`${flag}: expected ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got "${v}"`, 2);
-  }
-  return n;
-}
-
 class Interrupted extends Error {}
 
 export async function runDemo(flags: DemoFlags): Promise<void> {
-  const ueCount = num('--ues', flags.ues, 4, 2, 16, true);
-  const seconds = num('--seconds', flags.seconds, 20, 1, 86_400);
-  const rate = num('--rate', flags.rate, 20, 0, 10_000);
-  const sduBytes = num('--sdu-bytes', flags.sduBytes, 0, 0, 9000, true);
+  const ueCount = numberFlag('--ues', flags.ues, 4, 2, 16, true);
+  const seconds = numberFlag('--seconds', flags.seconds, 20, 1, 86_400);
+  const rate = numberFlag('--rate', flags.rate, 20, 0, 10_000);
+  const sduBytes = numberFlag('--sdu-bytes', flags.sduBytes, 0, 0, 9000, true);
   const security = flags.security ?? 'on';
   if (security !== 'on' && security !== 'off') throw new CliError(`--security: expected on or off, got "${security}"`, 2);
   const mediumArgs: string[] = [];
@@ -164,15 +154,7 @@ export async function runDemo(flags: DemoFlags): Promise<void> {
       if (i === 0 && flags.pcap) args.push('--pcap', resolve(flags.pcap));
       if (i === 0 && flags.keylog) args.push('--keylog', resolve(flags.keylog));
       const c = spawnChild(`daemon ${ue.id}`, args, ue.logFile);
-      c.onLine((line) => {
-        if (!line.startsWith('{')) return;
-        try {
-          const s = JSON.parse(line) as DaemonStatus;
-          if (s.event) view.status = s;
-        } catch {
-          /* not a status line */
-        }
-      });
+      c.onStatus((s) => (view.status = s));
       return c;
     });
     await Promise.all(daemons.map((c) => c.waitForLine('ready', (l) => (l.includes('"event":"ready"') ? true : undefined), START_TIMEOUT_MS)));

@@ -138,16 +138,6 @@ export class OaiNamespaces {
     }
   }
 
-  /** Runs a command in a namespace and returns its stdout (throws with its stderr on failure). */
-  static run(ns: string, command: string[], timeoutMs = 60_000): string {
-    try {
-      return execFileSync('ip', ['netns', 'exec', ns, ...command], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs });
-    } catch (e) {
-      const err = e as { stdout?: string; stderr?: string; message: string };
-      throw new Error(`${command.join(' ')} in ${ns}: ${(err.stderr || err.stdout || err.message).trim()}`);
-    }
-  }
-
   static ipIn(ns: string, args: string[]): string {
     return ipOrThrow(['-n', ns, ...args]);
   }

@@ -32,6 +32,7 @@ import { OAI_TUN, OaiPair, readOaiBuild, type OaiBuildInfo, type OaiPhyCounters 
 import { OAI_GROUP, writeOaiTestbed, type OaiTestbed, type OaiUeFiles } from './oai-testbed.js';
 import { StackRelay } from './stack-relay.js';
 import { findPlaintext, summarizeCapture, type CaptureCheck } from './capture-check.js';
+import { median, percentile } from '../bench/harness.js';
 import { measureStalls, stallFloor, summarizeStalls, type FloorFigures, type StallSummary } from '../bench/stall-meter.js';
 
 export type InteropPath = 'tun' | 'pdcp';
@@ -129,17 +130,7 @@ const STALL_METER_MS = 2_000;
 const DRAIN_MS = 1_500;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const median = (xs: number[]): number => {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-const pct = (xs: number[], p: number): number | null => {
-  if (xs.length === 0) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
-};
+const pct = (xs: number[], p: number): number | null => (xs.length === 0 ? null : percentile([...xs].sort((a, b) => a - b), p));
 const round1 = (v: number): number => Math.round(v * 10) / 10;
 
 /** Runs interop/oai-sl/build.sh (which finds its cache in seconds) and returns the build folder. */
@@ -166,15 +157,9 @@ class DaemonRun {
     readonly ue: OaiUeFiles,
     readonly child: Child,
   ) {
-    child.onLine((line) => {
-      if (!line.startsWith('{')) return;
-      try {
-        const s = JSON.parse(line) as DaemonStatus;
-        if (s.event === 'final') this.final = s;
-        if (s.event) this.status = s;
-      } catch {
-        /* not a status line */
-      }
+    child.onStatus((s) => {
+      if (s.event === 'final') this.final = s;
+      this.status = s;
     });
   }
 }
@@ -198,7 +183,6 @@ export async function runOaiInterop(o: OaiInteropOptions): Promise<OaiInteropRes
   say(`interop: machine floor: ${stalls.lost_pct}% of the time lost to stalls; a 50 us computation takes p50 ${floor50us.p50} / p99 ${floor50us.p99} us here`);
 
   const dir = mkdtempSync(join(tmpdir(), 'sl-bridge-oai-'));
-  mkdirSync(join(dir, 'logs'), { recursive: true });
   const children: Child[] = [];
   let ns: OaiNamespaces | undefined;
   let pair: OaiPair | undefined;
@@ -397,7 +381,7 @@ export async function runOaiInterop(o: OaiInteropOptions): Promise<OaiInteropRes
     const floor = await floorPing();
     say(`interop: tun: OAI linked after ${linked.toFixed(0)} s; bare OAI ping ${floor.received}/${floor.sent}, p50 ${floor.p50Ms} ms`);
     const p = newPath('tun', linked, floor);
-    for (const u of tb.ues) OaiNamespaces.ipIn(u.ns, ['link', 'set', OAI_TUN[tb.ues.indexOf(u)]!.iface, 'multicast', 'on']);
+    tb.ues.forEach((u, i) => OaiNamespaces.ipIn(u.ns, ['link', 'set', OAI_TUN[i]!.iface, 'multicast', 'on']));
     const capture = join(tb.dir, 'oaitun_ue1.pcap');
     const keylog = join(tb.dir, 'ue1.keys');
     for (let round = 1; round <= o.rounds; round++) {

@@ -140,9 +140,9 @@ export class OaiPair {
   /** `ping` from UE `from` (0 or 1) to the other UE's TUN address, over the TUN interface. */
   ping(from: 0 | 1, count: number, intervalS = 0.2, size = 56, waitS = 2): Promise<PingResult> {
     const to = OAI_TUN[from === 0 ? 1 : 0].address;
-    const args = ['netns', 'exec', this.ns.ues[from].name, 'ping', '-n', '-I', OAI_TUN[from].iface, '-c', String(count), '-i', String(intervalS), '-s', String(size), '-W', String(waitS), to];
+    const [ip, ...args] = [...OaiNamespaces.exec(this.ns.ues[from].name), 'ping', '-n', '-I', OAI_TUN[from].iface, '-c', String(count), '-i', String(intervalS), '-s', String(size), '-W', String(waitS), to];
     // ping exits 1 when answers are missing: its output still counts them.
-    return new Promise((res) => execFile('ip', args, { timeout: (count * intervalS + waitS + 10) * 1000 }, (_e, stdout) => res(parsePing(String(stdout)))));
+    return new Promise((res) => execFile(ip!, args, { timeout: (count * intervalS + waitS + 10) * 1000 }, (_e, stdout) => res(parsePing(String(stdout)))));
   }
 
   /** Both UEs' PHY counters, read from their logs. */
