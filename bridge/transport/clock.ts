@@ -8,7 +8,7 @@
  * millisecond, to within one turn of the loop below (~0.1 µs). Not from performance.timeOrigin:
  * Node reads it at start-up from two clocks one after the other, and a process started while
  * real-time threads held the CPU (OpenAirInterface's) had it 80 ms off, so its envelopes carried
- * times 80 ms in the future (test/transport-clock.test.ts).
+ * times 80 ms in the future (test/integration/transport-clock.test.ts).
  */
 
 function calibrate(): { hr: bigint; unixNs: bigint } {

@@ -2,7 +2,7 @@
  * CRC-32 as in ISO/IEC 3309 / ITU-T V.42 / IEEE 802.3 (the Ethernet FCS, zlib's `crc32`): the
  * reflected polynomial 0xEDB88320, initial value 0xFFFFFFFF, final XOR 0xFFFFFFFF. Check value
  * ("123456789") 0xCBF43926. Table-driven, one byte per step: the serial line, not this loop,
- * limits the rate (test/serial-framing.test.ts compares it with node:zlib's crc32).
+ * limits the rate (test/unit/serial-framing.test.ts compares it with node:zlib's crc32).
  */
 
 const TABLE = (() => {

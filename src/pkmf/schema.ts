@@ -1,6 +1,6 @@
 /**
  * proto/pkmf.proto as a protobufjs JSON descriptor, so the codec needs no file access at run time.
- * test/pkmf-codec.test.ts parses the .proto file and checks it equals this descriptor: edit both.
+ * test/unit/pkmf-codec.test.ts parses the .proto file and checks it equals this descriptor: edit both.
  */
 import protobuf from 'protobufjs';
 import { ErrorCode } from './errors.js';

@@ -3,7 +3,7 @@
  * protobufjs' Reader and Writer. The codecs are hand-written rather than generated so that 64-bit
  * fields come out as bigint (fixed64 read as two fixed32 halves, no Long objects), field ranges are
  * checked while parsing, and a malformed frame yields a {@link WireError} instead of an exception.
- * test/wire-codec.test.ts checks them against proto/bridge.proto loaded by protobufjs.
+ * test/unit/wire-codec.test.ts checks them against proto/bridge.proto loaded by protobufjs.
  */
 import protobuf from 'protobufjs/minimal.js';
 import { wireError, type Decoded } from './result.js';

@@ -1,0 +1,151 @@
+/** The benchmark harness and `sl-bridge bench crypto` (shape and sanity only, never timings). */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ALL_CRYPTO_ALGS, cryptoCases, naiveCmacNia2 } from '../../bridge/bench/crypto-cases.js';
+import { parseAlgs, parseSizes } from '../../bridge/bench/crypto-run.js';
+import { fitCosts, measureCase, percentile, ratios, type BenchResult } from '../../bridge/bench/harness.js';
+import { createIntegrityEngine } from '../../src/crypto/index.js';
+
+const BIN = new URL('../../bin/sl-bridge.js', import.meta.url).pathname;
+const dir = mkdtempSync(join(tmpdir(), 'sl-bench-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const row = (name: string, size: number, p50: number): BenchResult => ({
+  name,
+  size,
+  p50_ns: p50,
+  p99_ns: p50,
+  p999_ns: p50,
+  ops_per_s: 1e9 / p50,
+  batch: 1,
+  samples: 1,
+});
+
+describe('harness', () => {
+  it('takes nearest-rank percentiles', () => {
+    const xs = Array.from({ length: 1000 }, (_, i) => i + 1);
+    expect(percentile(xs, 50)).toBe(500);
+    expect(percentile(xs, 99)).toBe(990);
+    expect(percentile(xs, 99.9)).toBe(999);
+    expect(percentile([7], 99.9)).toBe(7);
+  });
+
+  it('fits fixed cost + per-byte cost by least squares', () => {
+    const rows = [16, 64, 128, 512, 1500].map((s) => row('x', s, 300 + 2.5 * s));
+    rows.push(row('single', 128, 1000));
+    const fits = fitCosts(rows);
+    expect(fits).toHaveLength(1); // one size is not enough for a fit
+    expect(fits[0]!.name).toBe('x');
+    expect(fits[0]!.fixed_ns).toBeCloseTo(300, 5);
+    expect(fits[0]!.per_byte_ns).toBeCloseTo(2.5, 5);
+  });
+
+  it('computes ratios to the baseline at the same size only', () => {
+    const rs = ratios([row('nea2', 128, 500), row('baseline-nea2', 128, 2000), row('nea2', 64, 400)], [['nea2', 'baseline-nea2']]);
+    expect(rs).toEqual([{ name: 'nea2', baseline: 'baseline-nea2', size: 128, p50_ratio: 0.25 }]);
+  });
+
+  it('measures a case in batches and reports ordered percentiles', () => {
+    let calls = 0;
+    const r = measureCase(
+      { name: 'spin', size: 1, makeOp: () => () => void (calls += Math.sqrt(calls + 1) > 0 ? 1 : 0) },
+      { warmupMs: 5, minTimeMs: 10, minSamples: 50, batchTargetNs: 20_000 },
+    );
+    expect(r.samples).toBeGreaterThanOrEqual(50);
+    expect(r.batch).toBeGreaterThan(1); // a trivial op is batched
+    expect(calls).toBeGreaterThanOrEqual(r.batch * r.samples);
+    expect(r.p50_ns).toBeGreaterThan(0);
+    expect(r.p99_ns).toBeGreaterThanOrEqual(r.p50_ns);
+    expect(r.p999_ns).toBeGreaterThanOrEqual(r.p99_ns);
+    expect(r.ops_per_s).toBeGreaterThan(0);
+  });
+});
+
+describe('crypto cases', () => {
+  it('builds a runnable case for every algorithm and size', async () => {
+    const cases = await cryptoCases([1, 100], ALL_CRYPTO_ALGS);
+    expect(cases.map((c) => `${c.name}/${c.size}`)).toEqual(ALL_CRYPTO_ALGS.flatMap((a) => [`${a}/1`, `${a}/100`]));
+    for (const c of cases) {
+      const op = c.makeOp();
+      op();
+      op();
+    }
+  });
+
+  it('the naive NIA2 baseline computes the real 128-NIA2 MAC', () => {
+    const key = Uint8Array.from({ length: 16 }, (_, i) => i * 17);
+    for (const n of [0, 1, 8, 15, 16, 17, 100, 128]) {
+      const data = Uint8Array.from({ length: n }, (_, i) => (i * 31) & 0xff);
+      expect(naiveCmacNia2(key, 0xabcdef, data)).toBe(createIntegrityEngine(2, key).mac(0xabcdef, 0, 0, data));
+    }
+  });
+
+  it('validates --sizes and --algs', () => {
+    expect(parseSizes('128, 16,128')).toEqual([128, 16]);
+    expect(parseSizes(undefined)).toEqual([16, 64, 128, 512, 1500]);
+    for (const bad of ['0', '-5', 'abc', '1.5', '', '16,,64', '100000']) expect(() => parseSizes(bad)).toThrow(/--sizes/);
+    expect(parseAlgs('nia2,NEA2', true)).toEqual(['nia2', 'nea2', 'baseline-nia2', 'baseline-nea2']);
+    expect(parseAlgs('nia2', false)).toEqual(['nia2']);
+    expect(parseAlgs(undefined, true)).toHaveLength(8);
+    expect(() => parseAlgs('nea4', true)).toThrow(/unknown algorithm "nea4"/);
+  });
+});
+
+describe('sl-bridge bench crypto', () => {
+  it('writes the JSON results contract, a table on stdout and progress on stderr', () => {
+    const json = join(dir, 'out.json');
+    const r = spawnSync(
+      process.execPath,
+      [BIN, 'bench', 'crypto', '--sizes', '16,128', '--algs', 'nea1,nia3,nea2,nia2', '--min-time', '15', '--warmup', '5', '--json', json],
+      { encoding: 'utf8' },
+    );
+    expect(r.stderr).toContain('bench: [1/');
+    expect(r.status).toBe(0);
+    const out = JSON.parse(readFileSync(json, 'utf8')) as {
+      results: Record<string, unknown>[];
+      fits: { name: string }[];
+      ratios: { name: string; baseline: string; size: number; p50_ratio: number }[];
+    };
+    const names = ['nea1', 'nia3', 'nea2', 'nia2', 'baseline-nea2', 'baseline-nia2'];
+    const crypto = out.results.filter((x) => names.includes(x.name as string));
+    expect(crypto.map((x) => `${x.name as string}/${x.size as number}`)).toEqual(names.flatMap((n) => [`${n}/16`, `${n}/128`]));
+    for (const x of out.results) {
+      expect(Object.keys(x).sort()).toEqual(['name', 'ops_per_s', 'p50_ns', 'p999_ns', 'p99_ns', 'size']);
+      expect(x.ops_per_s as number).toBeGreaterThan(0);
+      expect(x.p50_ns as number).toBeGreaterThan(0);
+      expect(x.p99_ns as number).toBeGreaterThanOrEqual(x.p50_ns as number);
+      expect(x.p999_ns as number).toBeGreaterThanOrEqual(x.p99_ns as number);
+    }
+    expect(out.fits.map((f) => f.name)).toEqual(expect.arrayContaining(names));
+    expect(out.ratios.map((x) => `${x.name}:${x.baseline}:${x.size}`).sort()).toEqual(
+      ['nea2:baseline-nea2:128', 'nea2:baseline-nea2:16', 'nia2:baseline-nia2:128', 'nia2:baseline-nia2:16'],
+    );
+    for (const x of out.ratios) expect(x.p50_ratio).toBeGreaterThan(0);
+    expect(r.stdout).toMatch(/^name\s+size\s+p50_ns\s+p99_ns\s+p99\.9_ns\s+ops\/s$/m);
+    expect(r.stdout).toMatch(/^nia3\s+128\s+\d/m);
+    expect(r.stdout).toContain('ratio of p50 to the naive baseline');
+  });
+
+  it.each([
+    [['--algs', 'nea2,foo'], /unknown algorithm "foo"/],
+    [['--sizes', '0'], /--sizes: "0" is not a positive integer/],
+    [['--sizes', '-16'], /--sizes/],
+    [['--min-time', 'x'], /--min-time/],
+  ])('rejects bad flags %j with a clear error', (args, message) => {
+    const r = spawnSync(process.execPath, [BIN, 'bench', 'crypto', ...args], { encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stdout).toBe('');
+  });
+
+  it('is a command group whose help lists crypto', () => {
+    const r = spawnSync(process.execPath, [BIN, 'bench', '--help'], { encoding: 'utf8' });
+    expect(r.stdout).toMatch(/^\s+crypto\b/m);
+    const c = spawnSync(process.execPath, [BIN, 'bench', 'crypto', '--help'], { encoding: 'utf8' });
+    expect(c.stdout).toContain('--sizes');
+    expect(c.stdout).toContain('baseline-nia2');
+  });
+});

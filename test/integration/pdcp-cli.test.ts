@@ -1,0 +1,102 @@
+/**
+ * `sl-bridge pdu protect|unprotect` through the compiled CLI (bin/sl-bridge.js; the test command
+ * builds first): round trips, an independent check of the emitted bytes with the crypto core,
+ * drop reasons on stderr with a non-zero status, and bad flags.
+ */
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { createCipherEngine, createIntegrityEngine, deriveAlgKey, derivePtk } from '../../src/crypto/index.js';
+
+const BIN = new URL('../../bin/sl-bridge.js', import.meta.url).pathname;
+const PGK = '000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f';
+const KEYS = ['--pgk', PGK, '--pgk-id', '0x2a', '--group-id', '00c0de', '--member-id', '0000ab'];
+
+function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, 'pdu', ...args], { encoding: 'utf8' });
+  return { status: r.status, stdout: r.stdout.trim(), stderr: r.stderr.trim() };
+}
+
+function protect(...extra: string[]): string {
+  const r = cli('protect', ...KEYS, '--ptk-id', '3', '--sn', '258', '--sdu', '48656c6c6f2c2072616e67696e67', ...extra);
+  expect(r.stderr).toBe('');
+  expect(r.status).toBe(0);
+  return r.stdout;
+}
+
+describe('sl-bridge pdu', () => {
+  it('protect emits the docs/protocol.md 4 layout (checked with the crypto core) and unprotect reverses it', () => {
+    const pduHex = protect('--nea', '1', '--nia', '3', '--sdu-type', 'ethernet');
+    const pdu = Buffer.from(pduHex, 'hex');
+    expect(pdu.length).toBe(5 + 6 + 14 + 4);
+    expect([...pdu.subarray(0, 5)]).toEqual([(2 << 5) | 0x0a, 0x00, 0x03, 0x01, 0x02]);
+    const ptk = derivePtk('pcr', Buffer.from(PGK, 'hex'), 0xab, 3, 0xc0de);
+    const count = (3 << 16) | 258;
+    const plain = createCipherEngine(1, deriveAlgKey('pcr', ptk, 'enc', 1)).apply(count, 0, 0, pdu.subarray(5));
+    expect(Buffer.from(plain.subarray(0, 6)).toString('hex')).toBe('00c0de0000ab');
+    expect(Buffer.from(plain.subarray(6, 20)).toString()).toBe('Hello, ranging');
+    const mac = createIntegrityEngine(3, deriveAlgKey('pcr', ptk, 'int', 3)).mac(count, 0, 0, Buffer.concat([pdu.subarray(0, 5), plain.subarray(0, 20)]));
+    expect(Buffer.from(plain.subarray(20)).readUInt32BE(0)).toBe(mac);
+
+    const back = cli('unprotect', ...KEYS, '--nea', '1', '--nia', '3', '--pdu', pduHex);
+    expect(back).toEqual({ status: 0, stdout: '48656c6c6f2c2072616e67696e67', stderr: '' });
+    const json = cli('unprotect', ...KEYS, '--nea', '1', '--nia', '3', '--pdu', pduHex, '--json');
+    expect(JSON.parse(json.stdout)).toEqual({
+      sdu: '48656c6c6f2c2072616e67696e67', sduType: 2, senderGmi: '0000ab', groupId: '00c0de', pgkId: 42, ptkId: 3, sn: 258,
+    });
+  });
+
+  it('lte-prose: the bare TS 36.323 6.2.10 header and the ciphered SDU; integrity off with --nia none', () => {
+    const pduHex = protect('--profile', 'lte-prose', '--sdu-type', '0');
+    expect(pduHex.slice(0, 10)).toBe('0a00030102');
+    expect(pduHex.length).toBe(2 * (5 + 14));
+    expect(cli('unprotect', ...KEYS, '--profile', 'lte-prose', '--pdu', pduHex).stdout).toBe('48656c6c6f2c2072616e67696e67');
+    const noMac = protect('--profile', 'ts33533', '--nia', 'none');
+    expect(noMac.length).toBe(2 * (5 + 6 + 14));
+    expect(cli('unprotect', ...KEYS, '--profile', 'ts33533', '--nia', 'none', '--pdu', noMac).status).toBe(0);
+  });
+
+  it('reports the drop reason on stderr and exits 1', () => {
+    const pduHex = protect();
+    const wrongSender = cli('unprotect', '--pgk', PGK, '--pgk-id', '42', '--group-id', 'c0de', '--member-id', 'ac', '--pdu', pduHex);
+    expect(wrongSender.status).toBe(1);
+    expect(wrongSender.stdout).toBe('');
+    expect(wrongSender.stderr).toMatch(/PDU dropped: mac-failure/);
+    const flipped = pduHex.slice(0, -1) + ((parseInt(pduHex.slice(-1), 16) ^ 1).toString(16));
+    expect(cli('unprotect', ...KEYS, '--pdu', flipped).stderr).toMatch(/mac-failure/);
+    expect(cli('unprotect', ...KEYS, '--pdu', pduHex.slice(0, 20)).stderr).toMatch(/PDU dropped: truncated/);
+    expect(cli('unprotect', ...KEYS, '--pgk-id', '43', '--pdu', pduHex).stderr).toMatch(/unknown-pgk-index/);
+    expect(cli('unprotect', ...KEYS, '--pdu', `e${pduHex.slice(1)}`).stderr).toMatch(/reserved-sdu-type/);
+  });
+
+  it.each([
+    ['missing --ptk-id', ['protect', ...KEYS, '--sn', '0', '--sdu', '00'], /required option '--ptk-id/],
+    ['short --pgk', ['protect', ...KEYS.slice(2), '--pgk', 'abcd', '--ptk-id', '0', '--sn', '0', '--sdu', '00'], /--pgk: expected 32 bytes/],
+    ['--ptk-id too big', ['protect', ...KEYS, '--ptk-id', '65536', '--sn', '0', '--sdu', '00'], /--ptk-id: expected an integer 0\.\.65535/],
+    ['bad --sdu hex', ['protect', ...KEYS, '--ptk-id', '0', '--sn', '0', '--sdu', 'xyz'], /--sdu: expected an even number of hex digits/],
+    ['reserved --sdu-type', ['protect', ...KEYS, '--ptk-id', '0', '--sn', '0', '--sdu', '00', '--sdu-type', '6'], /--sdu-type: 6 is reserved/],
+    ['NEA0 without --allow-null', ['protect', ...KEYS, '--ptk-id', '0', '--sn', '0', '--sdu', '00', '--nea', '0'], /--allow-null/],
+    ['lte-prose with a NIA', ['protect', ...KEYS, '--ptk-id', '0', '--sn', '0', '--sdu', '00', '--profile', 'lte-prose', '--nia', '2'], /--nia none/],
+    ['unknown --profile', ['protect', ...KEYS, '--ptk-id', '0', '--sn', '0', '--sdu', '00', '--profile', 'nr'], /--profile: expected one of/],
+    ['--member-id over 24 bits', ['unprotect', ...KEYS.slice(0, 6), '--member-id', '1000000', '--pdu', '00'], /--member-id: expected a 24-bit ID/],
+    ['bad --nia', ['unprotect', ...KEYS, '--pdu', '00', '--nia', 'five'], /--nia: expected 0\.\.3/],
+  ])('rejects bad flags with status 2: %s', (_label, args, message) => {
+    const r = cli(...(args as string[]));
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(message);
+  });
+
+  it('NEA0/NIA0 with --allow-null: the SDU travels in the clear', () => {
+    const pduHex = protect('--nea', '0', '--nia', '0', '--allow-null');
+    expect(pduHex).toBe(`2a00030102${'00c0de0000ab'}48656c6c6f2c2072616e67696e67${'00000000'}`);
+  });
+
+  it('--help explains the flags', () => {
+    const r = spawnSync(process.execPath, [BIN, 'pdu', 'unprotect', '--help'], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    for (const flag of ['--profile', '--pgk', '--pgk-id', '--group-id', '--member-id', '--nea', '--nia', '--pdu', '--json']) {
+      expect(r.stdout).toContain(flag);
+    }
+    expect(r.stdout).toMatch(/Exit status: 0 accepted, 1 dropped/);
+  });
+});
