@@ -54,7 +54,8 @@ export class Child {
 
   constructor(
     readonly name: string,
-    args: string[],
+    /** What it runs: `sl-bridge` arguments, or with `how.program` that program's. */
+    readonly args: readonly string[],
     readonly logFile: string,
     how: ChildSpawnOptions = {},
   ) {

@@ -22,6 +22,7 @@ import { Child, ChildFailure, describeExit } from './children.js';
 import { buildResult, summaryLines, tableLines, type DemoResult, type UeView } from './report.js';
 import { DEMO_GROUP, DEMO_NEA, DEMO_NIA, writeDemoTestbed, type DemoTestbed } from './setup.js';
 import { hex24 } from '../../src/pkmf/identity.js';
+import { shellWord } from '../testbed/shell.js';
 
 export interface DemoFlags {
   ues: string;
@@ -297,8 +298,11 @@ export async function runDemo(flags: DemoFlags): Promise<void> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     process.off('exit', cleanupNow);
-    if (flags.keep) say(`demo: kept ${dir} (configs, logs, state)`);
-    else rmSync(dir, { recursive: true, force: true });
+    if (flags.keep) {
+      say(`demo: kept ${dir} (configs, logs, state); the commands it ran (from any directory):`);
+      for (const c of children) say(`  sl-bridge ${c.args.map(shellWord).join(' ')}`);
+      if (tb) for (const ue of tb.ues) say(`  sl-bridge app ranging --endpoint ${ue.appEndpoint} --group 0x${hex24(tb.group)} --rate ${rate} --name ${ue.id}  # in-process in the demo`);
+    } else rmSync(dir, { recursive: true, force: true });
   }
   if (!result) return;
   say(summaryLines(result, views).join('\n'));

@@ -3,16 +3,19 @@
  * an application + a security-off bridge (test/fixtures/transport-passthrough-daemon.ts) attached
  * to the medium emulator. Requests reach every other member, each is answered by every other
  * member, round-trip times are measured from the echoed timestamps; refusals are counted; the
- * process entry point (bridge/app/main.ts) runs and reports JSON.
+ * process (`sl-bridge app ranging`) runs and reports JSON.
  */
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RangingApp, type RangingStats } from '../../bridge/app/ranging.js';
 import { MediumServer } from '../../bridge/medium/server.js';
 import { NO_IMPAIRMENTS } from '../../src/medium/channel.js';
 import { startPassthroughDaemon, type PassthroughDaemon } from '../fixtures/transport-passthrough-daemon.js';
 import { sleep, tempDir, waitFor } from '../fixtures/transport-helpers.js';
+
+const BIN = new URL('../../bin/sl-bridge.js', import.meta.url).pathname;
 
 const GROUP = 0x00abcd;
 const closers: Array<() => unknown> = [];
@@ -98,8 +101,7 @@ describe('ranging application', () => {
     closers.push(() => peer.close());
     await peer.start();
     await waitFor(() => daemons[1]!.apps.peerCount === 1, 'the answering app');
-    const main = fileURLToPath(new URL('../../bridge/app/main.ts', import.meta.url));
-    const child = spawn(process.execPath, ['--import', 'tsx', main, '--endpoint', appEndpoints[0]!, '--group', '0x00abcd', '--rate', '50', '--seconds', '1', '--stats-interval-ms', '300', '--name', 'ue1'], {
+    const child = spawn(process.execPath, [BIN, 'app', 'ranging', '--endpoint', appEndpoints[0]!, '--group', '0x00abcd', '--rate', '50', '--seconds', '1', '--stats-interval-ms', '300', '--name', 'ue1'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -119,14 +121,22 @@ describe('ranging application', () => {
     expect(peer.stats().requestsReceived).toBe(final.requestsSent);
   });
 
-  it('rejects bad arguments of the process with status 2 and a usage text', async () => {
-    const main = fileURLToPath(new URL('../../bridge/app/main.ts', import.meta.url));
-    const child = spawn(process.execPath, ['--import', 'tsx', main, '--endpoint', 'ipc:///nowhere', '--group', '0x1000000'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  it('rejects bad arguments of the process with status 2', async () => {
+    const child = spawn(process.execPath, [BIN, 'app', 'ranging', '--endpoint', 'ipc:///nowhere', '--group', '0x1000000'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     child.stderr.on('data', (b: Buffer) => (err += b.toString()));
     const code = await new Promise<number | null>((r) => child.on('exit', r));
     expect(code).toBe(2);
-    expect(err).toMatch(/--group: expected a number from 0 to 16777215/);
-    expect(err).toMatch(/usage: ranging-app/);
+    expect(err).toMatch(/--group: expected a 24-bit Group ID/);
+  });
+
+  it('exits with status 1 and says so when it never reaches its daemon', async () => {
+    const endpoint = `ipc://${join(tmpdir(), `no-daemon-${process.pid}.sock`)}`;
+    const child = spawn(process.execPath, [BIN, 'app', 'ranging', '--endpoint', endpoint, '--group', '0x00abcd', '--connect-timeout', '0.5'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    const code = await new Promise<number | null>((r) => child.on('exit', r));
+    expect(code).toBe(1);
+    expect(err).toContain(`never reached the daemon at ${endpoint} in 0.5 s`);
   });
 });

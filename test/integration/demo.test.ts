@@ -4,7 +4,7 @@
  * reported and everything is cleaned up; so is Ctrl-C.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { DemoResult } from '../../bridge/demo/report.js';
@@ -122,5 +122,20 @@ describe('sl-bridge demo', () => {
     expect(run.output()).toMatch(/sl-bridge demo: 2 UEs, group 0d0001, .* for \d+\.\d s/);
     for (const k of kids) expect(processAlive(k.pid), k.cmd).toBe(false);
     expect(existsSync(dir)).toBe(false);
+  });
+  it('--keep keeps the directory and prints the commands it ran, which name files that exist', async () => {
+    const run = demo(['--ues', '2', '--seconds', '1', '--keep']);
+    expect((await run.exited).code).toBe(0);
+    const out = run.output();
+    const dir = /demo: kept (\S+) \(configs, logs, state\); the commands it ran/.exec(out)?.[1];
+    expect(dir).toBeDefined();
+    const commands = out.split('\n').filter((l) => l.startsWith('  sl-bridge '));
+    // Two PKMFs, the medium, two daemons, two ranging applications.
+    expect(commands.filter((l) => l.includes('sl-bridge pkmf --config'))).toHaveLength(2);
+    expect(commands.filter((l) => l.includes('sl-bridge medium --endpoint'))).toHaveLength(1);
+    expect(commands.filter((l) => l.includes('sl-bridge run --config'))).toHaveLength(2);
+    expect(commands.filter((l) => l.includes('sl-bridge app ranging --endpoint'))).toHaveLength(2);
+    for (const config of commands.flatMap((l) => [.../--config (\S+)/.exec(l)?.slice(1) ?? []])) expect(existsSync(config)).toBe(true);
+    rmSync(dir!, { recursive: true, force: true });
   });
 });
