@@ -15,7 +15,8 @@ import {
   logLinearBounds,
   logLinearIndex,
 } from '../../bridge/metrics/histogram.js';
-import { createDaemonMetrics, parseListen, type CounterSample, type DaemonMetrics } from '../../bridge/metrics/daemon-metrics.js';
+import { createDaemonMetrics, type CounterSample, type DaemonMetrics } from '../../bridge/metrics/daemon-metrics.js';
+import { parseListen } from '../../bridge/metrics/http-endpoint.js';
 import { bucketQuantile, histogramSeries, parsePrometheusText, PromParseError, type PromFamily } from '../../bridge/metrics/prom-text.js';
 import type { PdcpProfiler } from '../../src/pdcp/profiler.js';
 import { GROUP_ID, NOW, SENDER_GMI, bytes, pair, rng } from '../fixtures/pdcp-helpers.js';
@@ -349,7 +350,12 @@ describe('daemon metrics endpoint', () => {
     expect(fams.some((f) => f.name.includes('bad'))).toBe(false);
     expect(lines.some((l) => l.level === 40 && l.name === 'slbridge_bad-name')).toBe(true);
     expect(family(fams, 'slbridge_profile_sample_every').samples[0]!.value).toBe(1);
-    expect(family(fams, 'process_cpu_seconds_total').samples.length).toBe(2);
+    // prom-client's standard process collector, with the UE label like every other series.
+    for (const name of ['process_cpu_user_seconds_total', 'process_cpu_system_seconds_total', 'process_cpu_seconds_total']) {
+      expect(family(fams, name).type).toBe('counter');
+      expect(family(fams, name).samples.map((s) => s.labels)).toEqual([{ ue: 'ue-7' }]);
+    }
+    expect(family(fams, 'process_resident_memory_bytes').samples[0]!.value).toBeGreaterThan(0);
 
     // Stage sums vs the time measured around each protect call (a reported figure, not asserted).
     const txStages = histogramSeries(family(fams, 'slbridge_stage_seconds')).filter((s) => s.labels.direction === 'tx');
