@@ -13,6 +13,8 @@ export interface UeView {
   status: DaemonStatus | undefined;
   /** The ranging application's counters. */
   app: RangingStats | undefined;
+  /** The daemon's CPU since the ranging started, % of one core (the summary's "CPU while ranging"). */
+  rangingCpuPercent?: number;
 }
 
 /** GMI (hex) -> UE id, from every daemon's status. */
@@ -60,7 +62,11 @@ function pad(s: string, n: number, right = false): string {
   return right ? s.padStart(n) : s.padEnd(n);
 }
 
-/** The table: one header and one row per UE. */
+/**
+ * The table: one header and one row per UE. Latencies are the daemon's protect / unprotect call
+ * (p50/p99 since it started), RTT the ranging application's; CPU the daemon's since the ranging
+ * started, the same figure as the summary's "CPU while ranging".
+ */
 export function tableLines(views: readonly UeView[]): string[] {
   const directory = gmiDirectory(views);
   const cols: [string, number, boolean][] = [
@@ -70,10 +76,10 @@ export function tableLines(views: readonly UeView[]): string[] {
     ['sent', 7, true],
     ['received', 9, true],
     ['heard', 6, true],
-    ['protect µs', 12, true],
-    ['unprotect µs', 13, true],
-    ['RTT ms', 7, true],
-    ['CPU%', 5, true],
+    ['protect µs p50/p99', 18, true],
+    ['unprotect µs p50/p99', 20, true],
+    ['RTT ms p50', 10, true],
+    ['CPU %', 5, true],
     ['  dropped', 0, false],
   ];
   const header = cols.map(([t, w, r]) => pad(t, w, r)).join(' ');
@@ -91,7 +97,7 @@ export function tableLines(views: readonly UeView[]): string[] {
       pair(s?.latency.protect),
       pair(s?.latency.unprotect),
       rtt,
-      s ? s.cpu.percentRecent.toFixed(0) : '-',
+      v.rangingCpuPercent === undefined ? '-' : v.rangingCpuPercent.toFixed(1),
       `  ${s ? formatDrops(s.dropped) : '-'}`,
     ];
     return cells.map((c, i) => pad(c, cols[i]![1], cols[i]![2])).join(' ');

@@ -188,12 +188,18 @@ export async function runDemo(flags: DemoFlags): Promise<void> {
     for (const a of apps) a.startRequests();
     const t0 = performance.now();
     const cpuAtStart = children.map((c) => c.cpuMs());
+    const daemonCpuAtStart = daemons.map((c) => c.cpuMs());
     const demoCpuAtStart = process.cpuUsage();
 
     let drawn = 0;
     let nextPlain = 5;
     const draw = (elapsed: number): void => {
-      views.forEach((v, i) => (v.app = apps[i]!.stats()));
+      views.forEach((v, i) => {
+        v.app = apps[i]!.stats();
+        const cpu = daemons[i]!.cpuMs();
+        const at = daemonCpuAtStart[i];
+        if (cpu !== undefined && at !== undefined && elapsed > 0) v.rangingCpuPercent = (cpu - at) / (elapsed * 10);
+      });
       const lines = [`t = ${elapsed.toFixed(0)} / ${seconds} s`, ...tableLines(views)];
       if (tty) {
         out.write(`${drawn > 0 ? `\x1b[${drawn}A` : ''}${lines.map((l) => `\x1b[2K${l}`).join('\n')}\n`);
