@@ -19,7 +19,8 @@ import { GroupKeyState } from '../../src/keys/group-key-state.js';
 import { MemoryPtkHighWaterStore, PdcpRxEntity, PdcpTxEntity, PtkIdAllocator } from '../../src/pdcp/index.js';
 import type { PdcpProfiler } from '../../src/pdcp/profiler.js';
 import { createDaemonMetrics, DEFAULT_SAMPLE_EVERY, type DaemonMetrics } from '../metrics/daemon-metrics.js';
-import { consume, measureCase, median, type BenchOptions } from './harness.js';
+import { median } from '../../src/stats/percentile.js';
+import { consume, measureCase, type BenchOptions } from './harness.js';
 import pino from 'pino';
 
 const GROUP_ID = 0x00be7c;

@@ -5,8 +5,9 @@
  */
 import type { ProfileSnapshot } from '../metrics/daemon-metrics.js';
 import { LogLinearHistogram } from '../metrics/histogram.js';
-import { percentile } from './harness.js';
-import { stallFloor, type FloorFigures, type StallTrace } from './stall-meter.js';
+import { percentile } from '../../src/stats/percentile.js';
+import type { OverheadReport } from './e2e-overhead.js';
+import { stallFloor, type FloorFigures, type StallSummary, type StallTrace } from './stall-meter.js';
 import { SEGMENTS, mergeSlices, type Segment, type SliceAccount } from './e2e-traffic.js';
 
 export type SecurityMode = 'on' | 'off';
@@ -166,6 +167,46 @@ export interface RateResult {
   security_on: ModeFigures;
   security_off: ModeFigures;
   security: SecurityFigures;
+}
+
+/** The `--json` document. */
+export interface E2eReport {
+  settings: {
+    ues: number;
+    rates_per_ue: number[];
+    seconds_per_rate_and_mode: number;
+    slice_ms: number;
+    drain_ms: number;
+    sdu_bytes: number;
+    algorithms: string;
+    profile: 'pcr';
+    medium: string;
+    metrics: boolean;
+    sample_every: number | null;
+  };
+  machine: {
+    cpus: number;
+    node: string;
+    loadavg_before: number[];
+    loadavg_after: number[];
+    /** Stalls of a running thread, measured before the stacks start (null with --no-stall-meter). */
+    stalls: StallSummary | null;
+  };
+  rates: RateResult[];
+  /** Stage sums against the daemons' own protect / unprotect timing (status lines), whole run. */
+  stage_check: StageCheck | null;
+  /** Each medium emulator's final statistics (channel: loss decisions; hub: send drops), whole run. */
+  medium: Partial<Record<SecurityMode, unknown>>;
+  overhead: OverheadReport | null;
+  problems: string[];
+}
+
+export interface StageCheck {
+  /** Per direction: the profile's whole-call p50 (= the sum of the stages of a PDU) vs the daemon's timing around the call (every PDU). */
+  protect: { stage_sum_p50_us: number; daemon_measured_p50_us: number; stage_sum_p99_us: number; daemon_measured_p99_us: number };
+  unprotect: { stage_sum_p50_us: number; daemon_measured_p50_us: number; stage_sum_p99_us: number; daemon_measured_p99_us: number };
+  /** The security-on daemons' /metrics parsed as Prometheus text; _count of the stage histograms. */
+  prometheus_ok: boolean;
 }
 
 const r2 = (v: number): number => Math.round(v * 100) / 100;

@@ -18,9 +18,9 @@ import { DEMO_NEA, DEMO_NIA } from '../demo/setup.js';
 import { LogLinearHistogram } from '../metrics/histogram.js';
 import { histogramSeries, parsePrometheusText } from '../metrics/prom-text.js';
 import { formatOverhead, measureProfilingOverhead, DEFAULT_OVERHEAD_OPTIONS, type OverheadReport } from './e2e-overhead.js';
-import { addProfile, dropDelta, emptyProfile, formatRateResults, profileDelta, rateResults, type CpuSample, type ProfileDelta, type RateResult, type SecurityMode, type SliceRecord } from './e2e-results.js';
+import { addProfile, dropDelta, emptyProfile, formatRateResults, profileDelta, rateResults, type CpuSample, type E2eReport, type ProfileDelta, type SecurityMode, type SliceRecord, type StageCheck } from './e2e-results.js';
 import { E2eTestbed, sleep } from './e2e-stack.js';
-import { formatStalls, measureStalls, summarizeStalls, type StallSummary, type StallTrace } from './stall-meter.js';
+import { formatStalls, measureStalls, summarizeStalls, type StallTrace } from './stall-meter.js';
 import { E2eAccounting, PROBE_HEADER_BYTES, runProbes } from './e2e-traffic.js';
 
 export interface BenchE2eFlags {
@@ -79,46 +79,6 @@ export function parseE2eFlags(flags: BenchE2eFlags): E2eSettings {
   if (!Number.isFinite(seconds) || seconds < 0.5 || seconds > 3600) throw new CliError(`--seconds: expected 0.5 to 3600 seconds per rate and mode, got ${JSON.stringify(secondsRaw)}`, 2);
   const sduBytes = intFlag('--sdu-bytes', flags.sduBytes, 128, PROBE_HEADER_BYTES, 9000);
   return { ues, rates, seconds, sduBytes };
-}
-
-/** The `--json` document. */
-export interface E2eReport {
-  settings: {
-    ues: number;
-    rates_per_ue: number[];
-    seconds_per_rate_and_mode: number;
-    slice_ms: number;
-    drain_ms: number;
-    sdu_bytes: number;
-    algorithms: string;
-    profile: 'pcr';
-    medium: string;
-    metrics: boolean;
-    sample_every: number | null;
-  };
-  machine: {
-    cpus: number;
-    node: string;
-    loadavg_before: number[];
-    loadavg_after: number[];
-    /** Stalls of a running thread, measured before the stacks start (null with --no-stall-meter). */
-    stalls: StallSummary | null;
-  };
-  rates: RateResult[];
-  /** Stage sums against the daemons' own protect / unprotect timing (status lines), whole run. */
-  stage_check: StageCheck | null;
-  /** Each medium emulator's final statistics (channel: loss decisions; hub: send drops), whole run. */
-  medium: Partial<Record<SecurityMode, unknown>>;
-  overhead: OverheadReport | null;
-  problems: string[];
-}
-
-export interface StageCheck {
-  /** Per direction: the profile's whole-call p50 (= the sum of the stages of a PDU) vs the daemon's timing around the call (every PDU). */
-  protect: { stage_sum_p50_us: number; daemon_measured_p50_us: number; stage_sum_p99_us: number; daemon_measured_p99_us: number };
-  unprotect: { stage_sum_p50_us: number; daemon_measured_p50_us: number; stage_sum_p99_us: number; daemon_measured_p99_us: number };
-  /** The security-on daemons' /metrics parsed as Prometheus text; _count of the stage histograms. */
-  prometheus_ok: boolean;
 }
 
 class Progress {

@@ -19,7 +19,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { seededRandom } from '../../src/medium/random.js';
-import { percentile } from './harness.js';
+import { percentile } from '../../src/stats/percentile.js';
 
 /** Stalls recorded over one measurement: start offsets and lengths in µs, in time order. */
 export interface StallTrace {

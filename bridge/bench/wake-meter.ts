@@ -15,7 +15,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { BenchCase } from './cases.js';
-import { percentile } from './harness.js';
+import { percentile } from '../../src/stats/percentile.js';
 import { pdcpCases } from './pdcp-cases.js';
 
 export interface WakeOptions {

@@ -32,7 +32,7 @@ import { OAI_TUN, OaiPair, readOaiBuild, type OaiBuildInfo, type OaiPhyCounters 
 import { OAI_GROUP, writeOaiTestbed, type OaiTestbed, type OaiUeFiles } from './oai-testbed.js';
 import { StackRelay } from './stack-relay.js';
 import { findPlaintext, summarizeCapture, type CaptureCheck } from './capture-check.js';
-import { median, percentile } from '../bench/harness.js';
+import { median, percentile } from '../../src/stats/percentile.js';
 import { measureStalls, stallFloor, summarizeStalls, type FloorFigures, type StallSummary } from '../bench/stall-meter.js';
 
 export type InteropPath = 'tun' | 'pdcp';

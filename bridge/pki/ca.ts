@@ -7,10 +7,11 @@
  */
 import { X509Certificate as NodeX509 } from 'node:crypto';
 import { webcrypto } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { isPlmnString, isSupi, PKMF_URI_PREFIX, SUPI_URI_PREFIX } from '../../src/pkmf/identity.js';
+import { writeFileDurably } from '../state/durable-file.js';
 
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
@@ -74,14 +75,13 @@ function refuseOverwrite(files: string[], force: boolean | undefined): void {
 async function writeKeyPair(keyFile: string, key: CryptoKey): Promise<void> {
   const der = await crypto.subtle.exportKey('pkcs8', key);
   mkdirSync(dirname(keyFile), { recursive: true });
-  writeFileSync(keyFile, x509.PemConverter.encode(der, 'PRIVATE KEY'), { mode: 0o600 });
-  chmodSync(keyFile, 0o600); // a pre-existing file keeps its mode under writeFileSync
+  writeFileDurably(keyFile, Buffer.from(x509.PemConverter.encode(der, 'PRIVATE KEY')), 0o600);
 }
 
 function writeCert(certFile: string, keyFile: string, cert: x509.X509Certificate): IssuedFiles {
   const pem = cert.toString('pem');
   mkdirSync(dirname(certFile), { recursive: true });
-  writeFileSync(certFile, pem + '\n', { mode: 0o644 });
+  writeFileDurably(certFile, Buffer.from(`${pem}\n`), 0o644);
   const node = new NodeX509(pem);
   return { certFile, keyFile, fingerprint256: node.fingerprint256, subject: node.subject, notAfter: cert.notAfter };
 }

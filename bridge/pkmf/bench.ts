@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { KeyRequestMsg } from '../../src/pkmf/codec.js';
 import { ErrorCode } from '../../src/pkmf/errors.js';
-import { percentile } from '../bench/harness.js';
+import { percentile } from '../../src/stats/percentile.js';
 import { makeOperatorPki, issueUe, writeYaml } from './testbed.js';
 import type { UeCredentials } from './ue-client.js';
 import { requestKeys, ueSecureContext } from './ue-client.js';

@@ -10,7 +10,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { E2eReport } from '../bench/e2e-run.js';
+import type { E2eReport } from '../bench/e2e-results.js';
 import { figure, lineChart, stackedBars, PALETTE, type Panel, type StackedBar } from './svg-chart.js';
 
 function rateLabel(rate: number): string {

@@ -24,8 +24,9 @@
  * contender prints; it is never used to decide anything.
  */
 import Database from 'better-sqlite3';
-import { closeSync, constants, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, openSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { writeFileDurably } from './durable-file.js';
 
 export type StateLockFailure = 'held' | 'this-process' | 'not-a-lock' | 'io';
 
@@ -83,18 +84,10 @@ function ownerNote(path: string): string | undefined {
 }
 
 function writeOwnerNote(path: string): void {
-  const note = `${path}.owner`;
-  const tmp = `${note}.${process.pid}.tmp`;
   try {
-    writeFileSync(tmp, `${JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() })}\n`, { mode: 0o600 });
-    renameSync(tmp, note);
+    writeFileDurably(`${path}.owner`, Buffer.from(`${JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() })}\n`));
   } catch {
     // Only for messages: a lock without a note is as good.
-    try {
-      unlinkSync(tmp);
-    } catch {
-      /* never written */
-    }
   }
 }
 

@@ -4,11 +4,17 @@
  * Parse/emit pairs only; no I/O. Everything read from outside fails with a typed error, never a
  * crash: FrameError for the framing, ProtocolDecodeError for message contents.
  */
+import protobuf from 'protobufjs';
 import type { AlgId, HierarchyProfile } from '../crypto/types.js';
 import type { GroupKeyMaterial, PgkRecord } from '../keys/types.js';
+import { PKMF_PROTO_DESCRIPTOR } from './descriptor.generated.js';
 import { ErrorCode, isErrorCode } from './errors.js';
 import { isUint24, isUint32 } from './identity.js';
-import { ClientFrameType, ServerFrameType } from './schema.js';
+
+const schema = PKMF_PROTO_DESCRIPTOR.nested.slbridge.nested.pkmf.nested.v1.nested;
+const root = protobuf.Root.fromJSON(PKMF_PROTO_DESCRIPTOR as unknown as protobuf.INamespace);
+const ClientFrameType = root.lookupType('slbridge.pkmf.v1.ClientFrame');
+const ServerFrameType = root.lookupType('slbridge.pkmf.v1.ServerFrame');
 
 export const FRAME_HEADER_BYTES = 4;
 export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024;
@@ -210,24 +216,33 @@ export type ServerMessage =
   | { kind: 'key-response'; response: KeyResponseMsg }
   | { kind: 'connection-error'; code: ErrorCode; message: string };
 
-const PROFILE_TO_WIRE: Record<HierarchyProfile, number> = { pcr: 0, ts33533: 1, 'lte-prose': 2 };
-const PROFILE_FROM_WIRE: readonly HierarchyProfile[] = ['pcr', 'ts33533', 'lte-prose'];
+const PROFILE_TO_WIRE: Readonly<Record<HierarchyProfile, number>> = {
+  pcr: schema.HierarchyProfile.values.PROFILE_PCR,
+  ts33533: schema.HierarchyProfile.values.PROFILE_TS33533,
+  'lte-prose': schema.HierarchyProfile.values.PROFILE_LTE_PROSE,
+};
+const PROFILE_FROM_WIRE: ReadonlyMap<number, HierarchyProfile> = new Map(
+  Object.entries(PROFILE_TO_WIRE).map(([profile, wire]) => [wire, profile as HierarchyProfile]),
+);
 
 function isAlgId(v: unknown): v is AlgId {
   return v === 0 || v === 1 || v === 2 || v === 3;
 }
 
+/**
+ * A uint64 field as a number, refused beyond 2^53 - 1 rather than rounded. protobufjs gives uint64
+ * as a Long object (the `long` package is installed), or as a plain number without it.
+ */
 function toNumber(v: unknown, what: string): number {
-  // protobufjs gives uint64 fields as Long objects (the `long` package is installed).
-  if (typeof v === 'number') return v;
-  if (v && typeof v === 'object' && 'toNumber' in v && typeof (v as { toNumber: unknown }).toNumber === 'function') {
-    const n = (v as { toNumber(): number }).toNumber();
-    if (Number.isSafeInteger(n) && n >= 0) return n;
-  }
+  const n =
+    typeof v === 'number' ? v
+    : v && typeof v === 'object' && 'toNumber' in v && typeof (v as { toNumber: unknown }).toNumber === 'function' ? (v as { toNumber(): number }).toNumber()
+    : NaN;
+  if (Number.isSafeInteger(n) && n >= 0) return n;
   throw new ProtocolDecodeError(`${what}: not a non-negative safe integer`);
 }
 
-function decodeWith<T>(type: typeof ClientFrameType, bytes: Uint8Array): T {
+function decodeWith<T>(type: protobuf.Type, bytes: Uint8Array): T {
   try {
     return type.decode(bytes) as unknown as T;
   } catch (e) {
@@ -322,7 +337,7 @@ function groupResultFromWire(g: WireGroupResult): GroupResult {
   if (!isAlgId(a.nea)) throw new ProtocolDecodeError(`${where}: nea ${a.nea} is not 0..3`);
   const nia = a.nia === undefined || a.nia === null ? null : a.nia;
   if (nia !== null && !isAlgId(nia)) throw new ProtocolDecodeError(`${where}: nia ${nia} is not 0..3`);
-  const profile = PROFILE_FROM_WIRE[a.profile];
+  const profile = PROFILE_FROM_WIRE.get(a.profile);
   if (!profile) throw new ProtocolDecodeError(`${where}: unknown profile ${a.profile}`);
   if (profile === 'lte-prose' && nia !== null) throw new ProtocolDecodeError(`${where}: lte-prose has no integrity`);
   if (g.pgks.length === 0) throw new ProtocolDecodeError(`${where}: no PGK`);

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { measureProfilingOverhead } from '../../bridge/bench/e2e-overhead.js';
-import type { E2eReport } from '../../bridge/bench/e2e-run.js';
+import type { E2eReport } from '../../bridge/bench/e2e-results.js';
 import { parseE2eFlags } from '../../bridge/bench/e2e-run.js';
 import { thinCdf } from '../../bridge/bench/e2e-results.js';
 import { E2eAccounting, PROBE_HEADER_BYTES, SEGMENTS, decodeProbe, encodeProbe, runProbes } from '../../bridge/bench/e2e-traffic.js';

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ALL_CRYPTO_ALGS, cryptoCases, naiveCmacNia2 } from '../../bridge/bench/crypto-cases.js';
 import { parseAlgs, parseSizes } from '../../bridge/bench/crypto-run.js';
-import { fitCosts, measureCase, percentile, ratios, type BenchResult } from '../../bridge/bench/harness.js';
+import { fitCosts, measureCase, ratios, type BenchResult } from '../../bridge/bench/harness.js';
+import { percentile } from '../../src/stats/percentile.js';
 import { createIntegrityEngine } from '../../src/crypto/index.js';
 
 const BIN = new URL('../../bin/sl-bridge.js', import.meta.url).pathname;

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
 import type { GroupResult, KeyRequestMsg, KeyResponseMsg } from '../../src/pkmf/codec.js';
@@ -15,7 +15,7 @@ import {
 } from '../../src/pkmf/codec.js';
 import { ErrorCode } from '../../src/pkmf/errors.js';
 import { buildPeerKeyRequest, buildPeerKeyResponse, parsePeerKeyRequest, parsePeerKeyResponse } from '../../src/pkmf/json.js';
-import { PKMF_PROTO_DESCRIPTOR } from '../../src/pkmf/schema.js';
+import { PKMF_PROTO_DESCRIPTOR } from '../../src/pkmf/descriptor.generated.js';
 
 /** Deterministic PRNG (xorshift32) so a fuzz failure is reproducible from its seed. */
 function prng(seed: number): { next(): number; int(n: number): number; bytes(n: number): Uint8Array } {
@@ -79,11 +79,16 @@ const sampleRequest: KeyRequestMsg = {
 };
 
 describe('proto/pkmf.proto', () => {
-  it('equals the descriptor the codec uses', () => {
-    const text = readFileSync(new URL('../../proto/pkmf.proto', import.meta.url), 'utf8');
-    const fromFile = protobuf.parse(text).root.toJSON();
-    const fromCode = protobuf.Root.fromJSON(PKMF_PROTO_DESCRIPTOR as unknown as protobuf.INamespace).toJSON();
-    expect(fromCode).toEqual(fromFile);
+  const fromFile = protobuf.loadSync(fileURLToPath(new URL('../../proto/pkmf.proto', import.meta.url)));
+
+  it('equals the generated descriptor the codec uses (else run `npm run proto:gen`)', () => {
+    expect(PKMF_PROTO_DESCRIPTOR).toEqual(fromFile.toJSON());
+  });
+
+  it('has the codes of errors.ts as its ErrorCode enum (ERROR_NONE for NONE)', () => {
+    const protoCodes = fromFile.lookupEnum('slbridge.pkmf.v1.ErrorCode').values;
+    const tsCodes = Object.fromEntries(Object.entries(ErrorCode).map(([name, code]) => [code === ErrorCode.NONE ? 'ERROR_NONE' : name, code]));
+    expect(tsCodes).toEqual(protoCodes);
   });
 });
 
@@ -204,6 +209,37 @@ describe('messages', () => {
     expect(() => decodeServerFrame(bad((g) => (g.material.pgks = [])))).toThrow(/no PGK/);
     expect(() => decodeServerFrame(bad((g) => (g.material.pgks[0]!.activeFromMs = 2 ** 46)))).toThrow(/activates after it expires/);
     expect(() => decodeServerFrame(bad((g) => ((g.material as { nea: number }).nea = 4)))).toThrow(/nea/);
+  });
+
+  it('takes uint64 times up to 2^53 - 1 and refuses larger ones instead of rounding them', () => {
+    // Written by protobufjs from the .proto itself, with 64-bit values a JS number cannot carry.
+    const ServerFrame = protobuf.loadSync(fileURLToPath(new URL('../../proto/pkmf.proto', import.meta.url))).lookupType('slbridge.pkmf.v1.ServerFrame');
+    const withExpiry = (expiresAtMs: string): Uint8Array =>
+      ServerFrame.encode(
+        ServerFrame.fromObject({
+          keyResponse: {
+            groups: [
+              {
+                groupId: 1,
+                gmi: 2,
+                algorithms: { nea: 2, nia: 2, profile: 0 },
+                pgks: [{ pgkId: 1, pgk: pgk(1), expiresAtMs, activeFromMs: '0' }],
+                renewAfterMs: '1',
+              },
+            ],
+          },
+        }),
+      ).finish();
+    const first = (bytes: Uint8Array): GroupResult => {
+      const msg = decodeServerFrame(bytes);
+      if (msg.kind !== 'key-response') throw new Error(msg.kind);
+      return msg.response.groups[0]!;
+    };
+    const ok = first(withExpiry(String(Number.MAX_SAFE_INTEGER)));
+    expect(ok.ok && ok.material.pgks[0]!.expiresAtMs).toBe(Number.MAX_SAFE_INTEGER);
+    for (const big of ['9007199254740992', '9007199254740993', '18446744073709551615']) {
+      expect(() => decodeServerFrame(withExpiry(big))).toThrow(/expires_at_ms: not a non-negative safe integer/);
+    }
   });
 
   it('fuzz: random and mutated bytes only ever raise ProtocolDecodeError', () => {

@@ -1,0 +1,238 @@
+// Generated from proto/pkmf.proto by scripts/gen-proto-descriptors.mjs: edit the .proto, then run
+// `npm run proto:gen` (or `npm run build`).
+export const PKMF_PROTO_DESCRIPTOR = {
+  "nested": {
+    "slbridge": {
+      "nested": {
+        "pkmf": {
+          "nested": {
+            "v1": {
+              "nested": {
+                "ErrorCode": {
+                  "values": {
+                    "ERROR_NONE": 0,
+                    "UNKNOWN_GROUP": 1,
+                    "NOT_A_MEMBER": 2,
+                    "NO_ROAMING_AGREEMENT": 3,
+                    "HOME_NETWORK_UNREACHABLE": 4,
+                    "MALFORMED_REQUEST": 5,
+                    "NO_OPERATOR_AGREEMENT": 6,
+                    "OWNER_NETWORK_UNREACHABLE": 7,
+                    "ALGORITHM_NOT_SUPPORTED": 8,
+                    "FRAME_TOO_LARGE": 9,
+                    "INTERNAL_ERROR": 10,
+                    "IDENTITY_REJECTED": 11,
+                    "RATE_LIMITED": 12
+                  }
+                },
+                "HierarchyProfile": {
+                  "values": {
+                    "PROFILE_PCR": 0,
+                    "PROFILE_TS33533": 1,
+                    "PROFILE_LTE_PROSE": 2
+                  }
+                },
+                "GroupRequest": {
+                  "oneofs": {
+                    "_heldGmi": {
+                      "oneof": [
+                        "heldGmi"
+                      ]
+                    }
+                  },
+                  "fields": {
+                    "groupId": {
+                      "type": "uint32",
+                      "id": 1
+                    },
+                    "supportedNea": {
+                      "rule": "repeated",
+                      "type": "uint32",
+                      "id": 2
+                    },
+                    "supportedNia": {
+                      "rule": "repeated",
+                      "type": "uint32",
+                      "id": 3
+                    },
+                    "heldGmi": {
+                      "type": "uint32",
+                      "id": 4,
+                      "options": {
+                        "proto3_optional": true
+                      }
+                    }
+                  }
+                },
+                "KeyRequest": {
+                  "fields": {
+                    "transactionId": {
+                      "type": "uint32",
+                      "id": 1
+                    },
+                    "groups": {
+                      "rule": "repeated",
+                      "type": "GroupRequest",
+                      "id": 2
+                    },
+                    "homePlmn": {
+                      "type": "string",
+                      "id": 3
+                    }
+                  }
+                },
+                "Pgk": {
+                  "fields": {
+                    "pgkId": {
+                      "type": "uint32",
+                      "id": 1
+                    },
+                    "pgk": {
+                      "type": "bytes",
+                      "id": 2
+                    },
+                    "expiresAtMs": {
+                      "type": "uint64",
+                      "id": 3
+                    },
+                    "activeFromMs": {
+                      "type": "uint64",
+                      "id": 4
+                    }
+                  }
+                },
+                "AlgorithmInfo": {
+                  "oneofs": {
+                    "_nia": {
+                      "oneof": [
+                        "nia"
+                      ]
+                    }
+                  },
+                  "fields": {
+                    "nea": {
+                      "type": "uint32",
+                      "id": 1
+                    },
+                    "nia": {
+                      "type": "uint32",
+                      "id": 2,
+                      "options": {
+                        "proto3_optional": true
+                      }
+                    },
+                    "profile": {
+                      "type": "HierarchyProfile",
+                      "id": 3
+                    },
+                    "allowNullAlgorithms": {
+                      "type": "bool",
+                      "id": 4
+                    }
+                  }
+                },
+                "GroupKeyResult": {
+                  "fields": {
+                    "groupId": {
+                      "type": "uint32",
+                      "id": 1
+                    },
+                    "error": {
+                      "type": "ErrorCode",
+                      "id": 2
+                    },
+                    "gmi": {
+                      "type": "uint32",
+                      "id": 3
+                    },
+                    "algorithms": {
+                      "type": "AlgorithmInfo",
+                      "id": 4
+                    },
+                    "pgks": {
+                      "rule": "repeated",
+                      "type": "Pgk",
+                      "id": 5
+                    },
+                    "renewAfterMs": {
+                      "type": "uint64",
+                      "id": 6
+                    }
+                  }
+                },
+                "KeyResponse": {
+                  "fields": {
+                    "transactionId": {
+                      "type": "uint32",
+                      "id": 1
+                    },
+                    "error": {
+                      "type": "ErrorCode",
+                      "id": 2
+                    },
+                    "groups": {
+                      "rule": "repeated",
+                      "type": "GroupKeyResult",
+                      "id": 3
+                    },
+                    "servingPlmn": {
+                      "type": "string",
+                      "id": 4
+                    }
+                  }
+                },
+                "ConnectionError": {
+                  "fields": {
+                    "code": {
+                      "type": "ErrorCode",
+                      "id": 1
+                    },
+                    "message": {
+                      "type": "string",
+                      "id": 2
+                    }
+                  }
+                },
+                "ClientFrame": {
+                  "oneofs": {
+                    "body": {
+                      "oneof": [
+                        "keyRequest"
+                      ]
+                    }
+                  },
+                  "fields": {
+                    "keyRequest": {
+                      "type": "KeyRequest",
+                      "id": 1
+                    }
+                  }
+                },
+                "ServerFrame": {
+                  "oneofs": {
+                    "body": {
+                      "oneof": [
+                        "keyResponse",
+                        "connectionError"
+                      ]
+                    }
+                  },
+                  "fields": {
+                    "keyResponse": {
+                      "type": "KeyResponse",
+                      "id": 1
+                    },
+                    "connectionError": {
+                      "type": "ConnectionError",
+                      "id": 2
+                    }
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+} as const;
