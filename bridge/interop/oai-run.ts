@@ -18,7 +18,7 @@
  *   oai interop: tun D/S delivered, pdcp D/S delivered
  * (D ranging SDUs delivered of S sent with security on).
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -26,6 +26,7 @@ import { createInterface } from 'node:readline';
 import { RangingApp, type RangingStats } from '../app/ranging.js';
 import { CliError, writeJsonFile } from '../cli-error.js';
 import type { DaemonStatus } from '../daemon/daemon.js';
+import { buildInfo } from '../build-info.js';
 import { Child, ChildFailure, describeExit, slBridgeBin } from '../demo/children.js';
 import { OaiNamespaces, netnsProblem } from './netns.js';
 import { OAI_TUN, OaiPair, readOaiBuild, type OaiBuildInfo, type OaiPhyCounters } from './oai-ue.js';
@@ -197,7 +198,7 @@ export async function runOaiInterop(o: OaiInteropOptions): Promise<OaiInteropRes
     startedAt: new Date().toISOString(),
     machine: { cpus: cpus().length, model: cpus()[0]?.model ?? '?', node: process.version, platform: `${process.platform} ${process.arch}`, stalls, floor50us },
     oai: { dir: build.dir, meta: build.meta },
-    slBridge: slBridgeVersion(),
+    slBridge: buildInfo(),
     settings: { seconds: o.seconds, rate: o.rate, rounds: o.rounds, group: OAI_GROUP.toString(16).padStart(6, '0') },
     paths: [],
     line: '',
@@ -488,20 +489,6 @@ export async function runOaiInterop(o: OaiInteropOptions): Promise<OaiInteropRes
   }
 }
 
-function slBridgeVersion(): { version: string; commit: string | null } {
-  const root = resolve(dirname(slBridgeBin()), '..');
-  let version = '?';
-  try {
-    version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
-  } catch {
-    /* not found */
-  }
-  try {
-    return { version, commit: execFileSync('git', ['-C', root, 'rev-parse', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() };
-  } catch {
-    return { version, commit: null };
-  }
-}
 
 function glueLine(logFile: string): string {
   try {
