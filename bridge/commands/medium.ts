@@ -16,11 +16,13 @@ export function registerMedium(program: Command): void {
     .option('--duration <s>', 'stop after this many seconds (default: run until SIGINT/SIGTERM)')
     .option('--stats-interval <s>', 'also print the stats line every s seconds')
     .option('--stats-json <file>', 'write the final statistics as JSON')
+    .option('--metrics <host:port>', 'serve Prometheus metrics (frames, drops by cause, per-link delay, process) on http://HOST:PORT/metrics')
+    .option('--log-level <level>', 'log level of the stderr log (fatal, error, warn, info, debug, trace, silent)', 'info')
     .addHelpText(
       'after',
       '\nDaemons connect to the medium with hw-profile "emulator" (or any profile whose transport\n' +
         'connects to these endpoints). Prints "medium: listening on ENDPOINT..." when ready and a\n' +
-        'stats line on exit.',
+        'stats line on exit on stdout; logs (JSON lines, or pretty on a terminal) go to stderr.',
     )
     .action(async (opts: Record<string, unknown>) => {
       const { runMedium } = await import('../medium/run.js');

@@ -1,13 +1,18 @@
 /**
  * `sl-bridge medium`: starts a {@link MediumServer} from a hw-profile's `medium` section and the
  * command-line flags, prints the bound endpoints, and a stats line on exit (SIGINT, SIGTERM or
- * --duration).
+ * --duration). stdout carries only these lines (scripts parse them: the demo, testbed.sh); the log
+ * goes to stderr (bridge/logging.ts). `--metrics HOST:PORT` serves Prometheus metrics (metrics.ts).
  */
 import { CliError, writeJsonFile } from '../cli-error.js';
+import { LOG_LEVELS } from '../config/log-levels.js';
 import { ConfigError } from '../config/reader.js';
+import { createLogger } from '../logging.js';
+import { MetricsHttpServer, parseListen } from '../metrics/http-endpoint.js';
 import { loadHwProfile } from '../profiles/loader.js';
 import { isZmqEndpoint } from '../profiles/loader.js';
 import { checkImpairments, type ChannelImpairments } from '../../src/medium/channel.js';
+import { MediumMetrics } from './metrics.js';
 import { MediumServer, formatMediumStats, type MediumStats } from './server.js';
 
 export interface MediumFlags {
@@ -23,6 +28,8 @@ export interface MediumFlags {
   duration?: string;
   statsInterval?: string;
   statsJson?: string;
+  logLevel?: string;
+  metrics?: string;
 }
 
 export async function runMedium(flags: MediumFlags): Promise<void> {
@@ -56,35 +63,62 @@ export async function runMedium(flags: MediumFlags): Promise<void> {
   const seed = integer('--seed', flags.seed, base.seed, 0, 0xffff_ffff);
   const durationS = flags.duration === undefined ? 0 : number('--duration', flags.duration, 0, 1e9);
   const statsIntervalS = flags.statsInterval === undefined ? 0 : number('--stats-interval', flags.statsInterval, 0, 1e6);
+  const logLevel = flags.logLevel ?? 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new CliError(`--log-level: expected one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`, 2);
+  if (flags.metrics !== undefined) {
+    try {
+      parseListen(flags.metrics);
+    } catch (e) {
+      throw new CliError(`--metrics: ${(e as Error).message}`, 2);
+    }
+  }
 
-  const server = new MediumServer({ endpoints, impairments, seed, maxPduBytes: profile.pdu.maxBytes });
+  const logger = createLogger({ level: logLevel, base: { svc: 'medium' } });
+  const server = new MediumServer({ endpoints, impairments, seed, maxPduBytes: profile.pdu.maxBytes, logger });
   let bound: readonly string[];
   try {
     bound = await server.start();
   } catch (e) {
     throw new CliError((e as Error).message);
   }
+  // Started before the "listening" line, so that a medium said to be ready can be scraped.
+  let http: MetricsHttpServer | undefined;
+  if (flags.metrics !== undefined) {
+    const metrics = new MediumMetrics(server);
+    http = new MetricsHttpServer(flags.metrics, { '/metrics': async () => ({ contentType: metrics.contentType, body: await metrics.metrics() }) }, logger);
+    try {
+      await http.start();
+    } catch (e) {
+      await server.stop();
+      throw new CliError((e as Error).message);
+    }
+  }
+  const metricsUrl = http === undefined ? undefined : `${http.origin!}/metrics`;
   const i = impairments;
   process.stdout.write(
     `medium: listening on ${bound.join(' ')} (loss ${i.loss}, delay ${i.delayMs} ms, jitter ${i.jitterMs} ms, ` +
       `duplicate ${i.duplicate}, reorder ${i.reorder}, seed ${seed})\n`,
   );
+  if (metricsUrl !== undefined) process.stdout.write(`medium: metrics on ${metricsUrl}\n`);
+  logger.info({ endpoints: bound, impairments, seed, ...(metricsUrl === undefined ? {} : { metricsUrl }) }, 'medium: started');
 
   const interval = statsIntervalS > 0 ? setInterval(() => process.stdout.write(`${formatMediumStats(server.stats())}\n`), statsIntervalS * 1000) : undefined;
-  await new Promise<void>((done) => {
-    const finish = (): void => {
+  const reason = await new Promise<string>((done) => {
+    const finish = (why: string): void => {
       process.off('SIGINT', finish);
       process.off('SIGTERM', finish);
-      done();
+      done(why);
     };
     process.on('SIGINT', finish);
     process.on('SIGTERM', finish);
-    if (durationS > 0) setTimeout(finish, durationS * 1000).unref();
+    if (durationS > 0) setTimeout(() => finish('duration'), durationS * 1000).unref();
   });
   if (interval) clearInterval(interval);
   const stats: MediumStats = server.stats();
+  await http?.stop();
   await server.stop();
   process.stdout.write(`${formatMediumStats(stats)}\n`);
+  logger.info({ reason, stats }, 'medium: stopped');
   if (flags.statsJson) writeJsonFile(flags.statsJson, { endpoints: bound, impairments, seed, ...stats });
 }
 

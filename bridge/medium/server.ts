@@ -8,14 +8,19 @@
  * unlinks whatever is at the path, so a second medium would silently take a live one's endpoint
  * over. A socket that accepts connections (in use) or a path that is not a socket is refused with
  * a TransportError; the stale socket file of a medium that died is replaced.
+ *
+ * Links attaching and going are logged at info, malformed input at debug (never per forwarded
+ * PDU); the delay of every copy sent is recorded per receiving link (link-delays.ts).
  */
 import { performance } from 'node:perf_hooks';
+import { pino, type Logger } from 'pino';
 import { decodePduEnvelope } from '../../src/wire/envelope.js';
 import { MediumChannel, type ChannelCounters, type ChannelImpairments } from '../../src/medium/channel.js';
 import { seededRandom } from '../../src/medium/random.js';
 import { checkIpcBindable } from '../transport/ipc-endpoint.js';
 import { ZmqHub, type HubCounters, type HubPeer } from '../transport/zmq-hub.js';
 import type { ZmqTuning } from '../transport/zmq-options.js';
+import { LinkDelays, type DelaySeries } from './link-delays.js';
 
 export interface MediumServerOptions {
   /** Endpoints to bind (tcp://HOST:PORT, tcp://HOST:* for any port, ipc:///PATH). */
@@ -27,6 +32,14 @@ export interface MediumServerOptions {
   tuning?: Partial<ZmqTuning>;
   /** Monotonic milliseconds (tests may inject); default performance.now. */
   nowMs?: () => number;
+  /** Default: silent. */
+  logger?: Logger;
+}
+
+/** A PDU as the channel holds it: its bytes and when it reached the medium. */
+interface Arrival {
+  bytes: Uint8Array;
+  atMs: number;
 }
 
 export interface MediumStats {
@@ -45,8 +58,14 @@ export interface MediumStats {
 
 export class MediumServer {
   private readonly hub: ZmqHub;
-  private readonly channel: MediumChannel<HubPeer, Uint8Array>;
+  private readonly channel: MediumChannel<HubPeer, Arrival>;
   private readonly nowMs: () => number;
+  private readonly log: Logger;
+  /** Delay of each copy sent, per receiving link. */
+  readonly delays = new LinkDelays();
+  private readonly delaySeries = new Map<HubPeer, DelaySeries>();
+  /** The time the channel is being run at (submit or release), for the delay of the copies it emits. */
+  private channelNowMs = 0;
   private readonly maxPduBytes: number | undefined;
   private readonly bindEndpoints: readonly string[];
   private timer: NodeJS.Timeout | undefined;
@@ -55,13 +74,18 @@ export class MediumServer {
   private malformed = 0;
   private readonly malformedByCode: Record<string, number> = {};
   private toGonePeers = 0;
-  private readonly emit = (peer: HubPeer, bytes: Uint8Array): void => {
-    if (!this.hub.sendTo(peer, bytes)) this.toGonePeers++;
+  private readonly emit = (peer: HubPeer, arrival: Arrival): void => {
+    if (!this.hub.sendTo(peer, arrival.bytes)) {
+      this.toGonePeers++;
+      return;
+    }
+    this.delays.record(this.seriesOf(peer), this.channelNowMs - arrival.atMs);
   };
   private readonly onTimer = (): void => {
     this.timer = undefined;
     this.timerDueMs = Infinity;
-    this.channel.release(this.nowMs(), this.emit);
+    this.channelNowMs = this.nowMs();
+    this.channel.release(this.channelNowMs, this.emit);
     this.schedule();
   };
 
@@ -71,6 +95,7 @@ export class MediumServer {
     this.channel = new MediumChannel(options.impairments, seededRandom(options.seed));
     this.nowMs = options.nowMs ?? (() => performance.now());
     this.maxPduBytes = options.maxPduBytes;
+    this.log = options.logger ?? pino({ level: 'silent' });
   }
 
   /**
@@ -83,17 +108,19 @@ export class MediumServer {
       message: (peer, bytes) => {
         const d = decodePduEnvelope(bytes, this.maxPduBytes);
         if (!d.ok) {
-          this.malformed++;
-          this.malformedByCode[d.error.code] = (this.malformedByCode[d.error.code] ?? 0) + 1;
+          this.countMalformed(d.error.code, peer);
           return;
         }
         this.received++;
-        this.channel.submit(bytes, peer, this.hub.peers, this.nowMs(), this.emit);
+        this.channelNowMs = this.nowMs();
+        this.channel.submit({ bytes, atMs: this.channelNowMs }, peer, this.hub.peers, this.channelNowMs, this.emit);
         this.schedule();
       },
-      badFraming: () => {
-        this.malformed++;
-        this.malformedByCode.multipart = (this.malformedByCode.multipart ?? 0) + 1;
+      badFraming: (peer, frameCount) => this.countMalformed('multipart', peer, frameCount),
+      attach: (peer) => this.log.info({ link: peer.key, links: this.hub.peers.length }, 'medium: link attached'),
+      detach: (peer, reason) => {
+        this.delaySeries.delete(peer);
+        this.log.info({ link: peer.key, reason, links: this.hub.peers.length, rx: peer.rx, tx: peer.tx }, 'medium: link detached');
       },
     });
   }
@@ -123,6 +150,21 @@ export class MediumServer {
     this.timer = undefined;
     this.channel.clear();
     await this.hub.close();
+  }
+
+  private countMalformed(code: string, peer: HubPeer | undefined, frameCount?: number): void {
+    this.malformed++;
+    this.malformedByCode[code] = (this.malformedByCode[code] ?? 0) + 1;
+    this.log.debug({ link: peer?.key, code, ...(frameCount === undefined ? {} : { frameCount }) }, 'medium: malformed message dropped');
+  }
+
+  private seriesOf(peer: HubPeer): DelaySeries {
+    let series = this.delaySeries.get(peer);
+    if (series === undefined) {
+      series = this.delays.seriesFor(peer.key);
+      this.delaySeries.set(peer, series);
+    }
+    return series;
   }
 
   private schedule(): void {

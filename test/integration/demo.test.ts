@@ -87,7 +87,7 @@ describe('sl-bridge demo', () => {
       expect(u.latency!.protect.count).toBe(u.sent);
       expect(u.latency!.unprotect.count).toBe(u.received);
     }
-    expect(r.processes.map((p) => p.name)).toEqual(expect.arrayContaining(['pkmf-home', 'pkmf-visited', 'medium', 'daemon ue1', 'daemon ue3']));
+    expect(r.processes.map((p) => p.name)).toEqual(expect.arrayContaining(['pkmf-op1', 'pkmf-op2', 'medium', 'daemon ue1', 'daemon ue3']));
     for (const p of r.processes) if (p.pid !== null && p.pid !== run.child.pid) expect(processAlive(p.pid), p.name).toBe(false);
     expect(existsSync(dir)).toBe(false);
   });
