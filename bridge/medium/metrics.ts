@@ -7,52 +7,13 @@
  * Accounting, per copy: `pairs + duplicated = drops{loss} + delivered + pending`, and each
  * delivered copy is either sent (`frames_out`) or dropped as `queue_full` or `peer_gone`.
  */
-import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
-import { DELAY_BOUNDS_S, type LinkDelays } from './link-delays.js';
+import { Counter, Gauge, Registry } from 'prom-client';
+import { RecordedHistogram, registerProcessMetrics } from '../metrics/recorded-histogram.js';
+import { DELAY_BOUNDS_S } from './link-delays.js';
 import type { MediumServer, MediumStats } from './server.js';
 
 export const MEDIUM_METRIC_PREFIX = 'slbridge_medium_';
 export const DELAY_METRIC = `${MEDIUM_METRIC_PREFIX}delay_seconds`;
-
-/** `le` in plain decimal (0.0005, not 5e-4): one spelling per bound. */
-const LE_LABELS = DELAY_BOUNDS_S.map((s) => String(s));
-
-interface HistogramValue {
-  labels: Record<string, string>;
-  value: number;
-  metricName: string;
-}
-
-/**
- * The delay histograms as a metric prom-client's Registry renders: it renders any object with
- * `name`, `help`, `type`, `aggregator` and `get()` (registry.js, getMetricsAsString); its
- * TypeScript types list only prom-client's own classes, hence the cast where it is registered.
- */
-class DelayHistogram {
-  readonly name = DELAY_METRIC;
-  readonly help =
-    'Time from a PDU reaching the medium to a copy of it being handed to the receiving link (configured delay and jitter, reorder holds, timer lateness), per receiving link (its ZeroMQ routing ID; links after the first 64 are counted under "other")';
-  readonly type = 'histogram';
-  readonly aggregator = 'sum';
-
-  constructor(private readonly delays: LinkDelays) {}
-
-  get(): { name: string; help: string; type: string; aggregator: string; values: HistogramValue[] } {
-    const values: HistogramValue[] = [];
-    for (const { link, counts, count, sumS } of this.delays.series) {
-      const labels = { link };
-      let cumulative = 0;
-      for (let i = 0; i < LE_LABELS.length; i++) {
-        cumulative += counts[i]!;
-        values.push({ labels: { link, le: LE_LABELS[i]! }, value: cumulative, metricName: `${this.name}_bucket` });
-      }
-      values.push({ labels: { link, le: '+Inf' }, value: count, metricName: `${this.name}_bucket` });
-      values.push({ labels, value: sumS, metricName: `${this.name}_sum` });
-      values.push({ labels, value: count, metricName: `${this.name}_count` });
-    }
-    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
-  }
-}
 
 export class MediumMetrics {
   readonly registry = new Registry();
@@ -120,8 +81,14 @@ export class MediumMetrics {
     counter('reordered_total', 'Held-back copies (--reorder) released right after a later PDU overtook them', () => s().channel.reordered);
     counter('reorder_hold_timeouts_total', 'Held-back copies released by --reorder-hold-ms because no later PDU came', () => s().channel.reorderTimeouts);
     gauge('pending_copies', 'Copies waiting for their delay or held back for reordering', () => s().channel.pending);
-    this.registry.registerMetric(new DelayHistogram(server.delays) as unknown as Metric);
-    collectDefaultMetrics({ register: this.registry });
+    const delays = server.delays;
+    new RecordedHistogram(
+      DELAY_METRIC,
+      'Time from a PDU reaching the medium to a copy of it being handed to the receiving link (configured delay and jitter, reorder holds, timer lateness), per receiving link (its ZeroMQ routing ID; links after the first 64 are counted under "other")',
+      DELAY_BOUNDS_S,
+      () => delays.series.map(({ link, counts, count, sumS }) => ({ labels: { link }, counts, count, sum: sumS })),
+    ).register(this.registry);
+    registerProcessMetrics(this.registry);
   }
 
   get contentType(): string {

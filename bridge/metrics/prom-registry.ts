@@ -8,9 +8,10 @@
  * call). They join the Registry as {@link RecordedHistogram}s that render the recorded arrays at
  * scrape time.
  */
-import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { PROM_BOUNDS_NS, type StageHistogram } from './histogram.js';
+import { RecordedHistogram, registerProcessMetrics, type RecordedSeries } from './recorded-histogram.js';
 import { RX_STAGES, TX_STAGES, type StageRecorder } from './stage-recorder.js';
 
 export const STAGE_METRIC = 'slbridge_stage_seconds';
@@ -34,52 +35,6 @@ export interface PromRegistryOptions {
   logger: Logger;
 }
 
-/** `le` values in plain decimal seconds (0.00000005, not 5e-8): one spelling per bound. */
-const LE_LABELS = PROM_BOUNDS_NS.map((ns) => (ns / 1e9).toFixed(9).replace(/0+$/, '').replace(/\.$/, ''));
-
-interface RecordedSeries {
-  labels: Record<string, string>;
-  h: StageHistogram;
-}
-
-interface RecordedValue {
-  labels: Record<string, string>;
-  value: number;
-  metricName: string;
-}
-
-/**
- * A histogram family whose values come from {@link StageHistogram}s recorded elsewhere (see the
- * file comment). prom-client's Registry renders any metric object with `name`, `help`, `type`,
- * `aggregator` and `get()` (registry.js, getMetricsAsString); its TypeScript types list only
- * prom-client's own classes, hence the cast where it is registered.
- */
-class RecordedHistogram {
-  readonly type = 'histogram';
-  readonly aggregator = 'sum';
-
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    private readonly series: readonly RecordedSeries[],
-  ) {}
-
-  async get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: RecordedValue[] }> {
-    const values: RecordedValue[] = [];
-    for (const { labels, h } of this.series) {
-      let cumulative = 0;
-      for (let i = 0; i < LE_LABELS.length; i++) {
-        cumulative += h.promCounts[i]!;
-        values.push({ labels: { ...labels, le: LE_LABELS[i]! }, value: cumulative, metricName: `${this.name}_bucket` });
-      }
-      values.push({ labels: { ...labels, le: '+Inf' }, value: h.count, metricName: `${this.name}_bucket` });
-      values.push({ labels, value: h.sumNs / 1e9, metricName: `${this.name}_sum` });
-      values.push({ labels, value: h.count, metricName: `${this.name}_count` });
-    }
-    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
-  }
-}
-
 const NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
@@ -94,33 +49,33 @@ export class DaemonPromRegistry {
   constructor(private readonly options: PromRegistryOptions) {
     const { recorder } = options;
     this.registry.setDefaultLabels({ ue: options.ueId });
-    const recorded = (metric: RecordedHistogram): void => this.registry.registerMetric(metric as unknown as Metric);
-    recorded(
-      new RecordedHistogram(
-        STAGE_METRIC,
-        'Time of one PDCP security stage of one timed PDU (direction tx|rx; stage key, encode, integrity, cipher, decode, handoff; one PDU in slbridge_profile_sample_every)',
-        [
-          ...TX_STAGES.map((stage) => ({ labels: { direction: 'tx', stage }, h: recorder.stages.tx[stage] })),
-          ...RX_STAGES.map((stage) => ({ labels: { direction: 'rx', stage }, h: recorder.stages.rx[stage] })),
-        ],
-      ),
-    );
-    recorded(
-      new RecordedHistogram(
-        CALL_METRIC,
-        'Time of one whole timed protect (tx) or accepted unprotect (rx) call, from its first clock reading to its last (the sum of its stages but handoff, which is outside the call)',
-        [
-          { labels: { direction: 'tx' }, h: recorder.calls.tx },
-          { labels: { direction: 'rx' }, h: recorder.calls.rx },
-        ],
-      ),
-    );
+    const bounds = PROM_BOUNDS_NS.map((ns) => ns / 1e9);
+    const series = (list: { labels: Record<string, string>; h: StageHistogram }[]) => (): RecordedSeries[] =>
+      list.map(({ labels, h }) => ({ labels, counts: h.promCounts, count: h.count, sum: h.sumNs / 1e9 }));
+    new RecordedHistogram(
+      STAGE_METRIC,
+      'Time of one PDCP security stage of one timed PDU (direction tx|rx; stage key, encode, integrity, cipher, decode, handoff; one PDU in slbridge_profile_sample_every)',
+      bounds,
+      series([
+        ...TX_STAGES.map((stage) => ({ labels: { direction: 'tx', stage }, h: recorder.stages.tx[stage] })),
+        ...RX_STAGES.map((stage) => ({ labels: { direction: 'rx', stage }, h: recorder.stages.rx[stage] })),
+      ]),
+    ).register(this.registry);
+    new RecordedHistogram(
+      CALL_METRIC,
+      'Time of one whole timed protect (tx) or accepted unprotect (rx) call, from its first clock reading to its last (the sum of its stages but handoff, which is outside the call)',
+      bounds,
+      series([
+        { labels: { direction: 'tx' }, h: recorder.calls.tx },
+        { labels: { direction: 'rx' }, h: recorder.calls.rx },
+      ]),
+    ).register(this.registry);
     new Gauge({
       name: 'slbridge_profile_sample_every',
       help: 'One PDU in this many is timed by the stage profiler',
       registers: [this.registry],
     }).set(recorder.sampleEvery);
-    collectDefaultMetrics({ register: this.registry });
+    registerProcessMetrics(this.registry);
   }
 
   get contentType(): string {
