@@ -6,10 +6,13 @@
  *
  * The capture is sl-bridge's own (`--pcap` of a daemon, LINKTYPE_USER0..15) or one taken with
  * tshark / tcpdump on a network interface carrying the `udp` stack transport (Ethernet, raw IP,
- * Linux cooked ...: src/capture/ip-udp.ts); the file's link type decides.
+ * Linux cooked ...: src/capture/ip-udp.ts); the file's link type decides. `--write-pcap OUT` also
+ * writes every frame that carries an envelope to OUT, the SDU in clear when it was deciphered
+ * (src/capture/deciphered-record.ts), for the Wireshark dissector.
  */
 import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import {
   CaptureDecoder,
   DEFAULT_SL_BRIDGE_UDP_PORT,
@@ -23,9 +26,12 @@ import {
   type DecodedFrame,
   type FrameNetwork,
   type KeylogEntry,
+  decipheredRecordOf,
   formatEndpoint,
+  recognizeSdu,
 } from '../../src/capture/index.js';
 import { DROP_REASON_TEXT } from '../../src/pdcp/drop-reasons.js';
+import { PcapWriter } from './pcap-writer.js';
 
 export interface DecodeOptions {
   pcap: string;
@@ -33,6 +39,8 @@ export interface DecodeOptions {
   json?: boolean;
   /** Interface captures: the UDP port of the sl-bridge traffic (default 5600); 0 = every UDP datagram. */
   udpPort?: number;
+  /** Also write a deciphered capture (src/capture/deciphered-record.ts) to this file. */
+  writePcap?: string;
   /** Where lines go (default stdout). */
   write?: (line: string) => void;
 }
@@ -68,6 +76,38 @@ function networkParts(n: FrameNetwork | undefined): string[] {
   return parts;
 }
 
+/** A RangingMessage SDU's fields for the text line (none for other SDUs; the hex follows either way). */
+function rangingParts(sduType: number, sdu: Uint8Array): string[] {
+  const c = recognizeSdu(sduType, sdu);
+  if (c.kind !== 'ranging') return [];
+  const m = c.message;
+  return [
+    `ranging=${m.kind}`,
+    `requester_id=${m.requesterId}`,
+    `request_seq=${m.requestSeq}`,
+    `request_time_ns=${m.requestTimeNs}`,
+    `responder_id=${m.responderId}`,
+    `response_time_ns=${m.responseTimeNs}`,
+    `padding_bytes=${m.padding.length}`,
+  ];
+}
+
+/** A RangingMessage SDU's fields as a JSON member (times as decimal strings), or undefined. */
+function rangingJson(sduType: number, sdu: Uint8Array): Record<string, unknown> | undefined {
+  const c = recognizeSdu(sduType, sdu);
+  if (c.kind !== 'ranging') return undefined;
+  const m = c.message;
+  return {
+    kind: m.kind,
+    requesterId: m.requesterId,
+    requestSeq: m.requestSeq,
+    requestTimeNs: m.requestTimeNs.toString(),
+    responderId: m.responderId,
+    responseTimeNs: m.responseTimeNs.toString(),
+    paddingBytes: m.padding.length,
+  };
+}
+
 /** The text line of one frame. */
 export function formatFrame(f: DecodedFrame): string {
   const head = `frame ${f.frame}`;
@@ -87,7 +127,7 @@ export function formatFrame(f: DecodedFrame): string {
   }
   switch (f.outcome.kind) {
     case 'accepted':
-      parts.push(`pgk_id=${f.outcome.pgkId}`, `sdu=${hex(f.outcome.sdu)}`);
+      parts.push(`pgk_id=${f.outcome.pgkId}`, ...rangingParts(f.outcome.sduType, f.outcome.sdu), `sdu=${hex(f.outcome.sdu)}`);
       break;
     case 'dropped':
       parts.push(`dropped=${f.outcome.reason} (${DROP_REASON_TEXT[f.outcome.reason]})`);
@@ -132,7 +172,10 @@ export function frameJson(f: DecodedFrame): Record<string, unknown> {
   if (f.txTimeNs !== undefined) o.txTimeNs = f.txTimeNs.toString();
   if (f.header !== undefined) Object.assign(o, { sduType: f.header.sduType, pgkIndex: f.header.pgkIndex, ptkId: f.header.ptkId, sn: f.header.sn });
   o.pduLength = f.pdu!.length;
-  if (out.kind === 'accepted') Object.assign(o, { pgkId: out.pgkId, sdu: hex(out.sdu) });
+  if (out.kind === 'accepted') {
+    const ranging = rangingJson(out.sduType, out.sdu);
+    Object.assign(o, { pgkId: out.pgkId, sdu: hex(out.sdu) }, ranging === undefined ? {} : { ranging });
+  }
   else if (out.kind === 'dropped') o.dropped = out.reason;
   else Object.assign(o, { skipped: out.reason, ...(out.detail === undefined ? {} : { detail: out.detail }), pdu: hex(f.pdu!) });
   return o;
@@ -169,26 +212,68 @@ export async function loadKeylog(file: string): Promise<KeylogEntry[]> {
   }
 }
 
+/** What a decode run did: the decoder's counters and, with `writePcap`, the records written. */
+export interface DecodeRun {
+  counters: DecodeCounters;
+  /** `writePcap` only: records in the deciphered capture (frames with an envelope). */
+  recordsWritten?: number;
+}
+
+/** Refuses an output that is the input itself: opening it for writing would empty the capture first. */
+async function checkDistinctFiles(input: string, output: string): Promise<void> {
+  if (resolve(input) === resolve(output)) throw new CaptureInputError(`--write-pcap ${output}: is the capture being decoded`);
+  const [a, b] = await Promise.all([stat(input).catch(() => undefined), stat(output).catch(() => undefined)]);
+  if (a !== undefined && b !== undefined && a.dev === b.dev && a.ino === b.ino) {
+    throw new CaptureInputError(`--write-pcap ${output}: is the capture being decoded (${input})`);
+  }
+}
+
 /**
- * Decodes the capture, writing one line per frame as it goes. Resolves with the counters; rejects
- * with {@link CaptureInputError} (after the lines of the frames before the problem) when the
- * keylog or the pcap is malformed or unreadable.
+ * Decodes the capture, writing one line per frame as it goes, and with `writePcap` a deciphered
+ * capture (src/capture/deciphered-record.ts) through the pcap writer. Resolves with the counters;
+ * rejects with {@link CaptureInputError} (after the lines of the frames before the problem) when
+ * the keylog or the pcap is malformed or unreadable, or the deciphered capture cannot be written
+ * in full.
  */
-export async function decodeCapture(options: DecodeOptions): Promise<DecodeCounters> {
+export async function decodeCapture(options: DecodeOptions): Promise<DecodeRun> {
   const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
   const entries = options.keylog === undefined ? [] : await loadKeylog(options.keylog);
   const decoder = new CaptureDecoder(entries, { udpPort: options.udpPort ?? DEFAULT_SL_BRIDGE_UDP_PORT });
   const parser = new PcapParser(options.pcap, { interfaceCaptures: true });
-  const emit = (f: DecodedFrame): void => write(options.json ? JSON.stringify(frameJson(f)) : formatFrame(f));
+  let out: PcapWriter | undefined;
+  if (options.writePcap !== undefined) {
+    await checkDistinctFiles(options.pcap, options.writePcap);
+    try {
+      // No timed flush: the loop below flushes after every chunk it reads.
+      out = await PcapWriter.open(options.writePcap, { flushIntervalMs: 0 });
+    } catch (e) {
+      throw new CaptureInputError(`cannot write ${options.writePcap}: ${(e as Error).message}`, e);
+    }
+  }
+  const emit = (f: DecodedFrame, timeNs: bigint): void => {
+    write(options.json ? JSON.stringify(frameJson(f)) : formatFrame(f));
+    const record = out === undefined ? undefined : decipheredRecordOf(f);
+    if (record !== undefined) out!.recordDeciphered(record, timeNs);
+  };
   try {
     const stream = createReadStream(options.pcap, { highWaterMark: 256 * 1024 });
     for await (const chunk of stream as AsyncIterable<Buffer>) {
-      for (const record of parser.push(chunk)) emit(decoder.decode(record, parser.fileHeader!.linkType));
+      for (const record of parser.push(chunk)) emit(decoder.decode(record, parser.fileHeader!.linkType), record.timeNs);
+      // The writer drops rather than blocks (it is the daemon's); here waiting is right, so the
+      // backlog never grows past one chunk's worth and nothing is dropped.
+      await out?.flush();
     }
     parser.end();
   } catch (e) {
+    await out?.close().catch(() => undefined); // the read error is the one to report
     if (e instanceof PcapFormatError) throw new CaptureInputError(`malformed pcap: ${e.message}`, e);
     throw new CaptureInputError(`cannot read pcap ${options.pcap}: ${(e as Error).message}`, e);
   }
-  return decoder.counters;
+  if (out === undefined) return { counters: decoder.counters };
+  await out.close();
+  const lost = out.counters.recorded - out.counters.written + Object.values(out.counters.dropped).reduce((n, k) => n + k, 0);
+  if (out.error !== undefined || lost > 0) {
+    throw new CaptureInputError(`cannot write ${options.writePcap}: ${out.error?.message ?? `${lost} record(s) not written`}`, out.error);
+  }
+  return { counters: decoder.counters, recordsWritten: out.counters.written };
 }

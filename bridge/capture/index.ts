@@ -6,4 +6,4 @@
 export { PcapWriter, PCAP_DROP_REASONS, type PcapDropReason, type PcapWriterCounters, type PcapWriterOptions } from './pcap-writer.js';
 export { KeylogFileError, KeylogWriter } from './keylog-writer.js';
 export { captureStackTransport } from './capturing-transport.js';
-export { CaptureInputError, decodeCapture, formatFrame, frameJson, loadKeylog, summarize, type DecodeOptions } from './decode.js';
+export { CaptureInputError, decodeCapture, formatFrame, frameJson, loadKeylog, summarize, type DecodeOptions, type DecodeRun } from './decode.js';

@@ -1,7 +1,8 @@
 /**
  * `--pcap FILE`: writes every PDU the daemon sends to and receives from its stack transport into
  * a classic pcap file (src/capture/pcap.ts, src/capture/record.ts) that Wireshark opens with
- * bridge/wireshark/sl-bridge.lua.
+ * bridge/wireshark/sl-bridge.lua. `pdu decode --write-pcap` writes its deciphered records
+ * (src/capture/deciphered-record.ts) through the same writer.
  *
  * Hot path: {@link PcapWriter.record} encodes the record into an in-memory chunk (a few stores and
  * one copy of the PDU) and returns; it never waits for the disk and never throws. Full chunks, and
@@ -21,10 +22,13 @@ import {
   LINKTYPE_USER0,
   PCAP_RECORD_HEADER_BYTES,
   SNAPLEN,
+  decipheredRecordLength,
   emitPcapHeader,
   writeCaptureRecord,
+  writeDecipheredRecord,
   writeRecordHeader,
   type CaptureDirection,
+  type DecipheredRecord,
 } from '../../src/capture/index.js';
 
 const openAsync = promisify(openFd);
@@ -141,13 +145,35 @@ export class PcapWriter {
    * Returns false when the record was dropped (counted). Never throws, never blocks.
    */
   record(direction: CaptureDirection, envelope: OutgoingPdu | PduEnvelope, timeNs: bigint): boolean {
+    const pdu = envelope.pdu;
+    const valid = pdu instanceof Uint8Array && pdu.length > 0 && pdu.length <= ENVELOPE_MAX;
+    const at = this.reserve(timeNs, valid ? CAPTURE_HEADER_BYTES + pdu.length : -1);
+    if (at < 0) return false;
+    return this.commit(at, timeNs, CAPTURE_HEADER_BYTES + pdu.length, writeCaptureRecord(this.current, this.view, at + PCAP_RECORD_HEADER_BYTES, direction, envelope));
+  }
+
+  /**
+   * Writes one record of a deciphered capture (`pdu decode --write-pcap`,
+   * src/capture/deciphered-record.ts) at `timeNs`, the time of the frame it was decoded from.
+   * Same buffering, back-pressure and counters as {@link record}.
+   */
+  recordDeciphered(deciphered: DecipheredRecord, timeNs: bigint): boolean {
+    const body = deciphered.body;
+    const valid = body instanceof Uint8Array && body.length <= ENVELOPE_MAX && typeof deciphered.reason === 'string';
+    const payload = valid ? decipheredRecordLength(deciphered) : -1;
+    const at = this.reserve(timeNs, payload);
+    if (at < 0) return false;
+    return this.commit(at, timeNs, payload, writeDecipheredRecord(this.current, this.view, at + PCAP_RECORD_HEADER_BYTES, deciphered));
+  }
+
+  /**
+   * Makes room for one pcap record of `payload` octets (-1: the caller found it invalid) and
+   * returns its offset in the current chunk, or -1 when the record is dropped (counted).
+   */
+  private reserve(timeNs: bigint, payload: number): number {
     if (this.state !== 'open') return this.drop('closed');
     if (this.error !== undefined) return this.drop('write-failed');
-    const pdu = envelope.pdu;
-    if (!(pdu instanceof Uint8Array) || pdu.length === 0 || pdu.length > ENVELOPE_MAX || typeof timeNs !== 'bigint' || timeNs < 0n) {
-      return this.drop('invalid');
-    }
-    const payload = CAPTURE_HEADER_BYTES + pdu.length;
+    if (payload < 0 || typeof timeNs !== 'bigint' || timeNs < 0n) return this.drop('invalid');
     const size = PCAP_RECORD_HEADER_BYTES + payload;
     if (this.pendingBytes + size > this.maxPendingBytes) return this.drop('backlog');
     if (this.pos + size > this.current.length) {
@@ -155,12 +181,19 @@ export class PcapWriter {
       if (size > this.current.length) this.replaceCurrent(size);
       this.pump();
     }
-    const at = this.pos;
-    if (!writeCaptureRecord(this.current, this.view, at + PCAP_RECORD_HEADER_BYTES, direction, envelope)) return this.drop('invalid');
+    return this.pos;
+  }
+
+  /** Keeps the record filled in at `at` (its payload written when `filled`), or drops it as invalid. */
+  private commit(at: number, timeNs: bigint, payload: number, filled: boolean): boolean {
+    if (!filled) {
+      this.drop('invalid');
+      return false;
+    }
     writeRecordHeader(this.view, at, timeNs, payload, payload);
-    this.pos = at + size;
+    this.pos = at + PCAP_RECORD_HEADER_BYTES + payload;
     this.currentRecords++;
-    this.pendingBytes += size;
+    this.pendingBytes += PCAP_RECORD_HEADER_BYTES + payload;
     this.counters.recorded++;
     return true;
   }
@@ -190,9 +223,9 @@ export class PcapWriter {
     await closeAsync(this.fd);
   }
 
-  private drop(reason: PcapDropReason): false {
+  private drop(reason: PcapDropReason): -1 {
     this.counters.dropped[reason]++;
-    return false;
+    return -1;
   }
 
   private flushPartial(): void {

@@ -39,6 +39,7 @@ interface DecodeFlags {
   keylog?: string;
   udpPort: string;
   json?: boolean;
+  writePcap?: string;
 }
 
 function usage(message: string): CliError {
@@ -217,11 +218,20 @@ export function registerPdu(program: Command): void {
     .option('--keylog <file>', 'keylog written by `--keylog` (without it: headers only, every PDU unknown-group)')
     .option('--udp-port <n>', 'interface captures: UDP port of the sl-bridge datagrams, as source or destination (0 = every UDP datagram)', '5600')
     .option('--json', 'one JSON object per frame instead of text lines')
+    .option('--write-pcap <file>', 'also write a capture with every deciphered SDU in clear (and the rest as captured) for the Wireshark dissector')
     .addHelpText(
       'after',
       '\nExample:\n  sl-bridge pdu decode --pcap ue1.pcap --keylog ue1.keys\n' +
         '  frame 1 tx src=00a001 dst=12ab34 sdu_type=non-ip pgk_index=7 ptk_id=0 sn=0 pgk_id=7 sdu=48656c6c6f\n' +
-        '  frame 2 rx src=00b002 dst=12ab34 sdu_type=non-ip pgk_index=7 ptk_id=0 sn=0 dropped=mac-failure (MAC-I does not verify)\n\n' +
+        '  frame 2 rx src=00b002 dst=12ab34 sdu_type=non-ip pgk_index=7 ptk_id=0 sn=0 dropped=mac-failure (MAC-I does not verify)\n' +
+        '  frame 3 rx src=00b002 dst=12ab34 sdu_type=non-ip pgk_index=7 ptk_id=0 sn=1 pgk_id=7 ranging=request requester_id=2871 request_seq=0\n' +
+        '    request_time_ns=1893456000000000000 responder_id=0 response_time_ns=0 padding_bytes=0 sdu=0801...\n' +
+        'A non-IP SDU that is a RangingMessage (the bundled ranging application) also shows its fields.\n\n' +
+        'Plaintext in Wireshark:\n' +
+        '  sl-bridge pdu decode --pcap ue1.pcap --keylog ue1.keys --write-pcap ue1-clear.pcap\n' +
+        '  wireshark -X lua_script:bridge/wireshark/sl-bridge.lua ue1-clear.pcap\n' +
+        'One record per frame that carries an envelope: its header fields, the verification result, and the SDU in\n' +
+        'clear (RangingMessage fields decoded) or, when it was not deciphered, the PDU as captured.\n\n' +
         'Each direction is decoded with its own replay state (a duplicate within tx or within rx shows as replay);\n' +
         'own-source rejection is off. A summary goes to stderr.\n\n' +
         'A capture taken on the interface of the udp stack transport (the link type says which kind of file it is):\n' +
@@ -237,8 +247,11 @@ export function registerPdu(program: Command): void {
       const udpPort = parseUint(flags.udpPort, '--udp-port', 0xffff);
       const { decodeCapture, summarize, CaptureInputError } = await import('../capture/index.js');
       try {
-        const counters = await decodeCapture({ pcap: flags.pcap, keylog: flags.keylog, udpPort, json: flags.json === true });
-        process.stderr.write(`${summarize(counters)}\n`);
+        const run = await decodeCapture({ pcap: flags.pcap, keylog: flags.keylog, udpPort, json: flags.json === true, writePcap: flags.writePcap });
+        process.stderr.write(`${summarize(run.counters)}\n`);
+        if (run.recordsWritten !== undefined) {
+          process.stderr.write(`wrote ${run.recordsWritten} record${run.recordsWritten === 1 ? '' : 's'} to ${flags.writePcap}\n`);
+        }
       } catch (e) {
         if (e instanceof CaptureInputError) throw new CliError(e.message, 1);
         throw e;

@@ -90,6 +90,8 @@ export interface DecodedFrame {
   /** The clear PDCP header, when the PDU has at least 5 octets. */
   header?: PdcpHeader;
   pdu?: Uint8Array;
+  /** Accepted frames: what vouched for the PDU under the keylog PGK that accepted it. */
+  verifiedBy?: Verification;
   outcome:
     | { kind: 'accepted'; sdu: Uint8Array; sduType: number; pgkId: number; ptkId: number; sn: number }
     | { kind: 'dropped'; reason: DropReason }
@@ -103,6 +105,18 @@ export interface DecodedFrame {
         /** Interface captures: octet offset of the problem in the frame. */
         at?: number;
       };
+}
+
+/**
+ * What an accepted PDU was checked with: its MAC-I (integrity on); the inner identity block alone
+ * (integrity off: Group ID and GMI deciphered and compared with the L2 IDs); or nothing
+ * (profile lte-prose: deciphered, unchecked).
+ */
+export type Verification = 'mac-i' | 'identity-block' | 'none';
+
+function verificationOf(entry: KeylogEntry): Verification {
+  if (entry.nia !== null) return 'mac-i';
+  return entry.profile === 'lte-prose' ? 'none' : 'identity-block';
 }
 
 export interface DecodeCounters {
@@ -261,10 +275,11 @@ export class CaptureDecoder {
       return frame;
     }
     const nowMs = Number(record.timeNs / 1_000_000n);
-    const result = this.unprotect(frame.pdu!, frame.l2SourceId!, frame.l2DestinationId!, direction, nowMs);
+    const { result, acceptedBy } = this.unprotect(frame.pdu!, frame.l2SourceId!, frame.l2DestinationId!, direction, nowMs);
     if (result.ok) {
       this.counters.accepted++;
       frame.outcome = { kind: 'accepted', sdu: result.sdu, sduType: result.sduType, pgkId: result.pgkId, ptkId: result.ptkId, sn: result.sn };
+      if (acceptedBy !== undefined) frame.verifiedBy = verificationOf(acceptedBy);
     } else {
       this.counters.dropped[result.reason]++;
       frame.outcome = { kind: 'dropped', reason: result.reason };
@@ -272,22 +287,29 @@ export class CaptureDecoder {
     return frame;
   }
 
-  private unprotect(pdu: Uint8Array, src: number, dst: number, direction: CaptureDirection, nowMs: number) {
+  /** The receive path's result and, when accepted, the keylog entry whose PGK accepted it. */
+  private unprotect(
+    pdu: Uint8Array,
+    src: number,
+    dst: number,
+    direction: CaptureDirection,
+    nowMs: number,
+  ): { result: ReturnType<PdcpRxEntity['unprotect']>; acceptedBy?: KeylogEntry } {
     const candidates = this.byGroup.get(dst);
-    if (candidates === undefined) return this.keyless[direction].unprotect(pdu, src, dst, nowMs);
+    if (candidates === undefined) return { result: this.keyless[direction].unprotect(pdu, src, dst, nowMs) };
     const index = pdu.length > 0 ? pdu[0]! & 0x1f : -1;
     const matching = candidates.filter((c) => (c.entry.pgkId & 0x1f) === index);
     // No PGK of the group has this index: any of the group's entities gives the daemon's reason.
-    if (matching.length === 0) return candidates[0]!.rx[direction].unprotect(pdu, src, dst, nowMs);
+    if (matching.length === 0) return { result: candidates[0]!.rx[direction].unprotect(pdu, src, dst, nowMs) };
     let first: ReturnType<PdcpRxEntity['unprotect']> | undefined;
     let sawReplay = false;
     for (const c of matching) {
       const result = c.rx[direction].unprotect(pdu, src, dst, nowMs);
-      if (result.ok) return result;
+      if (result.ok) return { result, acceptedBy: c.entry };
       first ??= result;
       if (result.reason === 'replay') sawReplay = true;
     }
-    return sawReplay ? ({ ok: false, reason: 'replay' } as const) : first!;
+    return { result: sawReplay ? ({ ok: false, reason: 'replay' } as const) : first! };
   }
 }
 

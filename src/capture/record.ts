@@ -4,7 +4,8 @@
  * pair, no I/O. docs/captures-shim.md documents the layout; bridge/wireshark/sl-bridge.lua
  * dissects it.
  *
- *   octet 0       version = 1
+ *   octet 0       version = 1 (2 marks the deciphered records of deciphered-record.ts, which
+ *                 share octets 2-23 with this layout)
  *   octet 1       header length in octets (24); the PDU starts there (later versions may append
  *                 fields before the PDU and raise this number; readers skip to it)
  *   octet 2       direction: 0 = tx (the daemon handed it to its stack transport),
@@ -27,6 +28,11 @@ import type { CastType, OutgoingPdu, PduEnvelope } from '../wire/envelope.js';
 export const CAPTURE_HEADER_VERSION = 1;
 export const CAPTURE_HEADER_BYTES = 24;
 export const FLAG_ENVELOPE_FIELDS = 0x01;
+/**
+ * Octet 0 of the records `pdu decode --write-pcap` writes (deciphered-record.ts): the same
+ * envelope fields, then the decode result and the SDU in clear. This reader refuses them by name.
+ */
+export const DECIPHERED_RECORD_FORMAT = 2;
 
 export type CaptureDirection = 'tx' | 'rx';
 export const DIRECTION_CODE: Readonly<Record<CaptureDirection, number>> = { tx: 0, rx: 1 };
@@ -58,9 +64,52 @@ export interface CaptureRecordError {
 
 export type CaptureRecordResult = { readonly ok: true; readonly value: CaptureRecord } | { readonly ok: false; readonly error: CaptureRecordError };
 
-/** True when the envelope-like value carries `seq` and `txTimeNs` (a full PduEnvelope). */
-function hasEnvelopeFields(e: OutgoingPdu | PduEnvelope): e is PduEnvelope {
-  return typeof (e as PduEnvelope).txTimeNs === 'bigint' && typeof (e as PduEnvelope).seq === 'number';
+/**
+ * The envelope fields octets 2-23 carry (the same in the deciphered records of
+ * deciphered-record.ts): a PduEnvelope, an OutgoingPdu (seq and tx time unknown), or a record
+ * read back.
+ */
+export interface EnvelopeFields {
+  castType: CastType;
+  l2SourceId: number;
+  l2DestinationId: number;
+  seq?: number | undefined;
+  txTimeNs?: bigint | undefined;
+}
+
+/** True when `seq` and `txTimeNs` are both there (a full PduEnvelope). */
+function hasEnvelopeFields(e: EnvelopeFields): e is EnvelopeFields & { seq: number; txTimeNs: bigint } {
+  return typeof e.txTimeNs === 'bigint' && typeof e.seq === 'number';
+}
+
+/**
+ * Writes octets 2-23 (direction, cast type, L2 IDs, flags with bit 0, seq, tx time) at `offset`;
+ * octets 0, 1 and 11 and any further flag bits are the caller's. Returns false, writing nothing,
+ * when a field is out of range.
+ */
+export function writeEnvelopeFields(out: Uint8Array, view: DataView, offset: number, direction: CaptureDirection, e: EnvelopeFields): boolean {
+  const src = e.l2SourceId;
+  const dst = e.l2DestinationId;
+  const cast = CAST_CODE[e.castType];
+  if ((src & 0xffffff) !== src || (dst & 0xffffff) !== dst || cast === undefined) return false;
+  const full = hasEnvelopeFields(e);
+  out[offset + 2] = direction === 'rx' ? 1 : 0;
+  out[offset + 3] = cast;
+  out[offset + 4] = src >>> 16;
+  out[offset + 5] = (src >>> 8) & 0xff;
+  out[offset + 6] = src & 0xff;
+  out[offset + 7] = dst >>> 16;
+  out[offset + 8] = (dst >>> 8) & 0xff;
+  out[offset + 9] = dst & 0xff;
+  out[offset + 10] = full ? FLAG_ENVELOPE_FIELDS : 0;
+  if (full) {
+    view.setUint32(offset + 12, e.seq >>> 0, false);
+    view.setBigUint64(offset + 16, BigInt.asUintN(64, e.txTimeNs), false);
+  } else {
+    view.setUint32(offset + 12, 0, false);
+    view.setBigUint64(offset + 16, 0n, false);
+  }
+  return true;
 }
 
 /**
@@ -75,31 +124,11 @@ export function writeCaptureRecord(
   direction: CaptureDirection,
   envelope: OutgoingPdu | PduEnvelope,
 ): boolean {
-  const src = envelope.l2SourceId;
-  const dst = envelope.l2DestinationId;
-  const cast = CAST_CODE[envelope.castType];
   const pdu = envelope.pdu;
-  if ((src & 0xffffff) !== src || (dst & 0xffffff) !== dst || cast === undefined || !(pdu instanceof Uint8Array)) return false;
-  const full = hasEnvelopeFields(envelope);
+  if (!(pdu instanceof Uint8Array) || !writeEnvelopeFields(out, view, offset, direction, envelope)) return false;
   out[offset] = CAPTURE_HEADER_VERSION;
   out[offset + 1] = CAPTURE_HEADER_BYTES;
-  out[offset + 2] = direction === 'rx' ? 1 : 0;
-  out[offset + 3] = cast;
-  out[offset + 4] = src >>> 16;
-  out[offset + 5] = (src >>> 8) & 0xff;
-  out[offset + 6] = src & 0xff;
-  out[offset + 7] = dst >>> 16;
-  out[offset + 8] = (dst >>> 8) & 0xff;
-  out[offset + 9] = dst & 0xff;
-  out[offset + 10] = full ? FLAG_ENVELOPE_FIELDS : 0;
   out[offset + 11] = 0;
-  if (full) {
-    view.setUint32(offset + 12, envelope.seq >>> 0, false);
-    view.setBigUint64(offset + 16, BigInt.asUintN(64, envelope.txTimeNs), false);
-  } else {
-    view.setUint32(offset + 12, 0, false);
-    view.setBigUint64(offset + 16, 0n, false);
-  }
   out.set(pdu, offset + CAPTURE_HEADER_BYTES);
   return true;
 }
@@ -113,32 +142,21 @@ export function emitCaptureRecord(direction: CaptureDirection, envelope: Outgoin
   return out;
 }
 
-function fail(code: CaptureRecordErrorCode, at: number, message: string): CaptureRecordResult {
+/** The failure value of this file's parsers (and deciphered-record.ts's). */
+export function recordError(code: CaptureRecordErrorCode, at: number, message: string): { readonly ok: false; readonly error: CaptureRecordError } {
   return { ok: false, error: { code, at, message } };
 }
 
-/** Parses one record payload. Never throws. `pdu` is a view into `data`. */
-export function parseCaptureRecord(data: Uint8Array): CaptureRecordResult {
-  if (data.length < 2) return fail('truncated', data.length, `capture header truncated: ${data.length} octets`);
-  const version = data[0]!;
-  const headerLength = data[1]!;
-  if (version !== CAPTURE_HEADER_VERSION) {
-    return fail('unknown-version', 0, `capture header version ${version} is not supported (this reader knows version ${CAPTURE_HEADER_VERSION})`);
-  }
-  if (headerLength < CAPTURE_HEADER_BYTES) {
-    return fail('out-of-range', 1, `capture header length ${headerLength} is below the ${CAPTURE_HEADER_BYTES} octets of version 1`);
-  }
-  if (data.length < headerLength) {
-    return fail('truncated', data.length, `capture header truncated: ${data.length} of ${headerLength} octets`);
-  }
+export type EnvelopeFieldsResult = { readonly ok: true; readonly value: Omit<CaptureRecord, 'pdu'> } | { readonly ok: false; readonly error: CaptureRecordError };
+
+/** Reads octets 2-23 of a record of at least 24 octets. Never throws. */
+export function parseEnvelopeFields(data: Uint8Array): EnvelopeFieldsResult {
   const direction = DIRECTIONS[data[2]!];
-  if (direction === undefined) return fail('out-of-range', 2, `direction ${data[2]} is neither 0 (tx) nor 1 (rx)`);
+  if (direction === undefined) return recordError('out-of-range', 2, `direction ${data[2]} is neither 0 (tx) nor 1 (rx)`);
   const castType = CASTS[data[3]! - 1];
-  if (castType === undefined) return fail('out-of-range', 3, `cast type ${data[3]} is not 1 (broadcast), 2 (groupcast) or 3 (unicast)`);
+  if (castType === undefined) return recordError('out-of-range', 3, `cast type ${data[3]} is not 1 (broadcast), 2 (groupcast) or 3 (unicast)`);
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const full = (data[10]! & FLAG_ENVELOPE_FIELDS) !== 0;
-  const pdu = data.subarray(headerLength);
-  if (pdu.length === 0) return fail('empty-pdu', headerLength, 'the record holds no PDU after its capture header');
   return {
     ok: true,
     value: {
@@ -148,7 +166,30 @@ export function parseCaptureRecord(data: Uint8Array): CaptureRecordResult {
       l2DestinationId: (data[7]! << 16) | (data[8]! << 8) | data[9]!,
       seq: full ? view.getUint32(12, false) : undefined,
       txTimeNs: full ? view.getBigUint64(16, false) : undefined,
-      pdu,
     },
   };
+}
+
+/** Parses one record payload. Never throws. `pdu` is a view into `data`. */
+export function parseCaptureRecord(data: Uint8Array): CaptureRecordResult {
+  if (data.length < 2) return recordError('truncated', data.length, `capture header truncated: ${data.length} octets`);
+  const version = data[0]!;
+  const headerLength = data[1]!;
+  if (version === DECIPHERED_RECORD_FORMAT) {
+    return recordError('unknown-version', 0, 'this is a deciphered record written by `pdu decode --write-pcap` (already in clear): open it with the Wireshark dissector');
+  }
+  if (version !== CAPTURE_HEADER_VERSION) {
+    return recordError('unknown-version', 0, `capture header version ${version} is not supported (this reader knows version ${CAPTURE_HEADER_VERSION})`);
+  }
+  if (headerLength < CAPTURE_HEADER_BYTES) {
+    return recordError('out-of-range', 1, `capture header length ${headerLength} is below the ${CAPTURE_HEADER_BYTES} octets of version 1`);
+  }
+  if (data.length < headerLength) {
+    return recordError('truncated', data.length, `capture header truncated: ${data.length} of ${headerLength} octets`);
+  }
+  const fields = parseEnvelopeFields(data);
+  if (!fields.ok) return fields;
+  const pdu = data.subarray(headerLength);
+  if (pdu.length === 0) return recordError('empty-pdu', headerLength, 'the record holds no PDU after its capture header');
+  return { ok: true, value: { ...fields.value, pdu } };
 }

@@ -2,12 +2,26 @@
  * `sl-bridge pdu decode` through the compiled CLI (bin/sl-bridge.js; the test command builds
  * first), on captures and keylogs written by the real writers from real protected PDUs: every PDU
  * deciphered and verified, drop reasons, JSON output, and malformed inputs named with their file
- * and byte offset / line (frames before the damage still printed).
+ * and byte offset / line (frames before the damage still printed). `--write-pcap`: the deciphered
+ * capture read back record by record (sl-bridge captures and interface captures), refused as
+ * input to `pdu decode`, and the output files it will not write.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { linkSync, readFileSync, writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PcapWriter } from '../../bridge/capture/index.js';
+import {
+  LINKTYPE_RAW,
+  LINKTYPE_USER0,
+  PCAP_RECORD_HEADER_BYTES,
+  emitIpUdpFrame,
+  emitPcapHeader,
+  parseDecipheredRecord,
+  parsePcap,
+  writeRecordHeader,
+} from '../../src/capture/index.js';
+import { encodePduEnvelope } from '../../src/wire/envelope.js';
+import { encodeRangingMessage, type RangingMessage } from '../../src/wire/ranging.js';
 import { GROUP, T0_MS, UE_A, UE_B, conversation, hex, material, pgk, protect, sender, tempDir, writeCapture, writeKeylog } from '../fixtures/capture-helpers.js';
 
 const BIN = new URL('../../bin/sl-bridge.js', import.meta.url).pathname;
@@ -146,5 +160,108 @@ describe('sl-bridge pdu decode', () => {
     expect(r.stderr).toBe(`sl-bridge: malformed keylog: ${t.path('k')}:3:25: pgk_id: expected a decimal integer 0..4294967295, got "x"`);
     expect(cli('--keylog', t.path('k')).status).toBe(2);
     expect(cli('--pcap', t.path('c.pcap'), '--bogus').status).toBe(2);
+  });
+
+  it('--write-pcap: one record per frame, the SDU in clear (RangingMessages marked), drops with their reason and PDU', async () => {
+    const t = tmp();
+    const a = sender(UE_A);
+    const b = sender(UE_B);
+    const ranging = (seq: number): RangingMessage => ({ kind: 'request', requesterId: 99, requestSeq: seq, requestTimeNs: 10n + BigInt(seq), responderId: 0, responseTimeNs: 0n, padding: new Uint8Array(0) });
+    const sdus = [encodeRangingMessage(ranging(0)), new TextEncoder().encode('plain'), encodeRangingMessage(ranging(1))];
+    const envelopes = sdus.map((sdu, i) => protect(i % 2 ? b : a, sdu, T0_MS + i, i).envelope);
+    const foreign = protect(sender(UE_B, { groupId: 0x424242 }), Uint8Array.of(1), T0_MS, 9, { groupId: 0x424242 }).envelope;
+    const w = await PcapWriter.open(t.path('c.pcap'));
+    [...envelopes, foreign].forEach((e, i) => w.record(i % 2 ? 'rx' : 'tx', e, 1_000n + BigInt(i)));
+    await w.close();
+    writeKeylog(t.path('k'), [material(UE_A)]);
+
+    const r = cli('--pcap', t.path('c.pcap'), '--keylog', t.path('k'), '--write-pcap', t.path('out.pcap'));
+    expect(r.status).toBe(0);
+    expect(r.stderr).toBe(`4 frames: 3 deciphered and verified, 1 dropped (unknown-group 1)\nwrote 4 records to ${t.path('out.pcap')}`);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/ pgk_id=7 ranging=request requester_id=99 request_seq=0 request_time_ns=10 responder_id=0 response_time_ns=0 padding_bytes=0 sdu=[0-9a-f]+$/);
+    expect(lines[1]).toMatch(/ pgk_id=7 sdu=706c61696e$/);
+
+    const { header, records } = parsePcap(readFileSync(t.path('out.pcap')));
+    expect(header.linkType).toBe(LINKTYPE_USER0);
+    const parsed = records.map((rec) => {
+      const p = parseDecipheredRecord(rec.data);
+      if (!p.ok) throw new Error(p.error.message);
+      const v = p.value;
+      return [rec.timeNs, v.sourceFrame, v.direction, v.l2SourceId, v.l2DestinationId, v.seq, v.result, v.reason, v.pgkId, v.content, hex(v.pdcpHeader!), hex(v.body)];
+    });
+    const all = [...envelopes, foreign];
+    expect(parsed).toEqual(
+      all.map((e, i) => [
+        1_000n + BigInt(i),
+        i + 1,
+        i % 2 ? 'rx' : 'tx',
+        e.l2SourceId,
+        e.l2DestinationId,
+        e.seq,
+        i < 3 ? 'verified-mac-i' : 'dropped',
+        i < 3 ? '' : 'unknown-group',
+        i < 3 ? 7 : 0,
+        i === 0 || i === 2 ? 'ranging' : 'opaque',
+        hex(e.pdu.subarray(0, 5)),
+        i < 3 ? hex(sdus[i]!) : hex(e.pdu),
+      ]),
+    );
+
+    // The deciphered capture is not input for pdu decode: every frame says what it is.
+    const again = cli('--pcap', t.path('out.pcap'), '--keylog', t.path('k'));
+    expect(again.status).toBe(0);
+    expect(new Set(again.stdout.trimEnd().split('\n').map((l) => l.replace(/^frame \d+ /, '').replace(/at=\d+ /, '')))).toEqual(
+      new Set(['malformed=unknown-version (this is a deciphered record written by `pdu decode --write-pcap` (already in clear): open it with the Wireshark dissector)']),
+    );
+  });
+
+  it('--write-pcap on an interface capture: traffic that is not sl-bridge is left out, records name their source frame', () => {
+    const t = tmp();
+    const e = protect(sender(UE_B), Uint8Array.of(0xab), T0_MS, 0).envelope;
+    const frame = (port: number) => emitIpUdpFrame(LINKTYPE_RAW, { source: '10.0.0.2', destination: '239.255.77.1', sourcePort: 40000, destinationPort: port, payload: encodePduEnvelope(e) });
+    const frames = [frame(53), frame(5600)];
+    // A raw-IP pcap as tshark writes it on a TUN interface (the pcap writer only writes sl-bridge link types).
+    const head = emitPcapHeader();
+    new DataView(head.buffer).setUint32(20, LINKTYPE_RAW, true);
+    const parts: Uint8Array[] = [head];
+    frames.forEach((f, i) => {
+      const h = new Uint8Array(PCAP_RECORD_HEADER_BYTES);
+      writeRecordHeader(new DataView(h.buffer), 0, BigInt(T0_MS) * 1_000_000n + BigInt(i), f.length, f.length);
+      parts.push(h, f);
+    });
+    writeFileSync(t.path('tun.pcap'), Buffer.concat(parts));
+    writeKeylog(t.path('k'), [material(UE_A)]);
+    const r = cli('--pcap', t.path('tun.pcap'), '--keylog', t.path('k'), '--write-pcap', t.path('out.pcap'));
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(/\nwrote 1 record to /);
+    const { records } = parsePcap(readFileSync(t.path('out.pcap')));
+    expect(records).toHaveLength(1);
+    const p = parseDecipheredRecord(records[0]!.data);
+    expect(p.ok && [p.value.sourceFrame, p.value.direction, p.value.l2SourceId, p.value.result, hex(p.value.body), records[0]!.timeNs]).toEqual([
+      2,
+      'rx',
+      UE_B,
+      'verified-mac-i',
+      'ab',
+      BigInt(T0_MS) * 1_000_000n + 1n,
+    ]);
+  });
+
+  it('--write-pcap refuses to overwrite the capture it reads (by any name) and reports a file it cannot create, exit 1', async () => {
+    const t = tmp();
+    await writeCapture(t.path('c.pcap'), conversation(2));
+    const before = readFileSync(t.path('c.pcap'));
+    linkSync(t.path('c.pcap'), t.path('same.pcap'));
+    for (const out of [t.path('c.pcap'), `${t.dir}/./c.pcap`, t.path('same.pcap')]) {
+      const r = cli('--pcap', t.path('c.pcap'), '--write-pcap', out);
+      expect(r.status, out).toBe(1);
+      expect(r.stderr).toMatch(/^sl-bridge: --write-pcap .*: is the capture being decoded/);
+      expect(r.stdout).toBe('');
+    }
+    expect(readFileSync(t.path('c.pcap'))).toEqual(before);
+    const r = cli('--pcap', t.path('c.pcap'), '--write-pcap', t.path('no/such/dir/out.pcap'));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^sl-bridge: cannot write .*no\/such\/dir\/out\.pcap: ENOENT/);
   });
 });

@@ -5,7 +5,10 @@
  * decode --pcap F --keylog K --json`. Checked: tshark shows the PGK index, PTK ID and SN of every
  * PDU, frame by frame the same as `pdu decode`; `pdu decode` deciphers and verifies every frame
  * (no drop) with the PGK the keylog holds; and the capture matches the demo's own report (ue1's
- * PDUs sent and received, from whom, SNs without gaps or repeats).
+ * PDUs sent and received, from whom, SNs without gaps or repeats). Then the plaintext: `pdu decode
+ * --write-pcap` of the same capture, in which tshark shows every RangingMessage field, frame by
+ * frame equal to `pdu decode --json`, and the messages are the ranging traffic of the report
+ * (ue1's requests numbered 0, 1, 2 ..., every response echoing a request it answers).
  *
  * Needs tshark (Debian package `tshark`; CI installs it). tshark runs with an empty private
  * configuration directory (see test/integration/wireshark.test.ts).
@@ -21,6 +24,18 @@ const LUA = new URL('../../bridge/wireshark/sl-bridge.lua', import.meta.url).pat
 const t = tmpDir('slb-int-capture-');
 afterAll(() => t.cleanup());
 const file = (name: string): string => join(t.dir, name);
+/** A 24-bit ID as tshark prints it (decimal) in sl-bridge's 6-hex-digit form. */
+const hex24 = (v: string): string => Number(v).toString(16).padStart(6, '0');
+
+interface Ranging {
+  kind: 'request' | 'response';
+  requesterId: number;
+  requestSeq: number;
+  requestTimeNs: string;
+  responderId: number;
+  responseTimeNs: string;
+  paddingBytes: number;
+}
 
 interface Decoded {
   frame: number;
@@ -36,6 +51,7 @@ interface Decoded {
   pduLength: number;
   pgkId?: number;
   sdu?: string;
+  ranging?: Ranging;
   dropped?: string;
   skipped?: string;
   malformed?: string;
@@ -60,10 +76,10 @@ beforeAll(async () => {
   demo = JSON.parse(readFileSync(file('demo.json'), 'utf8')) as DemoResult;
 });
 
-function tshark(fields: string[]): string[][] {
+function tshark(fields: string[], pcap = file('demo.pcap')): string[][] {
   const configDir = file('wireshark-config');
   mkdirSync(configDir, { recursive: true });
-  const args = ['-X', `lua_script:${LUA}`, '-r', file('demo.pcap'), '-T', 'fields', '-E', 'separator=;', ...fields.flatMap((f) => ['-e', f])];
+  const args = ['-X', `lua_script:${LUA}`, '-r', pcap, '-T', 'fields', '-E', 'separator=;', ...fields.flatMap((f) => ['-e', f])];
   const r = spawnSync('tshark', args, { encoding: 'utf8', env: { ...process.env, WIRESHARK_CONFIG_DIR: configDir }, maxBuffer: 64 << 20 });
   if (r.status !== 0) throw new Error(`tshark failed (${r.status}): ${r.stderr}`);
   expect(r.stderr).not.toMatch(/Lua: Error|error loading|Couldn't register/i);
@@ -97,8 +113,7 @@ describe('capture of a demo run: tshark with the Lua dissector, and pdu decode w
     // Every frame dissected: no empty PGK index / PTK ID / SN.
     expect(rows.filter((r) => r.length !== fields.length || r.slice(5).some((v) => v === ''))).toEqual([]);
     // Frame by frame, the dissector and the decoder agree.
-    const hex = (v: string): string => Number(v).toString(16).padStart(6, '0');
-    expect(rows.map((r) => [Number(r[0]), r[1] === '0' ? 'tx' : 'rx', hex(r[2]!), hex(r[3]!), r[4] === '' ? undefined : Number(r[4]), Number(r[5]), Number(r[6]), Number(r[7])])).toEqual(
+    expect(rows.map((r) => [Number(r[0]), r[1] === '0' ? 'tx' : 'rx', hex24(r[2]!), hex24(r[3]!), r[4] === '' ? undefined : Number(r[4]), Number(r[5]), Number(r[6]), Number(r[7])])).toEqual(
       frames.map((f) => [f.frame, f.direction, f.l2SourceId, f.l2DestinationId, f.seq, f.pgkIndex, f.ptkId, f.sn]),
     );
     // The envelope seq is known for received PDUs (tx records are written before the transport stamps it).
@@ -138,5 +153,61 @@ describe('capture of a demo run: tshark with the Lua dissector, and pdu decode w
     }
     // Received PDUs carry their sender's envelope seq: 0, 1, 2, ... as well (nothing lost on the medium).
     for (const fs of bySender.values()) expect(fs.map((f) => f.seq)).toEqual(fs.map((_, i) => i));
+  });
+
+  it('pdu decode --write-pcap: tshark shows every RangingMessage in clear, equal to pdu decode, and they are the ranging traffic of the report', () => {
+    const w = spawnSync(process.execPath, [BIN, 'pdu', 'decode', '--pcap', file('demo.pcap'), '--keylog', file('demo.keys'), '--write-pcap', file('clear.pcap'), '--json'], {
+      encoding: 'utf8',
+      maxBuffer: 64 << 20,
+    });
+    expect(w.status).toBe(0);
+    const frames = w.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as Decoded);
+    expect(w.stderr).toBe(`${decode().summary}\nwrote ${frames.length} records to ${file('clear.pcap')}\n`);
+    // Every SDU the demo's ranging applications sent is a RangingMessage.
+    expect(frames.filter((f) => f.ranging === undefined)).toEqual([]);
+
+    const fields = [
+      'slbridge.source_frame', 'slbridge.l2_src', 'slbridge.l2_dst', 'slbridge.result', 'slbridge.sn', 'slbridge.content',
+      'slbridge.ranging.kind', 'slbridge.ranging.requester_id', 'slbridge.ranging.request_seq', 'slbridge.ranging.request_time_ns',
+      'slbridge.ranging.responder_id', 'slbridge.ranging.response_time_ns', 'slbridge.ranging.padding_length',
+    ];
+    const rows = tshark(fields, file('clear.pcap'));
+    expect(rows.map((r) => [Number(r[0]), hex24(r[1]!), hex24(r[2]!), r[3], Number(r[4]), r[5]])).toEqual(frames.map((f) => [f.frame, f.l2SourceId, f.l2DestinationId, '0', f.sn, '1']));
+    const shown = rows.map(
+      (r): Ranging => ({
+        kind: r[6] === '1' ? 'request' : 'response',
+        requesterId: Number(r[7]),
+        requestSeq: Number(r[8]),
+        requestTimeNs: r[9]!,
+        responderId: Number(r[10]),
+        responseTimeNs: r[11]!,
+        paddingBytes: Number(r[12]),
+      }),
+    );
+    expect(shown).toEqual(frames.map((f) => f.ranging));
+    expect(new Set(rows.map((r) => r[6]))).toEqual(new Set(['1', '2']));
+
+    // The report's ranging traffic of ue1, message by message.
+    const ue1 = demo.ues.find((u) => u.id === 'ue1')!;
+    expect(ue1.ranging!.refused).toEqual({});
+    const tx = frames.filter((f) => f.direction === 'tx').map((f) => f.ranging!);
+    const rx = frames.filter((f) => f.direction === 'rx').map((f) => f.ranging!);
+    const txRequests = tx.filter((m) => m.kind === 'request');
+    const myId = txRequests[0]!.requesterId;
+    expect(txRequests.map((m) => [m.requesterId, m.requestSeq, m.responderId, m.responseTimeNs])).toEqual(txRequests.map((_, i) => [myId, i, 0, '0']));
+    expect(txRequests).toHaveLength(ue1.ranging!.requestsSent);
+    const txResponses = tx.filter((m) => m.kind === 'response');
+    expect(txResponses).toHaveLength(ue1.ranging!.responsesSent);
+    const rxRequests = rx.filter((m) => m.kind === 'request');
+    expect(rxRequests).toHaveLength(ue1.ranging!.requestsReceived);
+    const key = (m: Ranging) => `${m.requesterId}/${m.requestSeq}/${m.requestTimeNs}`;
+    // ue1 answers each request it received, echoing its fields; its answers carry its own ID.
+    expect(txResponses.map(key).sort()).toEqual(rxRequests.map(key).sort());
+    expect(txResponses.every((m) => m.responderId === myId && BigInt(m.responseTimeNs) >= BigInt(m.requestTimeNs))).toBe(true);
+    // The others' answers to ue1's requests echo them exactly.
+    const answersToMe = rx.filter((m) => m.kind === 'response' && m.requesterId === myId);
+    expect(answersToMe).toHaveLength(ue1.ranging!.responsesReceived);
+    const mine = new Set(txRequests.map(key));
+    expect(answersToMe.filter((m) => !mine.has(key(m)))).toEqual([]);
   });
 });
