@@ -12,20 +12,30 @@
  * - one source address may have at most `maxUnauthenticatedPerSource` sockets in that state;
  *   further ones are destroyed at once;
  * - at most `maxConnections` sockets are open (the listener refuses more: Node's `drop` event);
- * - failed handshakes (TLS errors, the deadline, the per-source cap, `maxConnections`) are counted
- *   in the stats and logged as at most one warn line per `handshakeLogIntervalMs`
- *   (throttled-log.ts), with the count per reason: a TLS error code, `deadline`, `per-source cap`,
+ * - failed handshakes (TLS errors, refused client certificates, the deadline, the per-source cap,
+ *   `maxConnections`) are counted in the stats, per reason in `handshakesRefused`, and logged as
+ *   at most one warn line per `handshakeLogIntervalMs` (throttled-log.ts), with the count and the
+ *   last detail per reason. A reason is a TLS error code, OpenSSL's verify code for a refused
+ *   client certificate (`UNABLE_TO_VERIFY_LEAF_SIGNATURE`, `CERT_HAS_EXPIRED`, ...; its detail
+ *   says what that means in config terms: tls-diagnosis.ts), `deadline`, `per-source cap`,
  *   `maxConnections`.
  *
- * A socket counts as authenticated once the server emits `secureConnection` (the handshake is
- * done, so the client certificate chains to a trusted CA); what the server then checks of the
- * identity is its own business.
+ * A socket counts as authenticated once the server emits `secureConnection` with
+ * `socket.authorized` (the client certificate chains to a trusted CA and is within its
+ * validity). A server may let OpenSSL finish the handshake with an unverified certificate
+ * (`rejectUnauthorized: false`, the UE port) so that its subject and issuer can be logged: the
+ * guard refuses such a socket first thing, before any other `secureConnection` listener, which
+ * must still check `socket.authorized` itself. With `rejectUnauthorized: true` (the inter-PKMF
+ * port: an HTTP/2 server's own listener would run on the refused socket) Node drops the
+ * certificate with the connection, and only the verify code is logged. What the server then
+ * checks of an authenticated identity is its own business.
  */
 import type net from 'node:net';
 import type tls from 'node:tls';
 import type { Logger } from 'pino';
 import type { PkmfConfig } from './config.js';
 import { ThrottledWarn } from './throttled-log.js';
+import { explainRefusedClient, NO_CLIENT_CERTIFICATE } from './tls-diagnosis.js';
 
 /** The counters this guard keeps (fields of the server's own stats object). */
 export interface HandshakeGuardStats {
@@ -39,24 +49,44 @@ export interface HandshakeGuardStats {
   refusedPerSource: number;
   /** Connections refused because maxConnections were open (never handshaked; not above). */
   droppedMaxConnections: number;
+  /**
+   * handshakeFailures and droppedMaxConnections by reason (the reasons of the log lines: a TLS
+   * error code, a certificate verify code, `deadline`, ...); at most {@link MAX_REFUSAL_REASONS}
+   * distinct reasons, further ones counted under `other`.
+   */
+  handshakesRefused: Record<string, number>;
 }
+
+export const MAX_REFUSAL_REASONS = 32;
 
 /** The `limits` of the PKMF config this guard applies. */
 export type HandshakeLimits = Pick<PkmfConfig['limits'], 'handshakeTimeoutMs' | 'maxUnauthenticatedPerSource' | 'maxConnections' | 'handshakeLogIntervalMs'>;
 
 export function newHandshakeGuardStats(): HandshakeGuardStats {
-  return { unauthenticated: 0, handshakeFailures: 0, handshakeTimeouts: 0, refusedPerSource: 0, droppedMaxConnections: 0 };
+  return { unauthenticated: 0, handshakeFailures: 0, handshakeTimeouts: 0, refusedPerSource: 0, droppedMaxConnections: 0, handshakesRefused: {} };
+}
+
+export interface HandshakeGuardOptions {
+  /** The log message, e.g. `UE connections failed before authentication (...)`. */
+  logMessage: string;
+  /** The config keys holding the CAs this port trusts for client certificates (in log details). */
+  trustedCas: string;
 }
 
 /**
  * Installs the guard on `server` (call it right after creating the server, before other
- * listeners); it updates the fields of `stats` in place, logs failures as `logMessage` (e.g.
- * `UE connections failed before authentication (...)`) and flushes its log summary when the
- * server closes.
+ * listeners); it updates the fields of `stats` in place, logs failures as `opts.logMessage` and
+ * flushes its log summary when the server closes.
  */
-export function guardHandshakes(server: tls.Server, stats: HandshakeGuardStats, limits: HandshakeLimits, logMessage: string, log: Logger): void {
+export function guardHandshakes(server: tls.Server, stats: HandshakeGuardStats, limits: HandshakeLimits, opts: HandshakeGuardOptions, log: Logger): void {
   const { handshakeTimeoutMs, maxUnauthenticatedPerSource } = limits;
-  const failures = new ThrottledWarn(log, logMessage, 'failed', limits.handshakeLogIntervalMs);
+  const warn = new ThrottledWarn(log, opts.logMessage, 'failed', limits.handshakeLogIntervalMs);
+  /** One more failure: counted by reason, logged (rate-limited). */
+  const failed = (reason: string, detail: string | undefined): void => {
+    const key = Object.hasOwn(stats.handshakesRefused, reason) || Object.keys(stats.handshakesRefused).length < MAX_REFUSAL_REASONS ? reason : 'other';
+    stats.handshakesRefused[key] = (stats.handshakesRefused[key] ?? 0) + 1;
+    warn.record(reason, detail);
+  };
   server.maxConnections = limits.maxConnections;
 
   /** Sockets not through the handshake yet, by `address|port`, and their count per address. */
@@ -103,13 +133,25 @@ export function guardHandshakes(server: tls.Server, stats: HandshakeGuardStats, 
     raw.once('close', () => authenticatedOrGone(key));
   });
 
-  // First, so that the socket is out of the unauthenticated set before the server's own handler
-  // (an HTTP/2 server's is registered by its constructor) can destroy it.
-  server.prependListener('secureConnection', (socket: tls.TLSSocket) => authenticatedOrGone(`${socket.remoteAddress}|${socket.remotePort}`));
+  // First, so that an unverified certificate is refused before any other listener sees the
+  // socket, and an authenticated socket is out of the unauthenticated set before the server's own
+  // handler (an HTTP/2 server's is registered by its constructor) can destroy it.
+  server.prependListener('secureConnection', (socket: tls.TLSSocket) => {
+    if (socket.authorized) {
+      authenticatedOrGone(`${socket.remoteAddress}|${socket.remotePort}`);
+      return;
+    }
+    const cert = socket.getPeerX509Certificate();
+    // Without a certificate OpenSSL reports a missing issuer: say what happened instead.
+    const reason = cert ? (socket.authorizationError as unknown as string | undefined) ?? 'UNVERIFIED_CERTIFICATE' : NO_CLIENT_CERTIFICATE;
+    stats.handshakeFailures++;
+    failed(reason, `${socket.remoteAddress}: ${explainRefusedClient(reason, cert, opts.trustedCas)}`);
+    socket.destroy();
+  });
 
   server.on('drop', (d?: { remoteAddress?: string }) => {
     stats.droppedMaxConnections++;
-    failures.record('maxConnections', d?.remoteAddress);
+    failed('maxConnections', d?.remoteAddress);
   });
 
   server.on('tlsClientError', (err, socket) => {
@@ -117,9 +159,17 @@ export function guardHandshakes(server: tls.Server, stats: HandshakeGuardStats, 
     // The raw socket under a server-side TLSSocket is its _parent (Node internals: used for the
     // reason only, so a missing one just reports the TLS error code).
     const raw = (socket as unknown as { _parent?: net.Socket })._parent;
-    const reason = (raw && destroyedBecause.get(raw)) ?? (err as NodeJS.ErrnoException).code ?? err.message;
-    failures.record(reason, socket.remoteAddress ?? raw?.remoteAddress);
+    const remote = socket.remoteAddress ?? raw?.remoteAddress;
+    const guardReason = raw && destroyedBecause.get(raw);
+    // A certificate OpenSSL could not verify (rejectUnauthorized: true): Node destroys the socket
+    // without an alert and reports "socket hang up"; the verify code is what happened.
+    const verifyCode = socket.authorizationError as unknown as string | undefined;
+    if (guardReason === undefined && verifyCode) {
+      failed(verifyCode, `${remote}: ${explainRefusedClient(verifyCode, undefined, opts.trustedCas)}`);
+      return;
+    }
+    failed(guardReason ?? (err as NodeJS.ErrnoException).code ?? err.message, remote);
   });
 
-  server.on('close', () => failures.close());
+  server.on('close', () => warn.close());
 }

@@ -8,7 +8,11 @@
  * Before authentication, as on the UE port (handshake-guard.ts): a deadline on every accepted
  * socket (`limits.handshakeTimeoutMs`), at most `limits.maxUnauthenticatedPerSource` unfinished
  * handshakes per source address, at most `limits.maxConnections` sockets, and failed handshakes
- * counted and logged as at most one warn line per `limits.handshakeLogIntervalMs`.
+ * counted (by reason in `handshakesRefused`) and logged as at most one warn line per
+ * `limits.handshakeLogIntervalMs`. A calling PKMF's certificate that no peer's CA signed (or
+ * expired) is refused by OpenSSL's verification here (`rejectUnauthorized: true`: the HTTP/2
+ * server's own listener would run on a socket the guard refused), so its log line has the verify
+ * code, not the certificate's subject.
  */
 import { X509Certificate } from 'node:crypto';
 import http2 from 'node:http2';
@@ -49,7 +53,13 @@ export function createPeerServer(config: PkmfConfig, service: PkmfService, log: 
     // default, 120 s) does not count or name it.
     handshakeTimeout: 0,
   });
-  guardHandshakes(server, stats, config.limits, 'peer PKMF connections failed before authentication (TLS handshake failed or refused)', log);
+  guardHandshakes(
+    server,
+    stats,
+    config.limits,
+    { logMessage: 'peer PKMF connections failed before authentication (TLS handshake failed or refused)', trustedCas: 'peers[].ca' },
+    log,
+  );
 
   server.on('session', (session) => {
     const socket = session.socket as TLSSocket;

@@ -80,7 +80,7 @@ export class PkmfService {
     this.table = routingTableOf(config);
     this.ueLimiter = new KeyedRateLimiter({ burst: config.limits.ueRequestBurst, perMinute: config.limits.ueRequestsPerMin });
     this.rateLimitedWarn = new ThrottledWarn(log, 'Key Requests refused: per-UE rate limit (RATE_LIMITED)', 'refused', config.limits.handshakeLogIntervalMs);
-    for (const p of config.peers) {
+    for (const [peerIndex, p] of config.peers.entries()) {
       if (!p.url) continue;
       this.peerClients.set(
         p.plmn,
@@ -91,6 +91,7 @@ export class PkmfService {
           certPem: config.tls.certPem,
           keyPem: config.tls.keyPem,
           timeoutMs: config.limits.peerTimeoutMs,
+          configNames: { peerIndex, ownPlmn: config.plmn, certFile: config.tls.certFile, keyFile: config.tls.keyFile, caFiles: p.caFiles },
         }),
       );
     }

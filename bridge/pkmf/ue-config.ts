@@ -26,7 +26,8 @@ export interface UeKeyConfig {
   /** From the client certificate (the config's `supi`, if given, must agree). */
   supi: string;
   homePlmn: string;
-  tls: { certPem: string; keyPem: string; caPem: string[] };
+  /** The PEMs, and their files (named in TLS errors: tls-diagnosis.ts). */
+  tls: { certPem: string; keyPem: string; caPem: string[]; certFile: string; keyFile: string; caFiles: string[] };
   pkmf: { host: string; port: number; servername: string | undefined };
   groups: UeGroupConfig[];
   stateDir: string;
@@ -81,7 +82,8 @@ export function parseUeKeyConfig(r: ConfigReader, baseDir: string): UeKeyConfig 
   }
   const certPem = readFileAt(t, 'cert', certFile);
   const keyPem = readFileAt(t, 'key', keyFile);
-  const caPem = (caList as string[]).map((c) => readFileAt(t, 'ca', resolve(baseDir, c)));
+  const caFiles = (caList as string[]).map((c) => resolve(baseDir, c));
+  const caPem = caFiles.map((c) => readFileAt(t, 'ca', c));
   t.done();
   let certSupi: string | undefined;
   let cert: X509Certificate | undefined;
@@ -98,7 +100,8 @@ export function parseUeKeyConfig(r: ConfigReader, baseDir: string): UeKeyConfig 
   } catch {
     t.fail('key', 'expected a PEM private key', keyFile);
   }
-  if (!keyMatches) t.fail('key', `expected the private key of the certificate ${certFile}`, keyFile);
+  // Both files in full (a `got` value is shortened in the message).
+  if (!keyMatches) t.fail('key', `expected the private key of the certificate in ${t.keyPath('cert')} (${certFile}), but ${keyFile} holds another key`);
   if (!certSupi) throw new ConfigError(r.file, `${r.keyPath('tls')}.cert`, 'expected a UE certificate naming a SUPI (URI SAN urn:3gpp:supi:imsi-...)', certFile);
 
   const supi = r.optionalString('supi');
@@ -158,7 +161,7 @@ export function parseUeKeyConfig(r: ConfigReader, baseDir: string): UeKeyConfig 
     file: r.file,
     supi: certSupi,
     homePlmn,
-    tls: { certPem, keyPem, caPem },
+    tls: { certPem, keyPem, caPem, certFile, keyFile, caFiles },
     pkmf,
     groups,
     stateDir,

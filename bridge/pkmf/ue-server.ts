@@ -15,9 +15,11 @@
  * 20's own `handshakeTimeout` only emits tlsClientError and leaves a silent socket open, so
  * `maxConnections` of them would lock every UE out); one source address may have at most
  * `limits.maxUnauthenticatedPerSource` sockets in that state, further ones are destroyed at once.
- * Failed handshakes (TLS errors, the deadline, the per-source cap, `maxConnections`) are counted
- * in the stats and logged as at most one warn line per `limits.handshakeLogIntervalMs`. All of it
- * is handshake-guard.ts, shared with the inter-PKMF port.
+ * Failed handshakes (TLS errors, refused certificates, the deadline, the per-source cap,
+ * `maxConnections`) are counted in the stats, by reason in `handshakesRefused`, and logged as at
+ * most one warn line per `limits.handshakeLogIntervalMs`; a refused certificate's line names its
+ * subject, issuer and OpenSSL's verify code. All of it is handshake-guard.ts, shared with the
+ * inter-PKMF port.
  */
 import { X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
@@ -82,14 +84,24 @@ export function createUeServer(config: PkmfConfig, service: PkmfService, log: Lo
     key: config.tls.keyPem,
     ca: ueTrustedCas(config),
     requestCert: true,
-    rejectUnauthorized: true,
+    // OpenSSL finishes the handshake whatever the certificate, so that a refused one can be named
+    // in the log (subject, issuer: which operator's CA is missing); handshake-guard.ts refuses
+    // every socket that is not `authorized` before any other listener sees it, and the handler
+    // below checks again. (With `true`, Node drops the certificate with the connection.)
+    rejectUnauthorized: false,
     minVersion: 'TLSv1.3',
     maxVersion: 'TLSv1.3',
     // handshake-guard.ts destroys the socket at the deadline; Node's timer (0: its default, 120 s)
     // would only emit tlsClientError (Node 20).
     handshakeTimeout: 0,
   });
-  guardHandshakes(server, stats, config.limits, 'UE connections failed before authentication (TLS handshake failed or refused)', log);
+  guardHandshakes(
+    server,
+    stats,
+    config.limits,
+    { logMessage: 'UE connections failed before authentication (TLS handshake failed or refused)', trustedCas: 'tls.ca, or peers[].ca of a peer with roaming: true' },
+    log,
+  );
 
   /** The certified SUPI, or the reason the identity is refused. */
   function identify(socket: tls.TLSSocket): { supi: string } | { reason: string } {
@@ -108,6 +120,11 @@ export function createUeServer(config: PkmfConfig, service: PkmfService, log: Lo
   }
 
   server.on('secureConnection', (socket: tls.TLSSocket) => {
+    // Refused (and counted, logged) by the guard; nothing of it reaches the service.
+    if (!socket.authorized || socket.destroyed) {
+      socket.destroy();
+      return;
+    }
     stats.connections++;
     stats.activeConnections++;
     const remote = `${socket.remoteAddress}:${socket.remotePort}`;
