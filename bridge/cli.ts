@@ -7,6 +7,18 @@ import { Command, CommanderError } from 'commander';
 import { CliError } from './cli-error.js';
 import { registerCommands } from './commands/index.js';
 
+/** commander's errors for a command line it cannot accept: like every bad flag, exit status 2. */
+const USAGE_ERRORS = new Set([
+  'commander.invalidArgument',
+  'commander.missingArgument',
+  'commander.optionMissingArgument',
+  'commander.missingMandatoryOptionValue',
+  'commander.conflictingOption',
+  'commander.unknownOption',
+  'commander.excessArguments',
+  'commander.unknownCommand',
+]);
+
 export function buildProgram(): Command {
   const program = new Command();
   program
@@ -53,7 +65,7 @@ export async function main(argv: string[]): Promise<void> {
   } catch (err) {
     if (err instanceof CommanderError) {
       // commander has already printed help, the version or its own error message.
-      process.exitCode = err.exitCode;
+      process.exitCode = USAGE_ERRORS.has(err.code) ? 2 : err.exitCode;
       return;
     }
     if (err instanceof CliError) {

@@ -1,15 +1,5 @@
 import type { Command } from 'commander';
-import { InvalidArgumentError } from 'commander';
-
-function positiveNumber(v: string): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number');
-  return n;
-}
-
-function list(v: string, prev: string[] | undefined): string[] {
-  return [...(prev ?? []), ...v.split(',').map((s) => s.trim()).filter(Boolean)];
-}
+import { collectWords, positive } from '../cli-flags.js';
 
 interface IssueFlags {
   ca: string;
@@ -29,7 +19,7 @@ export function registerCa(program: Command): void {
     .description('make a CA in DIR (DIR/ca.crt, DIR/ca.key with mode 0600)')
     .argument('<dir>', 'directory for the CA')
     .option('--cn <name>', 'CA common name', 'sl-bridge testbed CA')
-    .option('--days <n>', 'validity in days', positiveNumber, 3650)
+    .option('--days <n>', 'validity in days', positive(), 3650)
     .option('--force', 'replace an existing CA')
     .action(async (dir: string, opts: { cn: string; days: number; force?: boolean }) => {
       const { initCa, PkiError } = await import('../pki/ca.js');
@@ -49,9 +39,9 @@ export function registerCa(program: Command): void {
     .requiredOption('--ca <dir>', 'CA directory (made by `ca init`)')
     .option('--supi <supi>', 'UE: its SUPI, e.g. imsi-001010000000001 (URI SAN urn:3gpp:supi:...)')
     .option('--plmn <mcc-mnc>', 'PKMF: its PLMN, e.g. 001-01 (URI SAN urn:3gpp:pkmf:plmn:...)')
-    .option('--dns <names>', 'PKMF: DNS names, comma-separated (default localhost)', list)
-    .option('--ip <addresses>', 'PKMF: IP addresses, comma-separated (default 127.0.0.1,::1)', list)
-    .option('--days <n>', 'validity in days (default: UE 365, PKMF 825)', positiveNumber)
+    .option('--dns <names>', 'PKMF: DNS names, comma-separated (default localhost)', collectWords)
+    .option('--ip <addresses>', 'PKMF: IP addresses, comma-separated (default 127.0.0.1,::1)', collectWords)
+    .option('--days <n>', 'validity in days (default: UE 365, PKMF 825)', positive())
     .option('--out <prefix>', 'write PREFIX.crt and PREFIX.key (default: in the CA directory)')
     .option('--force', 'replace existing files')
     .addHelpText(

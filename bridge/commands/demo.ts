@@ -1,20 +1,23 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { checkedText, integerIn, numberIn, probability, secondsIn } from '../cli-flags.js';
 
 export function registerDemo(program: Command): void {
   program
     .command('demo')
     .description('the whole system on this machine, no radio: PKI, home and visited PKMF, medium emulator, N daemons and ranging apps')
-    .option('--ues <n>', 'number of UEs (2..16); the last one roams, served by the visited PKMF', '4')
-    .option('--seconds <s>', 'how long the ranging traffic runs', '20')
-    .option('--rate <r>', 'ranging requests per second per UE (each is answered by every other UE)', '20')
+    // runDemo still takes these as text (DemoFlags; --loss and the delays go on to the medium):
+    // checked here, passed on unchanged.
+    .option('--ues <n>', 'number of UEs (2..16); the last one roams, served by the visited PKMF', checkedText(integerIn(2, 16)), '4')
+    .option('--seconds <s>', 'how long the ranging traffic runs', checkedText(secondsIn(1, 86_400)), '20')
+    .option('--rate <r>', 'ranging requests per second per UE (each is answered by every other UE)', checkedText(numberIn(0, 10_000)), '20')
     .option('--json <file>', 'write the results as JSON')
-    .option('--loss <p>', 'medium emulator: probability that a PDU misses a receiver, e.g. 0.01 or 1%')
-    .option('--delay-ms <ms>', 'medium emulator: one-way delay')
-    .option('--jitter-ms <ms>', 'medium emulator: jitter around the delay')
-    .option('--sdu-bytes <n>', 'pad ranging SDUs to about n bytes')
+    .option('--loss <p>', 'medium emulator: probability that a PDU misses a receiver, e.g. 0.01 or 1%', checkedText(probability))
+    .option('--delay-ms <ms>', 'medium emulator: one-way delay', checkedText(numberIn(0, 60_000)))
+    .option('--jitter-ms <ms>', 'medium emulator: jitter around the delay', checkedText(numberIn(0, 60_000)))
+    .option('--sdu-bytes <n>', 'pad ranging SDUs to about n bytes', checkedText(integerIn(0, 9000)))
     .option('--pcap <file>', "capture ue1's PDUs (every PDU on the channel) to a pcap file")
     .option('--keylog <file>', "write ue1's PGKs to a keylog file (0600) for `sl-bridge pdu decode`")
-    .option('--security <on|off>', 'off: the same path without PDCP protection (a baseline for latency comparisons)', 'on')
+    .addOption(new Option('--security <on|off>', 'off: the same path without PDCP protection (a baseline for latency comparisons)').choices(['on', 'off']).default('on'))
     .option('--keep', 'keep the temporary directory (configs, logs, state) and print its path')
     .addHelpText(
       'after',

@@ -1,5 +1,9 @@
-import type { Command } from 'commander';
-import { CliError, numberFlag } from '../cli-error.js';
+import { Option, type Command } from 'commander';
+import { choice, commaList, integerIn, numberIn } from '../cli-flags.js';
+// Type-only: the implementation loads lazily in the action.
+import type { OaiInteropOptions } from '../interop/oai-run.js';
+
+type InteropFlags = Omit<OaiInteropOptions, 'keep' | 'say'> & { keep?: boolean };
 
 export function registerInterop(program: Command): void {
   const interop = program.command('interop').description('sl-bridge over real open-source sidelink stacks (OpenAirInterface), on this machine');
@@ -9,10 +13,10 @@ export function registerInterop(program: Command): void {
     .option('--oai-build <dir>', 'an OAI build made by interop/oai-sl/build.sh (default: run it; it finds its cache in seconds)', process.env.SL_BRIDGE_OAI_BUILD)
     .option('--archives <dir>', 'build OAI from local source archives instead of upstream git (build.sh --archives)', process.env.SL_BRIDGE_OAI_ARCHIVES)
     .option('--cache <dir>', 'build cache (build.sh --cache; default ~/.cache/sl-bridge)')
-    .option('--paths <list>', 'tun, pdcp or both', 'tun,pdcp')
-    .option('--seconds <s>', 'ranging time per round and security mode', '8')
-    .option('--rate <r>', 'ranging requests per second per UE', '10')
-    .option('--rounds <n>', 'rounds of (security on, security off) per path', '2')
+    .addOption(new Option('--paths <list>', 'tun, pdcp or both').argParser(commaList(choice(['tun', 'pdcp']))).default(['tun', 'pdcp'], 'tun,pdcp'))
+    .option('--seconds <s>', 'ranging time per round and security mode (1 to 3600)', numberIn(1, 3600), 8)
+    .option('--rate <r>', 'ranging requests per second per UE (0.5 to 1000)', numberIn(0.5, 1000), 10)
+    .option('--rounds <n>', 'rounds of (security on, security off) per path (1 to 20)', integerIn(1, 20), 2)
     .option('--json <file>', 'write the results as JSON')
     .option('--keep', 'keep the working directory (configs, logs, the TUN capture) and print its path')
     .addHelpText(
@@ -27,25 +31,10 @@ export function registerInterop(program: Command): void {
         'Exit status 0 when every check passed, 1 otherwise.\n\n' +
         'Example:\n  sudo sl-bridge interop oai --archives ./oai-archives --json oai.json',
     )
-    .action(async (opts: Record<string, string | boolean | undefined>) => {
-      const paths = String(opts.paths)
-        .split(',')
-        .map((p) => p.trim());
-      for (const p of paths) if (p !== 'tun' && p !== 'pdcp') throw new CliError(`--paths: expected tun, pdcp or tun,pdcp, got "${String(opts.paths)}"`, 2);
+    .action(async (opts: InteropFlags) => {
       const { runOaiInterop } = await import('../interop/oai-run.js');
       const say = (line: string): void => void process.stdout.write(`${line}\n`);
-      const result = await runOaiInterop({
-        ...(typeof opts.oaiBuild === 'string' ? { oaiBuild: opts.oaiBuild } : {}),
-        ...(typeof opts.archives === 'string' ? { archives: opts.archives } : {}),
-        ...(typeof opts.cache === 'string' ? { cache: opts.cache } : {}),
-        ...(typeof opts.json === 'string' ? { json: opts.json } : {}),
-        paths: [...new Set(paths)] as ('tun' | 'pdcp')[],
-        seconds: numberFlag('--seconds', String(opts.seconds), 8, 1, 3600),
-        rate: numberFlag('--rate', String(opts.rate), 10, 0.5, 1000),
-        rounds: numberFlag('--rounds', String(opts.rounds), 2, 1, 20, true),
-        keep: opts.keep === true,
-        say,
-      });
+      const result = await runOaiInterop({ ...opts, keep: opts.keep === true, say });
       for (const p of result.paths) for (const problem of p.problems) say(`interop: PROBLEM ${problem}`);
       say(result.line);
       if (!result.ok) process.exitCode = 1;

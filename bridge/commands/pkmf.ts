@@ -1,18 +1,13 @@
-import type { Command } from 'commander';
-import { InvalidArgumentError } from 'commander';
-
-function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
-  return n;
-}
+import { Option, type Command } from 'commander';
+import { positive } from '../cli-flags.js';
+import { LOG_LEVELS } from '../config/log-levels.js';
 
 export function registerPkmf(program: Command): void {
   const pkmf = program
     .command('pkmf')
     .description('run a PKMF (ProSe Key Management Function): group keys for UEs over mutual TLS')
     .option('-c, --config <file>', 'PKMF config (YAML; see docs/pkmf.md)')
-    .option('--log-level <level>', 'override the config\'s logLevel (trace, debug, info, warn, error, silent)')
+    .addOption(new Option('--log-level <level>', "override the config's logLevel").choices(LOG_LEVELS))
     .addHelpText(
       'after',
       '\nExample:\n  sl-bridge ca init pki/op1\n  sl-bridge ca issue pkmf --ca pki/op1 --plmn 001-01\n  sl-bridge pkmf --config pkmf.yaml',
@@ -35,8 +30,8 @@ export function registerPkmf(program: Command): void {
   pkmf
     .command('bench', { hidden: true })
     .description('load benchmark: N UEs request keys concurrently over TLS from one PKMF process')
-    .option('--ues <n>', 'number of concurrent UEs', positiveInt, 500)
-    .option('--rounds <n>', 'rounds of N concurrent requests', positiveInt, 3)
+    .option('--ues <n>', 'number of concurrent UEs', positive({ integer: true }), 500)
+    .option('--rounds <n>', 'rounds of N concurrent requests', positive({ integer: true }), 3)
     .option('--json', 'print the result as JSON')
     .action(async (opts: { ues: number; rounds: number; json?: boolean }) => {
       const { runPkmfBench } = await import('../pkmf/bench.js');

@@ -1,4 +1,6 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { checkedText, integerIn, secondsIn } from '../cli-flags.js';
+import { LOG_LEVELS } from '../config/log-levels.js';
 
 export function registerRun(program: Command): void {
   program
@@ -6,12 +8,19 @@ export function registerRun(program: Command): void {
     .description('run the bridge daemon for one UE: keys from the PKMF, SDUs from applications protected into PDCP PDUs and back')
     .option('-p, --profile <name|file>', 'hw-profile: how to reach the radio / stack / emulator (a shipped name or a YAML file)', 'emulator')
     .option('-c, --config <file>', 'UE config (YAML): keys, application endpoint, groups, state directory (see docs/daemon.md)')
-    .option('--security <on|off>', 'off: SDUs go raw in the envelope, no PDCP (for latency comparisons only; logged as insecure)', 'on')
-    .option('--status-interval <s>', 'print a JSON status line on stdout every s seconds (0: none)')
-    .option('--log-level <level>', "override the config's logLevel (fatal, error, warn, info, debug, trace, silent)")
+    .addOption(
+      new Option('--security <on|off>', 'off: SDUs go raw in the envelope, no PDCP (for latency comparisons only; logged as insecure)').choices(['on', 'off']).default('on'),
+    )
+    // The daemon still takes these as text (RunFlags): checked here, passed on unchanged.
+    .option('--status-interval <s>', 'print a JSON status line on stdout every s seconds (0: none)', checkedText(secondsIn(0, 86_400)))
+    .addOption(new Option('--log-level <level>', "override the config's logLevel").choices(LOG_LEVELS))
     .option('--metrics <host:port>', 'serve Prometheus metrics (per-stage latency histograms, counters) on http://HOST:PORT/metrics')
-    .option('--metrics-log-interval <s>', 'log a per-stage latency summary every s seconds (0: never)', '10')
-    .option('--metrics-sample <n>', 'time the stages of one PDU in every n per direction (1: every PDU, ~12% of protect throughput; default 8: ~1%)')
+    .option('--metrics-log-interval <s>', 'log a per-stage latency summary every s seconds (0: never)', checkedText(secondsIn(0, 86_400)), '10')
+    .option(
+      '--metrics-sample <n>',
+      'time the stages of one PDU in every n per direction (1: every PDU, ~12% of protect throughput; default 8: ~1%)',
+      checkedText(integerIn(1, 1_000_000)),
+    )
     .option('--pcap <file>', 'write every PDU sent and received to a pcap file (Wireshark: bridge/wireshark/)')
     .option('--keylog <file>', 'write the PGKs in use to a keylog file (0600) for `sl-bridge pdu decode`; holds key material')
     .addHelpText(

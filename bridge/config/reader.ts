@@ -1,7 +1,9 @@
 /**
- * Reading and validating YAML configuration files (PKMF configs, UE configs, hw-profiles). Every
- * error names the file, the key path and what was expected, e.g.
- * `pkmf.yaml: groups[0].nea: expected an integer from 0 to 3, got "aes"`.
+ * Reading YAML configuration files, and the error every config check throws: it names the file,
+ * the key path and what was expected, e.g.
+ * `pkmf.yaml: groups[0].nea: expected an integer from 0 to 3, got "aes"`. The configs themselves
+ * are checked by schemas (schema.ts); {@link ConfigReader} remains for the key client's `keys:`
+ * section (bridge/pkmf/ue-config.ts) until that has a schema too.
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
@@ -25,8 +27,8 @@ function describe(v: unknown): string {
   return s === undefined ? String(v) : s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
-/** Reads a YAML file into a {@link ConfigReader} over its top-level mapping. */
-export function readYamlConfig(file: string): ConfigReader {
+/** Reads a YAML file into plain data (an empty file is an empty mapping). */
+export function readYamlDocument(file: string): unknown {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -39,7 +41,12 @@ export function readYamlConfig(file: string): ConfigReader {
   } catch (e) {
     throw new ConfigError(file, '', `not valid YAML: ${(e as Error).message.split('\n')[0]}`);
   }
-  return ConfigReader.root(file, doc ?? {});
+  return doc ?? {};
+}
+
+/** Reads a YAML file into a {@link ConfigReader} over its top-level mapping. */
+export function readYamlConfig(file: string): ConfigReader {
+  return ConfigReader.root(file, readYamlDocument(file));
 }
 
 /**
@@ -125,25 +132,6 @@ export class ConfigReader {
     }
     if (typeof v !== 'boolean') this.fail(key, 'expected true or false', v);
     return v;
-  }
-
-  oneOf<T extends string>(key: string, choices: readonly T[], def?: T): T {
-    const v = this.raw(key);
-    if ((v === undefined || v === null) && def !== undefined) return def;
-    if (typeof v !== 'string' || !(choices as readonly string[]).includes(v)) {
-      this.fail(key, `expected one of ${choices.join(', ')}`, v);
-    }
-    return v as T;
-  }
-
-  /** A hex string of exactly `bytes` bytes (e.g. a 24-bit ID: 3). Accepts an optional 0x prefix. */
-  hex(key: string, bytes: number): Uint8Array {
-    const v = this.raw(key);
-    const s = typeof v === 'string' ? v.replace(/^0x/i, '') : undefined;
-    if (s === undefined || s.length !== bytes * 2 || !/^[0-9a-fA-F]*$/.test(s)) {
-      this.fail(key, `expected ${bytes * 2} hex digits`, v);
-    }
-    return Uint8Array.from(Buffer.from(s, 'hex'));
   }
 
   /** A nested mapping; `optional` returns undefined when absent. */

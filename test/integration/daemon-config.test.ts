@@ -136,8 +136,14 @@ describe('sl-bridge run: bad input', () => {
     expect(await run([])).toMatchObject({ code: 2, stderr: expect.stringContaining('--config <UE.yaml> is required') });
     expect(await run(['--config', bad])).toMatchObject({ code: 2, stderr: expect.stringContaining('bad.yaml: typo: unknown key') });
     expect(await run(['--config', good, '--profile', 'nope'])).toMatchObject({ code: 2, stderr: expect.stringContaining('no shipped hw-profile named "nope"') });
-    expect(await run(['--config', good, '--security', 'maybe'])).toMatchObject({ code: 2, stderr: expect.stringContaining('--security: expected on or off') });
+    expect(await run(['--config', good, '--security', 'maybe'])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining("option '--security <on|off>' argument 'maybe' is invalid. Allowed choices are on, off."),
+    });
     expect(await run(['--config', good, '--status-interval', '-1'])).toMatchObject({ code: 2, stderr: expect.stringContaining('--status-interval') });
-    expect(await run(['--config', good, '--metrics-sample', '0'])).toMatchObject({ code: 2, stderr: expect.stringContaining('--metrics-sample: expected an integer') });
+    expect(await run(['--config', good, '--metrics-sample', '0'])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining("option '--metrics-sample <n>' argument '0' is invalid. expected an integer from 1 to 1000000"),
+    });
   });
 });

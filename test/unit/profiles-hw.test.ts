@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { builtinProfileNames, loadHwProfile, resolveProfilePath } from '../../bridge/profiles/loader.js';
 import { ConfigError } from '../../bridge/config/reader.js';
-import { createStackTransport } from '../../bridge/transport/index.js';
+import { createDaemonStackTransport as createStackTransport } from '../../bridge/daemon/transports.js';
 import { tempDir } from '../fixtures/transport-helpers.js';
 
 const tmp = tempDir('slb-profiles-');
