@@ -9,9 +9,17 @@
  *   CBC-MAC (what per-call CMAC helpers such as npm's node-aes-cmac do).
  * `nea2`/`nia2` use the default (`auto`) AES backend; the `@node` / `@ts` / `@noble` variants time
  * each AES backend alone, for the record of how the default was chosen (docs/crypto.md).
+ *
+ * `kdf` is the key derivation of one new PTK (PTK from a PGK keyed once at install, then PEK and
+ * PIK from the PTK keyed once: src/pdcp/ptk-engines.ts) on the default HMAC-SHA-256 backend;
+ * `kdf@node`, its baseline, the same with node:crypto's createHmac per KDF call (how it was done
+ * before, docs/pdcp.md "Key derivation cost"). Selecting `kdf@node` also adds the `@node-kdf`
+ * variant of the first-PDU rows of the PDCP layer (pdcp-cases.ts). The size does not matter to
+ * these rows; they are repeated per size only because every row of the table has one.
  */
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { cmac as nobleCmac, ctr as nobleCtr } from '@noble/ciphers/aes.js';
+import type { KdfBackend } from '../../src/crypto/index.js';
 import type { BenchCase } from './cases.js';
 import { consume } from './harness.js';
 
@@ -28,7 +36,11 @@ export const CRYPTO_ALGS = [
 ] as const;
 /** Extra rows for comparing AES backends: `--algs nea2,nea2@ts,nea2@noble,...`. */
 export const AES_BACKEND_ALGS = ['nea2@node', 'nia2@node', 'nea2@ts', 'nia2@ts', 'nea2@noble', 'nia2@noble'] as const;
-export const ALL_CRYPTO_ALGS: readonly string[] = [...CRYPTO_ALGS, ...AES_BACKEND_ALGS];
+/** The derivation on node:crypto; selecting it also adds the `@node-kdf` first-PDU rows. */
+export const KDF_NODE_ALG = 'kdf@node';
+/** Key derivation rows: `--algs kdf` (its baseline `kdf@node` comes with it). */
+export const KDF_ALGS = ['kdf', KDF_NODE_ALG] as const;
+export const ALL_CRYPTO_ALGS: readonly string[] = [...CRYPTO_ALGS, ...AES_BACKEND_ALGS, ...KDF_ALGS];
 export const DEFAULT_SIZES: readonly number[] = [16, 64, 128, 512, 1500];
 
 /** The baseline measured alongside an algorithm, for the ratio rows. */
@@ -41,6 +53,7 @@ export const BASELINE_OF: Readonly<Record<string, string>> = {
   'nia2@node': 'baseline-nia2',
   'nia2@ts': 'baseline-nia2',
   'nia2@noble': 'baseline-nia2',
+  kdf: KDF_NODE_ALG,
 };
 
 type OpFactory = (key: Uint8Array, data: Uint8Array) => () => void;
@@ -53,6 +66,21 @@ function ivOf(count: number): Uint8Array {
   new DataView(iv.buffer).setUint32(0, count);
   iv[4] = (BEARER << 3) | (DIRECTION << 2);
   return iv;
+}
+
+/** Derives the keys of a new PTK per call, PTK IDs in turn, under a PGK keyed once on `backend`. */
+async function kdfOp(backend?: KdfBackend): Promise<OpFactory> {
+  const { hmacSha256Key } = await import('../../src/crypto/index.js');
+  const { derivePtkKeys } = await import('../../src/pdcp/ptk-engines.js');
+  const group = { profile: 'pcr', groupId: 0x00be7c, nea: 2, nia: 2 } as const;
+  return () => {
+    const pgk = hmacSha256Key(new Uint8Array(randomBytes(32)), backend);
+    let ptkId = 0;
+    return () => {
+      consume(derivePtkKeys(group, pgk, 0x000a01, ptkId));
+      ptkId = (ptkId + 1) & 0xffff;
+    };
+  };
 }
 
 async function engineOps(): Promise<Record<string, OpFactory>> {
@@ -123,6 +151,8 @@ async function engineOps(): Promise<Record<string, OpFactory>> {
         count = (count + 1) >>> 0;
       };
     },
+    kdf: await kdfOp(),
+    [KDF_NODE_ALG]: await kdfOp('node'),
   };
 }
 

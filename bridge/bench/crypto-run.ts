@@ -13,7 +13,7 @@ import {
   type BenchOptions,
   type BenchResult,
 } from './harness.js';
-import { pdcpCases } from './pdcp-cases.js';
+import { NODE_KDF_SUFFIX, pdcpCases } from './pdcp-cases.js';
 
 export interface BenchCryptoFlags {
   sizes?: string;
@@ -85,9 +85,16 @@ export function jsonReport(results: readonly BenchResult[], options: BenchOption
   };
 }
 
+/** (row, its baseline) pairs: BASELINE_OF, and each first-PDU row against its `@node-kdf` variant. */
 function ratioPairs(results: readonly BenchResult[]): [string, string][] {
   const names = [...new Set(results.map((r) => r.name))];
-  return names.filter((n) => BASELINE_OF[n] !== undefined).map((n) => [n, BASELINE_OF[n]!] as [string, string]);
+  const pairs = names.filter((n) => BASELINE_OF[n] !== undefined).map((n) => [n, BASELINE_OF[n]!] as [string, string]);
+  for (const n of names) {
+    if (n.endsWith(NODE_KDF_SUFFIX) && names.includes(n.slice(0, -NODE_KDF_SUFFIX.length))) {
+      pairs.push([n.slice(0, -NODE_KDF_SUFFIX.length), n]);
+    }
+  }
+  return pairs;
 }
 
 export async function benchCrypto(flags: BenchCryptoFlags): Promise<void> {

@@ -9,9 +9,13 @@
  *   derivation (3 HMAC-SHA-256), engine set-up, then protection;
  * - `unprotect-first-neaX-niaY`: the first PDU of a (sender, PTK ID) the receiver has not seen:
  *   derivation, engine set-up, verification (rate limits set out of the way).
+ * - `protect-first-neaX-niaY@node-kdf`, `unprotect-first-neaX-niaY@node-kdf`: the same two with
+ *   the key derivation on node:crypto's createHmac (the PGKs installed with `kdfBackend: 'node'`),
+ *   as it was before the TypeScript HMAC; only when `kdf@node` is in `algs`.
  *
  * A pair is included when both its algorithms (`neaX`, `niaY`) are in `algs`.
  */
+import type { KdfBackend } from '../../src/crypto/index.js';
 import type { AlgId } from '../../src/crypto/types.js';
 import { GroupKeyState } from '../../src/keys/group-key-state.js';
 import {
@@ -22,6 +26,7 @@ import {
   type RxEntityOptions,
 } from '../../src/pdcp/index.js';
 import type { BenchCase } from './cases.js';
+import { KDF_NODE_ALG } from './crypto-cases.js';
 import { consume } from './harness.js';
 
 const GROUP_ID = 0x00be7c;
@@ -32,14 +37,14 @@ const PGK = Uint8Array.from({ length: 32 }, (_, i) => (i * 29 + 3) & 0xff);
 /** Memory for pre-made PDUs of one receive row. */
 const RING_BYTES = 16 << 20;
 
-function keys(gmi: number, nea: AlgId, nia: AlgId): GroupKeyState {
-  const k = new GroupKeyState();
+function keys(gmi: number, nea: AlgId, nia: AlgId, kdfBackend?: KdfBackend): GroupKeyState {
+  const k = new GroupKeyState({ kdfBackend });
   k.install({ groupId: GROUP_ID, gmi, nea, nia, profile: 'pcr', pgks: [{ pgkId: 1, pgk: PGK, expiresAtMs: NOW + 86_400_000 }] });
   return k;
 }
 
-function sender(nea: AlgId, nia: AlgId): PdcpTxEntity {
-  return new PdcpTxEntity(keys(SENDER, nea, nia), new PtkIdAllocator(new MemoryPtkHighWaterStore()));
+function sender(nea: AlgId, nia: AlgId, kdfBackend?: KdfBackend): PdcpTxEntity {
+  return new PdcpTxEntity(keys(SENDER, nea, nia, kdfBackend), new PtkIdAllocator(new MemoryPtkHighWaterStore()));
 }
 
 function sduOf(size: number): Uint8Array {
@@ -71,8 +76,14 @@ function unprotectRing(pdus: Uint8Array[], makeRx: () => PdcpRxEntity): () => vo
   };
 }
 
+/** Row name suffix of a node:crypto-derivation variant of a first-PDU row, e.g. `protect-first-nea2-nia2@node-kdf`. */
+export const NODE_KDF_SUFFIX = '@node-kdf';
+
 export function pdcpCases(sizes: readonly number[], algs: readonly string[]): BenchCase[] {
   const cases: BenchCase[] = [];
+  // Default derivation always; node:crypto's beside it, in the same run, when asked for.
+  const firstRowVariants: [string, KdfBackend | undefined][] = [['', undefined]];
+  if (algs.includes(KDF_NODE_ALG)) firstRowVariants.push([NODE_KDF_SUFFIX, 'node']);
   for (const nea of [1, 2, 3] as AlgId[]) {
     for (const nia of [1, 2, 3] as AlgId[]) {
       if (!algs.includes(`nea${nea}`) || !algs.includes(`nia${nia}`)) continue;
@@ -98,37 +109,41 @@ export function pdcpCases(sizes: readonly number[], algs: readonly string[]): Be
             return unprotectRing(pdus, () => new PdcpRxEntity(keys(RECEIVER, nea, nia)));
           },
         });
-        cases.push({
-          name: `protect-first-${pair}`,
-          size,
-          makeOp() {
-            let tx = sender(nea, nia);
-            let calls = 0;
-            const sdu = sduOf(size);
-            return () => {
-              // 65536 PTK IDs per PGK: a fresh sender (fresh store) long before they run out.
-              if (++calls === 60_000) {
-                tx = sender(nea, nia);
-                calls = 0;
-              }
-              tx.rotatePtk(GROUP_ID);
-              consume(tx.protect(sdu, 1, GROUP_ID, NOW));
-            };
-          },
-        });
-        cases.push({
-          name: `unprotect-first-${pair}`,
-          size,
-          makeOp() {
-            const tx = sender(nea, nia);
-            const sdu = sduOf(size);
-            const pdus = Array.from({ length: 2048 }, () => {
-              tx.rotatePtk(GROUP_ID);
-              return tx.protect(sdu, 1, GROUP_ID, NOW).pdu;
-            });
-            return unprotectRing(pdus, () => new PdcpRxEntity(keys(RECEIVER, nea, nia), FIRST_RX_OPTIONS));
-          },
-        });
+        for (const [suffix, kdfBackend] of firstRowVariants) {
+          cases.push({
+            name: `protect-first-${pair}${suffix}`,
+            size,
+            makeOp() {
+              let tx = sender(nea, nia, kdfBackend);
+              let calls = 0;
+              const sdu = sduOf(size);
+              return () => {
+                // 65536 PTK IDs per PGK: a fresh sender (fresh store) long before they run out.
+                if (++calls === 60_000) {
+                  tx = sender(nea, nia, kdfBackend);
+                  calls = 0;
+                }
+                tx.rotatePtk(GROUP_ID);
+                consume(tx.protect(sdu, 1, GROUP_ID, NOW));
+              };
+            },
+          });
+        }
+        for (const [suffix, kdfBackend] of firstRowVariants) {
+          cases.push({
+            name: `unprotect-first-${pair}${suffix}`,
+            size,
+            makeOp() {
+              const tx = sender(nea, nia);
+              const sdu = sduOf(size);
+              const pdus = Array.from({ length: 2048 }, () => {
+                tx.rotatePtk(GROUP_ID);
+                return tx.protect(sdu, 1, GROUP_ID, NOW).pdu;
+              });
+              return unprotectRing(pdus, () => new PdcpRxEntity(keys(RECEIVER, nea, nia, kdfBackend), FIRST_RX_OPTIONS));
+            },
+          });
+        }
       }
     }
   }

@@ -51,26 +51,33 @@ function rotl8(x: number, n: number): number {
   return ((x << n) | (x >>> (8 - n))) & 0xff;
 }
 
-/** FIPS 197 5.2 KeyExpansion for Nk = 4: 44 round-key words (as signed int32, see TE0). */
+/** FIPS 197 5.2: Rcon[1..10], the round constants x^(i-1) in GF(2^8), in the top byte of a word. */
+const RCON = Int32Array.from([0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80, 0x1b, 0x36], (r) => r << 24);
+
+/**
+ * FIPS 197 5.2 KeyExpansion for Nk = 4: 44 round-key words (as signed int32, see TE0), one round
+ * key of 4 words at a time in locals (part of every new PTK's engine set-up).
+ */
 export function expandKey128(key: Uint8Array): Int32Array {
   const w = new Int32Array(44);
-  for (let i = 0; i < 4; i++) {
-    w[i] = (key[4 * i]! << 24) | (key[4 * i + 1]! << 16) | (key[4 * i + 2]! << 8) | key[4 * i + 3]!;
-  }
-  let rcon = 1;
-  for (let i = 4; i < 44; i++) {
-    let t = w[i - 1]!;
-    if (i % 4 === 0) {
-      // SubWord(RotWord(t)) xor Rcon[i/4]
-      t =
-        ((SBOX[(t >>> 16) & 0xff]! << 24) |
-          (SBOX[(t >>> 8) & 0xff]! << 16) |
-          (SBOX[t & 0xff]! << 8) |
-          SBOX[t >>> 24]!) ^
-        (rcon << 24);
-      rcon = ((rcon << 1) ^ (rcon & 0x80 ? 0x11b : 0)) & 0xff;
-    }
-    w[i] = w[i - 4]! ^ t;
+  let w0 = (key[0]! << 24) | (key[1]! << 16) | (key[2]! << 8) | key[3]!;
+  let w1 = (key[4]! << 24) | (key[5]! << 16) | (key[6]! << 8) | key[7]!;
+  let w2 = (key[8]! << 24) | (key[9]! << 16) | (key[10]! << 8) | key[11]!;
+  let w3 = (key[12]! << 24) | (key[13]! << 16) | (key[14]! << 8) | key[15]!;
+  w[0] = w0;
+  w[1] = w1;
+  w[2] = w2;
+  w[3] = w3;
+  for (let r = 0, i = 4; r < 10; r++, i += 4) {
+    // w[i] = w[i-4] ^ SubWord(RotWord(w[i-1])) ^ Rcon[i/4]; then w[i+j] = w[i+j-4] ^ w[i+j-1].
+    w0 ^= ((SBOX[(w3 >>> 16) & 0xff]! << 24) | (SBOX[(w3 >>> 8) & 0xff]! << 16) | (SBOX[w3 & 0xff]! << 8) | SBOX[w3 >>> 24]!) ^ RCON[r]!;
+    w1 ^= w0;
+    w2 ^= w1;
+    w3 ^= w2;
+    w[i] = w0;
+    w[i + 1] = w1;
+    w[i + 2] = w2;
+    w[i + 3] = w3;
   }
   return w;
 }

@@ -1,6 +1,7 @@
 /**
  * The crypto core: 128-NEA0/1/2/3 and 128-NIA0/1/2/3 engines (TS 33.501 Annex D), the TS 33.220
- * Annex B KDF and the groupcast key hierarchy of docs/protocol.md section 3.
+ * Annex B KDF on HMAC-SHA-256 keyed once per key, and the groupcast key hierarchy of
+ * docs/protocol.md section 3.
  *
  * Build one engine per key, then pass only COUNT, BEARER, DIRECTION and data per packet.
  */
@@ -14,7 +15,9 @@ import type { AlgId, CipherEngine, IntegrityEngine } from './types.js';
 export type { AlgId, CipherEngine, IntegrityEngine, HierarchyProfile } from './types.js';
 export { HIERARCHY_PROFILES } from './types.js';
 export { FC, FC_CLAUSE, kdf, kdfInput, hmacSha256, derivePtk, deriveAlgKey } from './kdf.js';
-export type { FcName } from './kdf.js';
+export type { FcName, KdfKey } from './kdf.js';
+export { DEFAULT_KDF_BACKEND, HMAC_SHA256_BYTES, KDF_BACKENDS, hmacSha256Key } from './hmac-sha256.js';
+export type { HmacSha256Key, KdfBackend } from './hmac-sha256.js';
 export { Snow3gF9, snow3gKeystream } from './snow3g.js';
 export { zucKeystream } from './zuc.js';
 export { AES_BACKENDS, DEFAULT_AES_BACKEND, createNea2, createNia2 } from './aes.js';

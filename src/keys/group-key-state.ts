@@ -9,6 +9,7 @@
  * a group replaces the snapshot object, so users that cache per-group work (the PDCP entities)
  * detect a change by object identity without version counters.
  */
+import { DEFAULT_KDF_BACKEND, KDF_BACKENDS, hmacSha256Key, type HmacSha256Key, type KdfBackend } from '../crypto/hmac-sha256.js';
 import { HIERARCHY_PROFILES, type AlgId, type HierarchyProfile } from '../crypto/types.js';
 import { pgkTag } from './pgk-tag.js';
 import type { GroupKeyMaterial } from './types.js';
@@ -26,6 +27,12 @@ export interface InstalledPgk {
   readonly index: number;
   /** 256-bit PGK (a private copy). Never logged. */
   readonly pgk: Uint8Array;
+  /**
+   * The same PGK keyed for the KDF (its HMAC-SHA-256 states), computed once here so that each new
+   * PTK under it costs no keying (src/pdcp/ptk-engines.ts). Key material: never logged (it
+   * serialises and inspects as a placeholder), and it lives exactly as long as this object.
+   */
+  readonly kdfKey: HmacSha256Key;
   readonly expiresAtMs: number;
   /** Senders start PTKs under it only from this instant on (-Infinity: active at once). */
   readonly activeFromMs: number;
@@ -58,6 +65,11 @@ export interface GroupKeyStateOptions {
    * (docs/protocol.md 6). Default 30 s.
    */
   rxExpiryGraceMs?: number;
+  /**
+   * Backend of the installed PGKs' {@link InstalledPgk.kdfKey} (default `ts`); `node` derives
+   * with node:crypto's createHmac per KDF call, for `bench crypto` to measure against.
+   */
+  kdfBackend?: KdfBackend;
 }
 
 export type RxPgkLookup = InstalledPgk | 'unknown-pgk-index' | 'expired-pgk';
@@ -77,8 +89,11 @@ function checkAlg(value: unknown, name: string): AlgId {
   return value as AlgId;
 }
 
-/** Validates group key material and turns it into an immutable snapshot (PGK bytes copied). */
-export function installGroup(material: GroupKeyMaterial): InstalledGroup {
+/**
+ * Validates group key material and turns it into an immutable snapshot (PGK bytes copied, and
+ * keyed for the KDF with `kdfBackend`).
+ */
+export function installGroup(material: GroupKeyMaterial, kdfBackend: KdfBackend = DEFAULT_KDF_BACKEND): InstalledGroup {
   if (typeof material !== 'object' || material === null) {
     throw new TypeError('material: expected a GroupKeyMaterial object');
   }
@@ -124,10 +139,12 @@ export function installGroup(material: GroupKeyMaterial): InstalledGroup {
         `material.pgks[${i}].pgkId: PGK ID ${pgkId} has PGK Index ${index}, already used by PGK ID ${clash.pgkId}`,
       );
     }
+    const pgk = Uint8Array.from(rec.pgk);
     const installed: InstalledPgk = Object.freeze({
       pgkId,
       index,
-      pgk: Uint8Array.from(rec.pgk),
+      pgk,
+      kdfKey: hmacSha256Key(pgk, kdfBackend),
       expiresAtMs: rec.expiresAtMs,
       activeFromMs,
       tag: pgkTag(rec.pgk),
@@ -200,13 +217,18 @@ export function lookupRxPgk(group: InstalledGroup, pgkIndex: number, nowMs: numb
 export class GroupKeyState {
   readonly txGuardMs: number;
   readonly rxExpiryGraceMs: number;
+  private readonly kdfBackend: KdfBackend;
   private readonly groups = new Map<number, InstalledGroup>();
 
   constructor(options: GroupKeyStateOptions = {}) {
     this.txGuardMs = options.txGuardMs ?? 60_000;
     this.rxExpiryGraceMs = options.rxExpiryGraceMs ?? 30_000;
+    this.kdfBackend = options.kdfBackend ?? DEFAULT_KDF_BACKEND;
     if (!(this.txGuardMs >= 0)) throw new RangeError('options.txGuardMs: expected a non-negative number');
     if (!(this.rxExpiryGraceMs >= 0)) throw new RangeError('options.rxExpiryGraceMs: expected a non-negative number');
+    if (!KDF_BACKENDS.includes(this.kdfBackend)) {
+      throw new RangeError(`options.kdfBackend: expected one of ${KDF_BACKENDS.join(', ')}, got ${String(this.kdfBackend)}`);
+    }
   }
 
   /**
@@ -215,7 +237,7 @@ export class GroupKeyState {
    * windows, cached engines) for PGK IDs present in both.
    */
   install(material: GroupKeyMaterial): InstalledGroup {
-    const group = installGroup(material);
+    const group = installGroup(material, this.kdfBackend);
     this.groups.set(group.groupId, group);
     return group;
   }
@@ -245,15 +267,18 @@ export class GroupKeyState {
       removed.set(group.groupId, gone.map((p) => p.pgkId));
       this.groups.set(
         group.groupId,
-        installGroup({
-          groupId: group.groupId,
-          gmi: group.gmi,
-          nea: group.nea,
-          nia: group.nia,
-          profile: group.profile,
-          allowNullAlgorithms: group.allowNullAlgorithms,
-          pgks: group.pgksNewestFirst.filter((p) => !gone.includes(p)),
-        }),
+        installGroup(
+          {
+            groupId: group.groupId,
+            gmi: group.gmi,
+            nea: group.nea,
+            nia: group.nia,
+            profile: group.profile,
+            allowNullAlgorithms: group.allowNullAlgorithms,
+            pgks: group.pgksNewestFirst.filter((p) => !gone.includes(p)),
+          },
+          this.kdfBackend,
+        ),
       );
     }
     return removed;

@@ -291,7 +291,7 @@ export class PdcpRxEntity {
         pending = this.probation.add(
           ps.pending,
           key,
-          derivePtkEngines(group, pgk.pgk, l2Src, ptkId),
+          derivePtkEngines(group, pgk.kdfKey, l2Src, ptkId),
         );
       }
       engines = pending.engines;

@@ -177,7 +177,7 @@ export class PdcpTxEntity {
       const space = spaceOf(pgk);
       const ptkId = this.allocator.allocate(space);
       if (ptkId === undefined) continue; // exhausted just now: select again without it
-      const engines = derivePtkEngines(group, pgk.pgk, group.gmi, ptkId);
+      const engines = derivePtkEngines(group, pgk.kdfKey, group.gmi, ptkId);
       this.ptksStarted++;
       const fresh: TxContext = {
         group,
