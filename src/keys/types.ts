@@ -19,7 +19,27 @@ export interface PgkRecord {
    * whose clock runs a little ahead may already send under it. Absent: active at once.
    */
   activeFromMs?: number;
+  /**
+   * Source authentication `pairwise-mac`: this UE's pairwise keys under this PGK, other member's
+   * GMI -> 16-byte key shared with that member only (the PKMF derives them from a per-group secret
+   * it never hands out). A member absent here can neither be verified nor addressed. Never logged.
+   */
+  pairwiseKeys?: ReadonlyMap<number, Uint8Array>;
 }
+
+/** What a group requires of every PDU beyond the PDCP MAC-I: who may send in whose name. */
+export type SourceAuthMode = 'none' | 'pairwise-mac' | 'signature';
+
+export type SourceAuthMaterial =
+  /** The keys are per PGK: {@link PgkRecord.pairwiseKeys}. */
+  | { mode: 'pairwise-mac' }
+  | {
+      mode: 'signature';
+      /** This UE's Ed25519 private key (32-byte seed), made by the UE; never leaves it, never logged. */
+      signingSeed: Uint8Array;
+      /** Member GMI -> Ed25519 public key (32 bytes), as the PKMF bound them to authenticated members (own included). */
+      publicKeys: ReadonlyMap<number, Uint8Array>;
+    };
 
 /** Everything one UE knows about one group. */
 export interface GroupKeyMaterial {
@@ -34,6 +54,8 @@ export interface GroupKeyMaterial {
   profile: HierarchyProfile;
   /** Currently valid PGKs of the group (distinct PGK Indexes), any order. */
   pgks: PgkRecord[];
+  /** Source authentication inside the group (docs/pdcp.md); absent: none (any member can pose as any other). */
+  sourceAuth?: SourceAuthMaterial;
   /** NEA0/NIA0 are refused unless the group's configuration allows them (docs/protocol.md 4.2). */
   allowNullAlgorithms?: boolean;
 }
