@@ -1,45 +1,15 @@
 /**
- * The daemon's drop reasons and counters. Every SDU from an application and every envelope from
- * the stack side ends in exactly one place: sent / delivered, or one drop reason. The receive
- * entity's reasons (src/pdcp/drop-reasons.ts) keep their names; the daemon's own reasons carry a
- * prefix saying where they happened:
+ * Every drop of one daemon in one map: the core's own reasons (src/daemon/counters.ts), the PDCP
+ * receive entity's (src/pdcp/drop-reasons.ts, under their own names), and those the sockets count
+ * themselves:
  *
- *   tx-*         an application's SDU that was not protected or not sent
  *   tx-transport-*  a protected PDU the stack transport did not take (or the layer below refused)
- *   rx-*         an envelope from the stack side dropped before or instead of the PDCP layer
  *   app-*        a verified SDU the application socket could not deliver
  *   malformed-*  bytes from a socket that did not decode
  */
+import { DAEMON_DROP_REASONS, type DaemonCounters } from '../../src/daemon/counters.js';
 import { DROP_REASONS, type DropReason, type RxCounters } from '../../src/pdcp/drop-reasons.js';
 import { SEND_DROP_REASONS, type TransportCounters } from '../transport/types.js';
-
-/** Reasons the daemon itself decides (the transports' and PDCP's come from their own counters). */
-export const DAEMON_DROP_REASONS = [
-  /** The SDU names a group this daemon does not carry (not in its config). */
-  'tx-unknown-group',
-  /** No key material for the group yet (PKMF not reached yet): dropped, the application is told. */
-  'tx-no-keys',
-  /** Keys are held but none is usable now (all expired, not active yet, or PTK IDs used up). */
-  'tx-no-usable-pgk',
-  /** The SDU was refused by the transmit entity (size or type out of range). */
-  'tx-invalid-sdu',
-  /** The PTK ID high-water mark could not be made durable: nothing is sent (never reuse a COUNT). */
-  'tx-ptk-state',
-  /** An envelope whose cast type is not groupcast (this daemon handles groupcast only). */
-  'rx-not-groupcast',
-  /** An envelope for a group this daemon does not carry: normal on a shared channel, counted. */
-  'rx-other-group',
-  /**
-   * An envelope for a group this daemon carries but holds no keys for yet (PKMF not reached, or a
-   * restart still waiting for keys): a wait, not a security event, so not a security drop.
-   */
-  'rx-no-keys',
-  /** Security off: a PDU too short or with a reserved SDU type. */
-  'rx-insecure-malformed',
-  /** An unexpected exception on the data path (a bug): caught, counted, never thrown. */
-  'internal-error',
-] as const;
-export type DaemonDropReason = (typeof DAEMON_DROP_REASONS)[number];
 
 /**
  * "Security drops": every drop by the PDCP receive entity (integrity, replay, identity, keys,
@@ -47,31 +17,13 @@ export type DaemonDropReason = (typeof DAEMON_DROP_REASONS)[number];
  */
 export const SECURITY_DROP_REASONS: readonly DropReason[] = DROP_REASONS;
 
-export interface DaemonCounters {
-  /** SDUs received from applications (decoded). */
-  sdusIn: number;
-  /** PDUs handed to the stack transport and accepted by it. */
-  pdusOut: number;
-  /** Envelopes received from the stack side (decoded). */
-  envelopesIn: number;
-  /** SDUs delivered to the application socket (each once, whatever the number of applications). */
-  delivered: number;
-  dropped: Record<DaemonDropReason, number>;
-}
-
-export function newDaemonCounters(): DaemonCounters {
-  const dropped = {} as Record<DaemonDropReason, number>;
-  for (const r of DAEMON_DROP_REASONS) dropped[r] = 0;
-  return { sdusIn: 0, pdusOut: 0, envelopesIn: 0, delivered: 0, dropped };
-}
-
 /**
  * Every drop of one daemon in one flat map, reason -> count (PDCP receive reasons under their own
  * names). Zero counts are left out unless `withZeros`.
  */
 export function flattenDrops(
   own: DaemonCounters,
-  rx: RxCounters | undefined,
+  rx: Readonly<RxCounters> | undefined,
   stack: Readonly<TransportCounters>,
   app: Readonly<TransportCounters>,
   withZeros = false,

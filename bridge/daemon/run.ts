@@ -12,12 +12,12 @@ import { loadHwProfile } from '../profiles/loader.js';
 import type { HwProfile } from '../profiles/types.js';
 import { PtkStateError } from '../state/ptk-high-water-file.js';
 import { prepareStateDir, StateDirError, type StateDirCheck } from '../state/state-dir.js';
-import { TransportError } from '../transport/zmq-dealer.js';
+import { TransportError } from '../transport/types.js';
 import { loadDaemonConfig, LOG_LEVELS, type DaemonConfig } from './config.js';
-import { BridgeDaemon, ConfigurationError, type DaemonOptions, type DaemonStatus, type SecurityMode } from './daemon.js';
+import type { BridgeDaemon, DaemonStatus, SecurityMode } from './daemon.js';
+import { ConfigurationError, createDaemon } from './factory.js';
 import { daemonLogger } from './logger.js';
 import { openCaptureTaps } from './taps.js';
-import { createDaemonStackTransport } from './transports.js';
 import { createDaemonMetrics, type DaemonMetrics } from '../metrics/daemon-metrics.js';
 
 export interface RunFlags {
@@ -113,9 +113,7 @@ export async function runDaemon(flags: RunFlags): Promise<void> {
   }
   let started = false;
   try {
-    const stack = await createDaemonStackTransport(profile, config.stackEndpoint !== undefined ? { endpoint: config.stackEndpoint } : {});
-    const options: DaemonOptions = { config, profile, stack, logger, security, profiler: metrics.profiler, ...taps };
-    daemon = new BridgeDaemon(options);
+    daemon = await createDaemon(config, profile, { logger, security, profiler: metrics.profiler, ...taps });
     await daemon.start(); // releases what it opened if it fails
     started = true;
     await metrics.start();

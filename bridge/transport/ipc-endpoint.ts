@@ -12,7 +12,7 @@
  */
 import { lstatSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
-import { TransportError } from './zmq-dealer.js';
+import { TransportError } from './types.js';
 
 /** How long a connection attempt to an existing socket file may take before it counts as in use. */
 const PROBE_TIMEOUT_MS = 2000;

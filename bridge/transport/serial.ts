@@ -22,8 +22,19 @@ import { FrameDecoder, encodeFrame, maxFramedLength, type FrameDecoderCounters, 
 import { ENVELOPE_MAX_PDU_BYTES, decodePduEnvelope, encodePduEnvelope, type OutgoingPdu, type PduEnvelope } from '../../src/wire/envelope.js';
 import { unixNowNs } from './clock.js';
 import { ENVELOPE_OVERHEAD_BYTES } from './serial-limits.js';
-import { deliverFrame, dropMalformed, newTransportCounters, notifySinkLink, type FrameSink, type SendDropReason, type SendOutcome, type StackTransport, type TransportCounters } from './types.js';
-import { TransportError } from './zmq-dealer.js';
+import {
+  deliverFrame,
+  dropMalformed,
+  newTransportCounters,
+  notifySinkLink,
+  TransportError,
+  type FrameSink,
+  type SendDropReason,
+  type SendOutcome,
+  type StackDetails,
+  type StackTransport,
+  type TransportCounters,
+} from './types.js';
 
 export { ENVELOPE_OVERHEAD_BYTES };
 
@@ -144,6 +155,12 @@ export class SerialStackTransport implements StackTransport {
   /** Bytes queued in the port's write stream now. */
   get queuedBytes(): number {
     return this.portOpen ? (this.port?.writableLength ?? 0) : 0;
+  }
+
+  details(): StackDetails {
+    const f = this.framingCounters;
+    const errors = Object.fromEntries(Object.entries(f.errors).filter(([, n]) => n > 0));
+    return { lastError: this.lastError ?? null, serial: { frames: f.frames, discardedBytes: f.discardedBytes, errors, ...this.linkCounters, queuedBytes: this.queuedBytes } };
   }
 
   async open(sink: FrameSink<PduEnvelope>): Promise<void> {

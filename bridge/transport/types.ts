@@ -18,6 +18,17 @@ import type { AppToDaemon, DaemonToApp } from '../../src/wire/app.js';
 
 export type TransportKind = 'zmq' | 'serial' | 'udp';
 
+/** An error from setting a transport up (bad endpoint, address in use, ...); `code` names it. */
+export class TransportError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'TransportError';
+  }
+}
+
 /** Why `send` did not (or the layer below did not) take a frame. */
 export const SEND_DROP_REASONS = [
   /** `send` before `open` finished. */
@@ -130,10 +141,24 @@ export interface FrameTransport<TOut, TIn> {
 }
 
 /**
+ * What a serial or UDP transport knows beyond the common counters: why the link is down, the
+ * serial framing errors by code (line noise shows up here, not only as `malformed`), the UDP
+ * own-frame filter. Only the fields the transport has are present.
+ */
+export interface StackDetails {
+  lastError?: string | null;
+  serial?: { frames: number; discardedBytes: number; errors: Record<string, number>; openFailures: number; lostInFlight: number; queuedBytes: number };
+  udp?: { ownFiltered: number; joinFailures: number; lostInFlight: number };
+}
+
+/**
  * Daemon <-> sidelink stack (or medium emulator). The transport stamps each outgoing PDU with its
  * transmit time and its per-sender sequence number (PduEnvelope.tx_time_ns, .seq).
  */
-export type StackTransport = FrameTransport<OutgoingPdu, PduEnvelope>;
+export interface StackTransport extends FrameTransport<OutgoingPdu, PduEnvelope> {
+  /** Figures of this kind of transport beyond the common counters (for status lines). */
+  details?(): StackDetails;
+}
 
 /** Daemon side of the application link: any number of applications attach. */
 export interface AppServerTransport extends FrameTransport<DaemonToApp, AppToDaemon> {

@@ -31,8 +31,19 @@ import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { ENVELOPE_MAX_PDU_BYTES, decodePduEnvelope, encodePduEnvelope, type OutgoingPdu, type PduEnvelope } from '../../src/wire/envelope.js';
 import { unixNowNs } from './clock.js';
-import { deliverFrame, dropMalformed, newTransportCounters, notifySinkLink, type FrameSink, type SendDropReason, type SendOutcome, type StackTransport, type TransportCounters } from './types.js';
-import { TransportError } from './zmq-dealer.js';
+import {
+  deliverFrame,
+  dropMalformed,
+  newTransportCounters,
+  notifySinkLink,
+  TransportError,
+  type FrameSink,
+  type SendDropReason,
+  type SendOutcome,
+  type StackDetails,
+  type StackTransport,
+  type TransportCounters,
+} from './types.js';
 
 /** Largest UDP payload: 65535 minus the IPv4 (20) and UDP (8) headers. */
 const MAX_DATAGRAM_BYTES = 65_507;
@@ -180,6 +191,10 @@ export class UdpStackTransport implements StackTransport {
   /** Why the transport is not attached (interface missing, bind failed ...); undefined while up. */
   get lastError(): string | undefined {
     return this.attached ? undefined : this.lastErrorText;
+  }
+
+  details(): StackDetails {
+    return { lastError: this.lastError ?? null, udp: { ...this.udpCounters } };
   }
 
   /** The send socket's local address and port: the source of our datagrams. */

@@ -21,6 +21,7 @@ import {
   dropMalformed,
   newTransportCounters,
   notifySinkLink,
+  TransportError,
   type FrameSink,
   type FrameTransport,
   type SendOutcome,
@@ -160,16 +161,5 @@ export class ZmqDealerTransport<TOut, TIn> implements FrameTransport<TOut, TIn> 
       // The iterator ends quietly on close(); anything else is a socket failure worth surfacing.
       if (this.state !== 'closed') this.notifyLink(false, `${this.description}: receive failed (${zmqErrorCode(e)})`);
     }
-  }
-}
-
-/** An error from setting a transport up (bad endpoint, address in use, ...); `code` names it. */
-export class TransportError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'TransportError';
   }
 }

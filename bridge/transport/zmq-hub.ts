@@ -11,8 +11,7 @@
  */
 import { Router } from 'zeromq';
 import { DEFAULT_ZMQ_TUNING, socketOptions, zmqErrorCode, type ZmqTuning } from './zmq-options.js';
-import { TransportError } from './zmq-dealer.js';
-import type { PeerHandle } from './types.js';
+import { TransportError, type PeerHandle } from './types.js';
 
 export interface HubPeer extends PeerHandle {
   /** The routing ID frame. */

@@ -12,7 +12,7 @@ import { encodeFrame } from '../../src/framing/index.js';
 import type { OutgoingPdu, PduEnvelope } from '../../src/wire/envelope.js';
 import { encodePduEnvelope } from '../../src/wire/envelope.js';
 import { createSerialStackTransport, ENVELOPE_OVERHEAD_BYTES, type SerialStackTransport, type SerialTransportOptions } from '../../bridge/transport/serial.js';
-import { TransportError } from '../../bridge/transport/zmq-dealer.js';
+import { TransportError } from '../../bridge/transport/types.js';
 import type { TransportCounters } from '../../bridge/transport/types.js';
 import { CollectingSink, sleep, waitFor } from '../fixtures/transport-helpers.js';
 import { NoisyRelay, PtyPair, ptyDir } from '../fixtures/serial-pty.js';

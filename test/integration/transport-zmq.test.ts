@@ -11,7 +11,7 @@ import { decodeDaemonToApp, encodeAppToDaemon, type AppToDaemon, type DaemonToAp
 import { createZmqStackTransport } from '../../bridge/transport/zmq-stack.js';
 import { ZmqAppServer } from '../../bridge/transport/zmq-app-server.js';
 import { createZmqAppClient } from '../../bridge/transport/zmq-app-client.js';
-import { TransportError } from '../../bridge/transport/zmq-dealer.js';
+import { TransportError } from '../../bridge/transport/types.js';
 import type { FrameTransport, TransportCounters } from '../../bridge/transport/types.js';
 import { CollectingSink, freeTcpPort, sleep, tempDir, waitFor } from '../fixtures/transport-helpers.js';
 

@@ -9,7 +9,7 @@ import dgram from 'node:dgram';
 import { randomInt } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createUdpStackTransport, type UdpStackTransport, type UdpTransportOptions } from '../../bridge/transport/udp.js';
-import { TransportError } from '../../bridge/transport/zmq-dealer.js';
+import { TransportError } from '../../bridge/transport/types.js';
 import { encodePduEnvelope, type OutgoingPdu, type PduEnvelope } from '../../src/wire/envelope.js';
 import { CollectingSink, sleep, waitFor } from '../fixtures/transport-helpers.js';
 import { GroupcastUe } from '../fixtures/serial-udp-ue.js';
