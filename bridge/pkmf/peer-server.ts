@@ -18,7 +18,7 @@ import { X509Certificate } from 'node:crypto';
 import http2 from 'node:http2';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
-import { ErrorCode } from '../../src/pkmf/errors.js';
+import { ErrorCode, errorName } from '../../src/pkmf/errors.js';
 import { plmnFromSubjectAltName } from '../../src/pkmf/identity.js';
 import { buildProblem, KEY_REQUEST_PATH, MAX_JSON_BODY_BYTES } from '../../src/pkmf/json.js';
 import type { PkmfConfig } from './config.js';
@@ -30,13 +30,15 @@ import type { PkmfService } from './service.js';
 export interface PeerServerStats extends HandshakeGuardStats {
   /** Sessions of configured peers (certificate checked) so far. */
   sessions: number;
+  /** ... of them open now. */
+  activeSessions: number;
   /** Sessions closed at once: the certificate names no configured peer PLMN, or its CA did not issue it. */
   rejectedSessions: number;
   requests: number;
 }
 
 export function createPeerServer(config: PkmfConfig, service: PkmfService, log: Logger): { server: http2.Http2SecureServer; stats: PeerServerStats } {
-  const stats: PeerServerStats = { sessions: 0, rejectedSessions: 0, requests: 0, ...newHandshakeGuardStats() };
+  const stats: PeerServerStats = { sessions: 0, activeSessions: 0, rejectedSessions: 0, requests: 0, ...newHandshakeGuardStats() };
   const peerCas = new Map(config.peers.map((p) => [p.plmn, p.caPem.map((pem) => new X509Certificate(pem))]));
   const sessionPeer = new WeakMap<http2.ServerHttp2Session, string>();
 
@@ -73,14 +75,19 @@ export function createPeerServer(config: PkmfConfig, service: PkmfService, log: 
       return;
     }
     stats.sessions++;
+    stats.activeSessions++;
+    session.once('close', () => stats.activeSessions--);
     sessionPeer.set(session, plmn);
     session.on('error', (err) => log.debug({ err: err.message, peer: plmn }, 'peer session error'));
   });
 
   server.on('stream', (stream, headers) => {
+    const started = performance.now();
     const plmn = sessionPeer.get(stream.session as http2.ServerHttp2Session);
     stream.on('error', (err) => log.debug({ err: err.message }, 'peer stream error'));
-    const reply = (status: number, body: object): void => {
+    /** Every request of an accepted peer gets one reply, counted by `result` (request-stats.ts). */
+    const reply = (status: number, body: object, result: string): void => {
+      service.requests.answered('peer', result, (performance.now() - started) / 1000, plmn);
       if (stream.destroyed || stream.closed) return;
       stream.respond({
         ':status': status,
@@ -88,7 +95,8 @@ export function createPeerServer(config: PkmfConfig, service: PkmfService, log: 
       });
       stream.end(JSON.stringify(body));
     };
-    const problem = (status: number, detail: string): void => reply(status, { ...buildProblem(ErrorCode.MALFORMED_REQUEST, detail), status });
+    const problem = (status: number, detail: string): void =>
+      reply(status, { ...buildProblem(ErrorCode.MALFORMED_REQUEST, detail), status }, errorName(ErrorCode.MALFORMED_REQUEST));
     if (!plmn) {
       stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
       return;
@@ -115,10 +123,10 @@ export function createPeerServer(config: PkmfConfig, service: PkmfService, log: 
         return problem(400, 'body is not JSON');
       }
       service.handlePeerRequest(plmn, body).then(
-        (answer) => reply(answer.status, answer.body),
+        (answer) => reply(answer.status, answer.body, answer.result),
         (e: unknown) => {
           log.error({ err: e, peer: plmn }, 'peer Key Request failed');
-          reply(500, buildProblem(ErrorCode.INTERNAL_ERROR, 'internal error'));
+          reply(500, buildProblem(ErrorCode.INTERNAL_ERROR, 'internal error'), errorName(ErrorCode.INTERNAL_ERROR));
         },
       );
     });

@@ -1,15 +1,23 @@
 /**
  * Starting and stopping a PKMF: the store, the service, the UE-facing TLS server, the inter-PKMF
- * HTTP/2 server and the PGK maintenance timer. `sl-bridge pkmf --config FILE` calls
- * {@link runPkmfFromFile}; tests and the demo may call {@link startPkmf} with a parsed config.
+ * HTTP/2 server, the PGK maintenance timer and, if asked, the Prometheus endpoint (metrics.ts).
+ * `sl-bridge pkmf --config FILE [--metrics HOST:PORT]` calls {@link runPkmfFromFile}; tests and
+ * the demo may call {@link startPkmf} with a parsed config.
+ *
+ * The log goes to stdout (bridge/logging.ts): JSON lines, pretty on a terminal. Scripts and tests
+ * wait for the JSON line `"msg":"PKMF listening"`, which carries the bound addresses (and the
+ * metrics URL).
  */
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Server as NetServer } from 'node:net';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import type { RandomBytes } from '../../src/pkmf/lifecycle.js';
+import { createLogger } from '../logging.js';
+import { MetricsHttpServer } from '../metrics/http-endpoint.js';
 import type { PkmfConfig } from './config.js';
 import { loadPkmfConfig } from './config.js';
+import { PkmfMetrics } from './metrics.js';
 import type { PeerServerStats } from './peer-server.js';
 import { createPeerServer } from './peer-server.js';
 import { PkmfService } from './service.js';
@@ -22,10 +30,15 @@ export interface StartPkmfOptions {
   now?: () => number;
   /** Default: crypto.randomBytes (PGKs, GMIs, first PGK IDs). */
   random?: RandomBytes;
-  /** Default: pino on stdout at the config's logLevel. */
+  /** Default: {@link pkmfLogger} at the config's logLevel. */
   logger?: Logger;
   /** Period of the PGK pre-creation tick; default min(1 min, smallest overlap / 4). */
   maintenanceIntervalMs?: number;
+  /**
+   * `HOST:PORT` (`[::1]:PORT`; port 0 picks a free one) to serve Prometheus metrics on, at
+   * `/metrics`; none: no endpoint. A malformed value throws a RangeError before anything starts.
+   */
+  metrics?: string;
 }
 
 export interface RunningPkmf {
@@ -35,14 +48,17 @@ export interface RunningPkmf {
   service: PkmfService;
   store: PkmfStore;
   stats: { ue: UeServerStats; peer: PeerServerStats | undefined };
+  /** `http://HOST:PORT/metrics` when started with `metrics`. */
+  metricsUrl: string | undefined;
   close(): Promise<void>;
 }
 
 /** Key material never reaches the log, whatever a log call passes. */
 export const LOG_REDACT_PATHS = ['pgk', '*.pgk', 'pgks[*].pgk', '*.pgks[*].pgk', 'key', '*.key', 'keyPem', '*.keyPem'];
 
+/** The PKMF's log: stdout, JSON lines (pretty on a terminal), key fields redacted. */
 export function pkmfLogger(level: string): Logger {
-  return pino({ level, base: { svc: 'pkmf' }, redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' } });
+  return createLogger({ level, base: { svc: 'pkmf' }, redactPaths: LOG_REDACT_PATHS, destination: 1 });
 }
 
 function listen(server: NetServer, host: string, port: number): Promise<{ host: string; port: number }> {
@@ -65,6 +81,12 @@ export async function startPkmf(config: PkmfConfig, opts: StartPkmfOptions = {})
   const now = opts.now ?? Date.now;
   const random: RandomBytes = opts.random ?? ((n) => randomBytes(n));
   const log = opts.logger ?? pkmfLogger(config.logLevel);
+  // Made first: a malformed address is refused before the database is opened.
+  let metrics: PkmfMetrics | undefined;
+  const http =
+    opts.metrics === undefined
+      ? undefined
+      : new MetricsHttpServer(opts.metrics, { '/metrics': async () => ({ contentType: metrics!.contentType, body: await metrics!.metrics() }) }, log);
   const store = PkmfStore.open(config.database);
   const sockets = new Set<import('node:net').Socket>();
   let ue: ReturnType<typeof createUeServer> | undefined;
@@ -113,8 +135,17 @@ export async function startPkmf(config: PkmfConfig, opts: StartPkmfOptions = {})
     if (!config.peerListen && config.peers.some((p) => p.roaming || config.groups.some((g) => g.operators.includes(p.plmn)))) {
       log.warn('peers have roaming or operator agreements with this PKMF but no peerListen is configured: they cannot reach it');
     }
+    const stats = { ue: ue.stats, peer: peer?.stats };
+    let metricsUrl: string | undefined;
+    if (http !== undefined) {
+      // Before the "listening" line, so that a PKMF said to be ready can be scraped.
+      metrics = new PkmfMetrics({ plmn: config.plmn, service, stats });
+      await http.start();
+      metricsUrl = `${http.origin!}/metrics`;
+      log.info({ url: metricsUrl }, 'metrics: serving Prometheus metrics');
+    }
     log.info(
-      { plmn: config.plmn, ue: ueAddress, peer: peerAddress, groups: config.groups.length, peers: config.peers.length, database: config.database },
+      { plmn: config.plmn, ue: ueAddress, peer: peerAddress, metrics: metricsUrl, groups: config.groups.length, peers: config.peers.length, database: config.database },
       'PKMF listening',
     );
     const svc = service;
@@ -127,10 +158,12 @@ export async function startPkmf(config: PkmfConfig, opts: StartPkmfOptions = {})
       peerAddress,
       service: svc,
       store,
-      stats: { ue: ueServer.stats, peer: peerServer?.stats },
+      stats,
+      metricsUrl,
       close() {
         closed ??= (async () => {
           clearInterval(tick);
+          await http?.stop();
           const done = Promise.all([closeServer(ueServer.server), peerServer ? closeServer(peerServer.server) : undefined]);
           for (const s of sockets) s.destroy();
           await done;
@@ -144,23 +177,54 @@ export async function startPkmf(config: PkmfConfig, opts: StartPkmfOptions = {})
     service?.close();
     ue?.server.close();
     peer?.server.close();
+    await http?.stop();
     store.close();
     throw e;
   }
 }
 
-/** `sl-bridge pkmf --config FILE`: runs until SIGINT or SIGTERM. */
-export async function runPkmfFromFile(file: string, opts: { logLevel?: string } = {}): Promise<void> {
+/** What the `PKMF stopped` line says: uptime and the figures of the metrics, summed. */
+export function shutdownSummary(running: RunningPkmf, uptimeMs: number): Record<string, unknown> {
+  const { requests } = running.service;
+  const sum = (values: Iterable<number>): number => [...values].reduce((a, b) => a + b, 0);
+  const results: Record<string, number> = {};
+  for (const port of ['ue', 'peer'] as const) for (const [result, n] of requests.ports[port].results) results[result] = (results[result] ?? 0) + n;
+  const forwards = (direction: 'out' | 'in'): number => sum([...requests.forwards[direction].values()].map((m) => sum(m.values())));
+  const { ue, peer } = running.stats;
+  return {
+    uptimeSec: Math.round(uptimeMs / 1000),
+    requests: { ue: requests.total('ue'), peer: requests.total('peer') },
+    results,
+    keysIssued: sum(requests.keysIssued.values()),
+    forwards: { out: forwards('out'), in: forwards('in') },
+    handshakesRefused: { ue: sum(Object.values(ue.handshakesRefused)), ...(peer === undefined ? {} : { peer: sum(Object.values(peer.handshakesRefused)) }) },
+  };
+}
+
+/**
+ * `sl-bridge pkmf --config FILE [--metrics HOST:PORT]`: runs until SIGINT or SIGTERM, then logs
+ * `PKMF stopping` (with the signal) and, once closed, `PKMF stopped` with {@link shutdownSummary}.
+ */
+export async function runPkmfFromFile(file: string, opts: { logLevel?: string; metrics?: string } = {}): Promise<void> {
   const config = loadPkmfConfig(file);
   if (opts.logLevel) config.logLevel = opts.logLevel;
-  const running = await startPkmf(config);
-  await new Promise<void>((resolvePromise) => {
-    const stop = (): void => {
+  const log = pkmfLogger(config.logLevel);
+  const running = await startPkmf(config, { logger: log, ...(opts.metrics === undefined ? {} : { metrics: opts.metrics }) });
+  const startedAt = performance.now();
+  const signal = await new Promise<NodeJS.Signals>((resolvePromise) => {
+    const stop = (sig: NodeJS.Signals): void => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
-      running.close().then(resolvePromise, resolvePromise);
+      resolvePromise(sig);
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+  log.info({ signal }, 'PKMF stopping');
+  try {
+    await running.close();
+  } catch (e) {
+    log.error({ err: e }, 'PKMF: closing failed');
+  }
+  log.info(shutdownSummary(running, performance.now() - startedAt), 'PKMF stopped');
 }

@@ -17,6 +17,7 @@ import { KeyedRateLimiter } from '../../src/pkmf/rate-limit.js';
 import type { ValidGroupRequest, ValidKeyRequest } from '../../src/pkmf/validate.js';
 import type { PkmfConfig } from './config.js';
 import { PeerClient, PeerUnreachableError } from './peer-client.js';
+import { RequestStats, requestResult } from './request-stats.js';
 import type { IssuanceLogEntry, PkmfStore } from './store.js';
 import { ThrottledWarn } from './throttled-log.js';
 
@@ -40,6 +41,8 @@ export interface ServiceStats {
 export interface PeerAnswer {
   status: number;
   body: object;
+  /** What the request got, as counted in {@link RequestStats} (`OK`, an error name, `MIXED`). */
+  result: string;
 }
 
 export function routingTableOf(config: PkmfConfig): RoutingTable {
@@ -66,6 +69,8 @@ export function routingTableOf(config: PkmfConfig): RoutingTable {
 export class PkmfService {
   readonly table: RoutingTable;
   readonly stats: ServiceStats = { ueRequests: 0, peerRequests: 0, forwarded: 0, peerUnreachable: 0, rateLimited: 0, issuanceLogPruned: 0, results: {} };
+  /** Answers per port and result, their handling time, keys issued, forwards (counted by the servers and here). */
+  readonly requests = new RequestStats();
   private readonly peerClients = new Map<string, PeerClient>();
   /** Key Requests per UE (SUPI): a token bucket each. */
   private readonly ueLimiter: KeyedRateLimiter;
@@ -143,17 +148,17 @@ export class PkmfService {
     const parsed = parsePeerKeyRequest(body);
     if (!parsed.ok) {
       this.count(errorName(ErrorCode.MALFORMED_REQUEST));
-      return { status: 400, body: buildProblem(ErrorCode.MALFORMED_REQUEST, parsed.reason) };
+      return { status: 400, body: buildProblem(ErrorCode.MALFORMED_REQUEST, parsed.reason), result: errorName(ErrorCode.MALFORMED_REQUEST) };
     }
     const req = parsed.value;
     const plan = planRequest(this.table, req.supi, { kind: 'peer', plmn: peerPlmn }, req.groups.map((g) => g.groupId));
     if (plan.kind === 'reject') {
       this.logResults(req.transactionId, req.supi, peerPlmn, req.groups.map((g) => ({ groupId: g.groupId, ok: false, error: plan.code })));
       const problem = buildProblem(plan.code, plan.reason);
-      return { status: problem.status, body: problem };
+      return { status: problem.status, body: problem, result: errorName(plan.code) };
     }
     const groups = await this.serve(req.supi, req.transactionId, req.groups, { kind: 'peer', plmn: peerPlmn }, req.servingPlmn);
-    return { status: 200, body: buildPeerKeyResponse({ transactionId: req.transactionId, groups }) };
+    return { status: 200, body: buildPeerKeyResponse({ transactionId: req.transactionId, groups }), result: requestResult(ErrorCode.NONE, groups) };
   }
 
   private async serve(
@@ -197,6 +202,7 @@ export class PkmfService {
     if (verdict !== ErrorCode.NONE) return { groupId: g.groupId, ok: false, error: verdict };
     try {
       const issued = this.store.issue(g.groupId, supi, group.pgk, this.clock.now(), this.clock.random, g.heldGmi);
+      this.requests.issued(g.groupId);
       if (issued.created) {
         const retired = issued.retiredGmi === undefined ? {} : { retiredGmi: hex24(issued.retiredGmi), heldGmi: g.heldGmi === undefined ? null : hex24(g.heldGmi) };
         this.log.info({ group: hex24(g.groupId), supi, gmi: hex24(issued.gmi), pgkIds: issued.pgks.map((p) => p.pgkId), ...retired }, 'issued new key material');
@@ -223,26 +229,31 @@ export class PkmfService {
 
   /** Asks the peer of `plmn`; every group gets `unreachable` when it cannot be asked. */
   private async forward(plmn: string, req: PeerKeyRequest, unreachable: ErrorCode): Promise<GroupResult[]> {
-    const all = (code: ErrorCode): GroupResult[] => req.groups.map((g) => ({ groupId: g.groupId, ok: false, error: code }));
     const client = this.peerClients.get(plmn);
-    if (!client) return all(unreachable);
+    if (!client) return refuseAll(req, unreachable);
     this.stats.forwarded++;
+    const results = await this.askPeer(client, plmn, req, unreachable);
+    this.requests.forwarded(plmn, requestResult(ErrorCode.NONE, results));
+    return results;
+  }
+
+  private async askPeer(client: PeerClient, plmn: string, req: PeerKeyRequest, unreachable: ErrorCode): Promise<GroupResult[]> {
     try {
       const reply = await client.postKeyRequest(buildPeerKeyRequest(req));
       if (reply.status === 200) {
         const parsed = parsePeerKeyResponse(reply.body, req.groups.map((g) => g.groupId));
         if (parsed.ok && parsed.value.transactionId === req.transactionId) return parsed.value.groups;
         this.log.warn({ peer: plmn, reason: parsed.ok ? 'transaction ID mismatch' : parsed.reason }, 'peer PKMF answered with a malformed body');
-        return all(ErrorCode.INTERNAL_ERROR);
+        return refuseAll(req, ErrorCode.INTERNAL_ERROR);
       }
       const cause = problemCause(reply.body);
       this.log.warn({ peer: plmn, status: reply.status, cause: cause === undefined ? undefined : errorName(cause) }, 'peer PKMF refused the request');
-      return all(cause ?? ErrorCode.INTERNAL_ERROR);
+      return refuseAll(req, cause ?? ErrorCode.INTERNAL_ERROR);
     } catch (e) {
       if (!(e instanceof PeerUnreachableError)) throw e;
       this.stats.peerUnreachable++;
       this.log.warn({ peer: plmn, err: e.message }, 'peer PKMF unreachable');
-      return all(unreachable);
+      return refuseAll(req, unreachable);
     }
   }
 
@@ -265,4 +276,8 @@ export class PkmfService {
       this.log.error({ err: e }, 'writing the issuance log failed');
     }
   }
+}
+
+function refuseAll(req: PeerKeyRequest, code: ErrorCode): GroupResult[] {
+  return req.groups.map((g) => ({ groupId: g.groupId, ok: false, error: code }));
 }

@@ -40,6 +40,7 @@ import { validateKeyRequest } from '../../src/pkmf/validate.js';
 import type { PkmfConfig } from './config.js';
 import type { HandshakeGuardStats } from './handshake-guard.js';
 import { guardHandshakes, newHandshakeGuardStats } from './handshake-guard.js';
+import { requestResult } from './request-stats.js';
 import type { PkmfService } from './service.js';
 
 const MAX_PIPELINED = 16;
@@ -175,7 +176,7 @@ export function createUeServer(config: PkmfConfig, service: PkmfService, log: Lo
     }
     const { supi } = who;
 
-    const answer = async (req: KeyRequestMsg): Promise<KeyResponseMsg> => {
+    const respond = async (req: KeyRequestMsg): Promise<KeyResponseMsg> => {
       const valid = validateKeyRequest(req);
       if (!valid.ok) {
         stats.malformedRequests++;
@@ -188,6 +189,14 @@ export function createUeServer(config: PkmfConfig, service: PkmfService, log: Lo
         log.error({ err: e, supi }, 'Key Request failed');
         return service.requestError(req.transactionId, ErrorCode.INTERNAL_ERROR);
       }
+    };
+
+    /** Timed from the moment its turn in this connection's queue comes. */
+    const answer = async (req: KeyRequestMsg): Promise<KeyResponseMsg> => {
+      const started = performance.now();
+      const res = await respond(req);
+      service.requests.answered('ue', requestResult(res.error, res.groups), (performance.now() - started) / 1000);
+      return res;
     };
 
     socket.on('data', (chunk: Buffer) => {
