@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { checkedText, integerIn, secondsIn } from '../cli-flags.js';
+import { integerIn, secondsIn } from '../cli-flags.js';
 import { LOG_LEVELS } from '../config/log-levels.js';
 
 export function registerRun(program: Command): void {
@@ -11,15 +11,14 @@ export function registerRun(program: Command): void {
     .addOption(
       new Option('--security <on|off>', 'off: SDUs go raw in the envelope, no PDCP (for latency comparisons only; logged as insecure)').choices(['on', 'off']).default('on'),
     )
-    // The daemon still takes these as text (RunFlags): checked here, passed on unchanged.
-    .option('--status-interval <s>', 'print a JSON status line on stdout every s seconds (0: none)', checkedText(secondsIn(0, 86_400)))
+    .option('--status-interval <s>', 'print a JSON status line on stdout every s seconds (0: none)', secondsIn(0, 86_400))
     .addOption(new Option('--log-level <level>', "override the config's logLevel").choices(LOG_LEVELS))
     .option('--metrics <host:port>', 'serve Prometheus metrics (per-stage latency histograms, counters) on http://HOST:PORT/metrics')
-    .option('--metrics-log-interval <s>', 'log a per-stage latency summary every s seconds (0: never)', checkedText(secondsIn(0, 86_400)), '10')
+    .option('--metrics-log-interval <s>', 'log a per-stage latency summary every s seconds (0: never)', secondsIn(0, 86_400), 10)
     .option(
       '--metrics-sample <n>',
       'time the stages of one PDU in every n per direction (1: every PDU, ~12% of protect throughput; default 8: ~1%)',
-      checkedText(integerIn(1, 1_000_000)),
+      integerIn(1, 1_000_000),
     )
     .option('--pcap <file>', 'write every PDU sent and received to a pcap file (Wireshark: bridge/wireshark/)')
     .option('--keylog <file>', 'write the PGKs in use to a keylog file (0600) for `sl-bridge pdu decode`; holds key material')
@@ -28,8 +27,8 @@ export function registerRun(program: Command): void {
       '\nLogs (pino JSON, pretty on a terminal) go to stderr; status lines to stdout.\n' +
         'Stops cleanly on SIGINT / SIGTERM.\n\nExample:\n  sl-bridge medium &\n  sl-bridge run --config ue1.yaml --status-interval 5 --metrics 127.0.0.1:9464',
     )
-    .action(async (opts: Record<string, string | undefined>) => {
+    .action(async (opts: import('../daemon/run.js').RunFlags) => {
       const { runDaemon } = await import('../daemon/run.js');
-      await runDaemon(opts as unknown as import('../daemon/run.js').RunFlags);
+      await runDaemon(opts);
     });
 }

@@ -32,8 +32,10 @@ export function flattenDrops(
   const put = (k: string, v: number): void => {
     if (v !== 0 || withZeros) out[k] = v;
   };
-  for (const r of DAEMON_DROP_REASONS) put(r, own.dropped[r]);
-  for (const r of DROP_REASONS) put(r, rx ? rx[r] : 0);
+  // Both count `internal-error` (a bug caught on the data path): one key, the sum.
+  const both = new Set<string>(DAEMON_DROP_REASONS.filter((r) => (DROP_REASONS as readonly string[]).includes(r)));
+  for (const r of DAEMON_DROP_REASONS) put(r, own.dropped[r] + (both.has(r) && rx ? rx[r as DropReason] : 0));
+  for (const r of DROP_REASONS) if (!both.has(r)) put(r, rx ? rx[r] : 0);
   for (const r of SEND_DROP_REASONS) put(`tx-transport-${r}`, stack.dropped[r]);
   for (const r of SEND_DROP_REASONS) put(`app-${r}`, app.dropped[r]);
   put('malformed-envelope', stack.malformed);

@@ -141,6 +141,8 @@ export class BridgeDaemon {
   private readonly apps: AppServer;
   private readonly warnedMalformed = new Set<string>();
   private readonly startedAtMs = Date.now();
+  /** Senders with their own Prometheus series (at most MAX_SENDER_LABELS). */
+  private readonly labelledSenders = new Set<string>();
   private readonly startCpu = process.cpuUsage();
   private lastCpu = { at: performance.now(), usage: process.cpuUsage() };
   private readonly timers: NodeJS.Timeout[] = [];
@@ -338,6 +340,47 @@ export class BridgeDaemon {
     for (const [reason, value] of Object.entries(flat)) {
       out.push({ name: 'slbridge_dropped_total', help: 'packets dropped, by reason', labels: { reason }, value });
     }
+    const figures = this.core.figures();
+    out.push(
+      { name: 'slbridge_stack_link_up', help: 'The stack-side link is up (1) or down (0)', value: this.stack.linkUp ? 1 : 0 },
+      { name: 'slbridge_keys_ready', help: 'Every carried group has keys (1) or not (0)', value: figures.keysReady ? 1 : 0 },
+    );
+    const nowMs = this.now();
+    for (const g of figures.groups) {
+      if (g.pgkExpiresAtMs === null) continue;
+      out.push({ name: 'slbridge_pgk_expiry_seconds', help: "Seconds until the group's newest PGK expires (keys must be refreshed before)", labels: { group: g.groupId }, value: (g.pgkExpiresAtMs - nowMs) / 1000 });
+    }
+    for (const s of senderSeries(figures.rxBySender, this.labelledSenders)) {
+      const labels = { sender: s.sender };
+      out.push(
+        { name: 'slbridge_sender_envelopes_total', help: `Envelopes per L2 source (the first ${MAX_SENDER_LABELS} senders seen, the rest under sender="other")`, labels, value: s.envelopes },
+        { name: 'slbridge_sender_delivered_total', help: 'SDUs delivered to the application per L2 source', labels, value: s.delivered },
+        { name: 'slbridge_sender_lost_total', help: "Envelopes missing in a sender's sequence numbers (lost before this daemon)", labels, value: s.lost },
+      );
+    }
     return out;
   }
+}
+
+/** Per-sender series in Prometheus: bounded, however many L2 sources (forged ones included) appear. */
+export const MAX_SENDER_LABELS = 64;
+
+export function senderSeries(
+  bySender: Record<string, { envelopes: number; delivered: number; lost: number }>,
+  labelled: Set<string>,
+): { sender: string; envelopes: number; delivered: number; lost: number }[] {
+  const out: { sender: string; envelopes: number; delivered: number; lost: number }[] = [];
+  const other = { sender: 'other', envelopes: 0, delivered: 0, lost: 0 };
+  // A sender that got a series keeps it for the daemon's life (a counter must not move to "other").
+  for (const [sender, f] of Object.entries(bySender)) {
+    if (!labelled.has(sender) && labelled.size < MAX_SENDER_LABELS) labelled.add(sender);
+    if (labelled.has(sender)) out.push({ sender, envelopes: f.envelopes, delivered: f.delivered, lost: f.lost });
+    else {
+      other.envelopes += f.envelopes;
+      other.delivered += f.delivered;
+      other.lost += f.lost;
+    }
+  }
+  if (other.envelopes > 0) out.push(other);
+  return out;
 }

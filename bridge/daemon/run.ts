@@ -13,31 +13,27 @@ import type { HwProfile } from '../profiles/types.js';
 import { PtkStateError } from '../state/ptk-high-water-file.js';
 import { prepareStateDir, StateDirError, type StateDirCheck } from '../state/state-dir.js';
 import { TransportError } from '../transport/types.js';
-import { loadDaemonConfig, LOG_LEVELS, type DaemonConfig } from './config.js';
+import type { LogLevel } from '../config/log-levels.js';
+import { MetricsListenError } from '../metrics/http-endpoint.js';
+import { loadDaemonConfig, type DaemonConfig } from './config.js';
 import type { BridgeDaemon, DaemonStatus, SecurityMode } from './daemon.js';
 import { ConfigurationError, createDaemon } from './factory.js';
-import { daemonLogger } from './logger.js';
+import { createLogger } from '../logging.js';
 import { openCaptureTaps } from './taps.js';
 import { createDaemonMetrics, type DaemonMetrics } from '../metrics/daemon-metrics.js';
 
+/** The flags as commander parsed and checked them (bridge/commands/run.ts). */
 export interface RunFlags {
   profile: string;
   config?: string;
-  security: string;
-  statusInterval?: string;
-  logLevel?: string;
+  security: SecurityMode;
+  statusInterval?: number;
+  logLevel?: LogLevel;
   pcap?: string;
   keylog?: string;
   metrics?: string;
-  metricsLogInterval?: string;
-  metricsSample?: string;
-}
-
-function seconds(flag: string, v: string | undefined, def: number): number {
-  if (v === undefined) return def;
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || n < 0 || n > 86_400) throw new CliError(`${flag}: expected seconds from 0 to 86400, got "${v}"`, 2);
-  return n;
+  metricsLogInterval: number;
+  metricsSample?: number;
 }
 
 function load<T>(what: () => T): T {
@@ -76,21 +72,15 @@ function checkStateDirs(config: DaemonConfig): { dir: string; warning: NonNullab
 
 export async function runDaemon(flags: RunFlags): Promise<void> {
   if (!flags.config) throw new CliError('run: --config <UE.yaml> is required (see `sl-bridge run --help`)', 2);
-  if (flags.security !== 'on' && flags.security !== 'off') throw new CliError(`--security: expected on or off, got "${flags.security}"`, 2);
-  const security = flags.security as SecurityMode;
-  if (flags.logLevel !== undefined && !(LOG_LEVELS as readonly string[]).includes(flags.logLevel)) {
-    throw new CliError(`--log-level: expected one of ${LOG_LEVELS.join(', ')}, got "${flags.logLevel}"`, 2);
-  }
-  const statusIntervalS = seconds('--status-interval', flags.statusInterval, 0);
-  const metricsLogIntervalS = seconds('--metrics-log-interval', flags.metricsLogInterval, 10);
-  const sampleEvery = flags.metricsSample === undefined ? undefined : Number(flags.metricsSample);
-  if (sampleEvery !== undefined && !(Number.isInteger(sampleEvery) && sampleEvery >= 1 && sampleEvery <= 1_000_000)) {
-    throw new CliError(`--metrics-sample: expected an integer from 1 to 1000000, got "${flags.metricsSample}"`, 2);
-  }
+  const { security } = flags;
+  const statusIntervalS = flags.statusInterval ?? 0;
+  const metricsLogIntervalS = flags.metricsLogInterval;
+  const sampleEvery = flags.metricsSample;
   const config: DaemonConfig = load(() => loadDaemonConfig(flags.config!));
   const profile: HwProfile = load(() => loadHwProfile(flags.profile));
   const stateDirWarnings = checkStateDirs(config);
-  const logger = daemonLogger({ level: flags.logLevel ?? config.logLevel, name: config.name });
+  // stderr: stdout carries the status lines.
+  const logger = createLogger({ level: flags.logLevel ?? config.logLevel, base: { ue: config.name } });
   for (const { dir, warning } of stateDirWarnings) logger.warn({ svc: 'daemon', dir, mode: warning.mode, uid: warning.uid }, warning.message);
 
   const taps = await openCaptureTaps({ pcap: flags.pcap, keylog: flags.keylog }).catch((e: unknown) => {
@@ -127,7 +117,7 @@ export async function runDaemon(flags: RunFlags): Promise<void> {
     if (e instanceof ConfigurationError || e instanceof CliError) throw new CliError(e.message, 2);
     if (e instanceof PtkStateError) throw new CliError(`PTK state: ${e.message}`, 1);
     if (e instanceof TransportError) throw new CliError(`transport: ${e.message}`, 1);
-    if ((e as Error).message.startsWith('metrics:')) throw new CliError((e as Error).message, 1);
+    if (e instanceof MetricsListenError) throw new CliError(e.message, 1);
     throw e;
   }
   const running = daemon;

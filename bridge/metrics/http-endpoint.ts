@@ -1,13 +1,24 @@
 /**
  * A small read-only HTTP server (node:http, GET and HEAD) that answers a fixed set of paths, each
  * with a document built at request time: the daemon's `/metrics` and `/profile.json`.
- * Errors of its own start with `metrics:`, which `sl-bridge run` relies on to report them.
+ * A failure to listen is a {@link MetricsListenError} (its message starts with `metrics:`).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 
 /** Builds the answer to one path at request time. */
 export type Document = () => { contentType: string; body: string } | Promise<{ contentType: string; body: string }>;
+
+/** The endpoint could not listen (address in use, not permitted, ...): an error of the set-up, not a bug. */
+export class MetricsListenError extends Error {
+  constructor(
+    message: string,
+    readonly code: string | undefined,
+  ) {
+    super(message);
+    this.name = 'MetricsListenError';
+  }
+}
 
 /** Parses `HOST:PORT` / `[V6]:PORT`; throws a RangeError naming what was expected. */
 export function parseListen(listen: string): { host: string; port: number } {
@@ -52,7 +63,7 @@ export class MetricsHttpServer {
     const { host, port } = this.address;
     await new Promise<void>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException): void => {
-        reject(Object.assign(new Error(`metrics: cannot listen on ${this.listen}: ${err.code ?? err.message}`), { code: err.code }));
+        reject(new MetricsListenError(`metrics: cannot listen on ${this.listen}: ${err.code ?? err.message}`, err.code));
       };
       server.once('error', onError);
       server.listen(port, host, () => {

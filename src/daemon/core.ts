@@ -113,6 +113,8 @@ export interface GroupFigures {
   /** The PGK / PTK the sender uses now (after the first SDU). */
   txPgkId: number | null;
   txPtkId: number | null;
+  /** When the newest PGK held expires (ms since the epoch): keys must be refreshed before. */
+  pgkExpiresAtMs: number | null;
 }
 
 /** The status figures the core computes from its state (no key bytes). */
@@ -394,6 +396,7 @@ export class DaemonCore<Peer> {
           pgkIds: g ? g.pgksNewestFirst.map((p) => p.pgkId) : [],
           txPgkId: cur?.pgkId ?? null,
           txPtkId: cur?.ptkId ?? null,
+          pgkExpiresAtMs: g?.pgksNewestFirst[0]?.expiresAtMs ?? null,
         };
       }),
       rxBySender,

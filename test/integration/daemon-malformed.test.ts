@@ -12,6 +12,7 @@ import { Dealer, Router } from 'zeromq';
 import { join } from 'node:path';
 import { decodePduEnvelope, encodePduEnvelope, type PduEnvelope } from '../../src/wire/envelope.js';
 import { encodeAppToDaemon } from '../../src/wire/app.js';
+import { hex24 } from '../../src/pkmf/identity.js';
 import { DaemonProcess, DaemonTestbed, GROUP, TestApp, waitUntil } from '../fixtures/daemon-testbed.js';
 import { tmpDir } from '../fixtures/pkmf-testbed.js';
 
@@ -151,5 +152,18 @@ describe('malformed input to a running daemon', () => {
     expect(sample('tx-no-keys')).toBe(0);
     expect(text).toMatch(/^slbridge_delivered_total\{[^}]*\} 51$/m);
     expect(text).toMatch(/slbridge_stage_seconds_count\{[^}]*direction="rx"[^}]*stage="handoff"[^}]*\} [1-9]/);
+    // Health gauges, per-sender series, build info and the event loop (issue 15).
+    const value = (re: RegExp): number => Number(re.exec(text)?.[1]);
+    expect(value(/^slbridge_stack_link_up\{[^}]*\} (\d+)$/m)).toBe(1);
+    expect(value(/^slbridge_keys_ready\{[^}]*\} (\d+)$/m)).toBe(1);
+    const expiry = value(/^slbridge_pgk_expiry_seconds\{[^}]*group="[0-9a-f]{6}"[^}]*\} ([\d.e+-]+)$/m);
+    expect(expiry).toBeGreaterThan(0);
+    expect(expiry).toBeLessThanOrEqual(86_400 * 2);
+    const sender = hex24(gmiA);
+    expect(value(new RegExp(`^slbridge_sender_delivered_total\\{[^}]*sender="${sender}"[^}]*\\} (\\d+)$`, 'm'))).toBe(51);
+    expect(value(new RegExp(`^slbridge_sender_envelopes_total\\{[^}]*sender="${sender}"[^}]*\\} (\\d+)$`, 'm'))).toBeGreaterThanOrEqual(51);
+    expect(text).toMatch(/^slbridge_sender_lost_total\{/m);
+    expect(text).toMatch(/^slbridge_build_info\{[^}]*version="[^"]+"[^}]*\} 1$/m);
+    expect(text).toMatch(/^nodejs_eventloop_lag_seconds\{/m);
   });
 });
