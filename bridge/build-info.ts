@@ -32,15 +32,19 @@ function git(root: string, args: string[]): string | null {
   }
 }
 
+/** The package version alone (no git call). */
+export function buildInfoVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return '0.0.0'; // an installation without its package.json
+  }
+}
+
 export function buildInfo(): BuildInfo {
   if (cached) return cached;
   const root = packageRoot();
-  let version = '0.0.0';
-  try {
-    version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
-  } catch {
-    /* an installation without its package.json: reported as 0.0.0 */
-  }
+  const version = buildInfoVersion();
   let commit: string | null = null;
   let describe: string | null = null;
   if (existsSync(join(root, '.git'))) {

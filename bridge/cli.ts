@@ -3,6 +3,7 @@
  * commander imported there; its implementation is imported lazily in its action, so `--help` and
  * every command start without loading ZeroMQ, SQLite or TLS code they do not use.
  */
+import { buildInfoVersion, versionLine } from './build-info.js';
 import { Command, CommanderError } from 'commander';
 import { CliError } from './cli-error.js';
 import { registerCommands } from './commands/index.js';
@@ -28,7 +29,8 @@ export function buildProgram(): Command {
         'PKMF key provisioning, PGK -> PTK -> PEK/PIK, 128-NEA/NIA protected PDCP PDUs\n' +
         'over ZeroMQ, UDP or serial links.',
     )
-    .version(process.env.npm_package_version ?? '0.1.0')
+    // The commit costs a git call: only looked up when the version is asked for.
+    .version(process.argv.some((a) => a === '-V' || a === '--version') ? versionLine() : buildInfoVersion())
     .showHelpAfterError('(add --help for usage)')
     .exitOverride();
   registerCommands(program);

@@ -16,6 +16,15 @@ describe('sl-bridge CLI', () => {
     }
   });
 
+  it('--version names the package version and the commit it runs', () => {
+    const root = new URL('../..', import.meta.url).pathname;
+    const head = execFileSync('git', ['-C', root, 'rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
+    const version = (JSON.parse(execFileSync(process.execPath, ['-p', 'JSON.stringify(require("./package.json"))'], { cwd: root, encoding: 'utf8' })) as { version: string }).version;
+    // From another directory: the commit comes from the installation, not the working directory.
+    const out = execFileSync(process.execPath, [BIN, '--version'], { cwd: tmpdir(), encoding: 'utf8' }).trim();
+    expect(out).toMatch(new RegExp(`^${version.replace(/\./g, '\\.')} \\(commit ${head.slice(0, 12)}(-dirty)?\\)$`));
+  });
+
   it('rejects an unknown command with a non-zero status', () => {
     let status = 0;
     try {
