@@ -39,16 +39,25 @@ export const integerIn = (min: number, max: number): FlagParser<number> => bound
 /** A duration in seconds from `min` to `max`. */
 export const secondsIn = (min: number, max: number): FlagParser<number> => bounded({ min, max, noun: 'seconds' });
 
-/** A number above 0 (an integer if asked). */
-export function positive(opts: { integer?: boolean } = {}): FlagParser<number> {
+/** A number above 0 (an integer if asked), up to `max` if given. */
+export function positive(opts: { integer?: boolean; max?: number } = {}): FlagParser<number> {
+  const { integer = false, max = Infinity } = opts;
   return (value) => {
     const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n) || n <= 0 || (opts.integer && !Number.isInteger(n))) {
-      throw new InvalidArgumentError(`expected a positive ${opts.integer ? 'integer' : 'number'}`);
+    if (value.trim() === '' || !Number.isFinite(n) || n <= 0 || n > max || (integer && !Number.isInteger(n))) {
+      throw new InvalidArgumentError(`expected a positive ${integer ? 'integer' : 'number'}${max < Infinity ? ` up to ${max}` : ''}`);
     }
     return n;
   };
 }
+
+/** A 24-bit Group ID, decimal (`3329`) or 0x-hex (`0x000d01`). */
+export const groupId: FlagParser<number> = (value) => {
+  const v = value.trim();
+  const n = /^0x[0-9a-f]{1,6}$/i.test(v) ? Number.parseInt(v.slice(2), 16) : /^\d{1,8}$/.test(v) ? Number(v) : NaN;
+  if (!(n <= 0xffffff)) throw new InvalidArgumentError('expected a 24-bit Group ID (decimal or 0x-hex)');
+  return n;
+};
 
 /** A probability: `0.1` or `10%`. */
 export const probability: FlagParser<number> = (value) => {
@@ -81,7 +90,9 @@ export function commaList<T>(item: FlagParser<T>): FlagParser<T[]> {
 /** One of `choices`, for items of {@link commaList} (a single value takes `Option.choices`). */
 export function choice<const T extends string>(choices: readonly T[]): FlagParser<T> {
   return (value) => {
-    if (!(choices as readonly string[]).includes(value)) throw new InvalidArgumentError(`expected ${choices.join(' or ')}`);
+    if (!(choices as readonly string[]).includes(value)) {
+      throw new InvalidArgumentError(`expected ${choices.length <= 2 ? choices.join(' or ') : `one of ${choices.join(', ')}`}`);
+    }
     return value as T;
   };
 }

@@ -21,27 +21,10 @@ import { createCipheriv, randomBytes } from 'node:crypto';
 import { cmac as nobleCmac, ctr as nobleCtr } from '@noble/ciphers/aes.js';
 import type { KdfBackend } from '../../src/crypto/index.js';
 import type { BenchCase } from './cases.js';
+import { KDF_NODE_ALG } from './crypto-rows.js';
 import { consume } from './harness.js';
 
-/** Algorithm rows of `bench crypto`, in table order; the first 8 are the default set. */
-export const CRYPTO_ALGS = [
-  'nea1',
-  'nia1',
-  'nea2',
-  'nia2',
-  'nea3',
-  'nia3',
-  'baseline-nea2',
-  'baseline-nia2',
-] as const;
-/** Extra rows for comparing AES backends: `--algs nea2,nea2@ts,nea2@noble,...`. */
-export const AES_BACKEND_ALGS = ['nea2@node', 'nia2@node', 'nea2@ts', 'nia2@ts', 'nea2@noble', 'nia2@noble'] as const;
-/** The derivation on node:crypto; selecting it also adds the `@node-kdf` first-PDU rows. */
-export const KDF_NODE_ALG = 'kdf@node';
-/** Key derivation rows: `--algs kdf` (its baseline `kdf@node` comes with it). */
-export const KDF_ALGS = ['kdf', KDF_NODE_ALG] as const;
-export const ALL_CRYPTO_ALGS: readonly string[] = [...CRYPTO_ALGS, ...AES_BACKEND_ALGS, ...KDF_ALGS];
-export const DEFAULT_SIZES: readonly number[] = [16, 64, 128, 512, 1500];
+export { ALL_CRYPTO_ALGS, AES_BACKEND_ALGS, CRYPTO_ALGS, KDF_ALGS, KDF_NODE_ALG } from './crypto-rows.js';
 
 /** The baseline measured alongside an algorithm, for the ratio rows. */
 export const BASELINE_OF: Readonly<Record<string, string>> = {
@@ -188,7 +171,7 @@ function dbl(b: Uint8Array): Uint8Array {
 
 /**
  * The cases for `algs` x `sizes`, ordered by algorithm then size. Unknown names throw a
- * RangeError (the CLI validates first and reports a CliError).
+ * RangeError (the command line is checked before: bridge/commands/bench.ts).
  */
 export async function cryptoCases(sizes: readonly number[], algs: readonly string[]): Promise<BenchCase[]> {
   const ops = await engineOps();

@@ -1,9 +1,9 @@
 /**
- * `sl-bridge bench crypto`: flag validation, the run, and the outputs (table on stdout, progress
- * on stderr, optional JSON file).
+ * `sl-bridge bench crypto`: the run and its outputs (table on stdout, progress on stderr, optional
+ * JSON file); bridge/commands/bench.ts checks the flags.
  */
-import { CliError, cannotWrite, writeJsonFile } from '../cli-error.js';
-import { ALL_CRYPTO_ALGS, BASELINE_OF, CRYPTO_ALGS, DEFAULT_SIZES, cryptoCases } from './crypto-cases.js';
+import { cannotWrite, writeJsonFile } from '../cli-error.js';
+import { BASELINE_OF, CRYPTO_ALGS, cryptoCases } from './crypto-cases.js';
 import {
   DEFAULT_BENCH_OPTIONS,
   fitCosts,
@@ -15,57 +15,30 @@ import {
 } from './harness.js';
 import { NODE_KDF_SUFFIX, pdcpCases } from './pdcp-cases.js';
 
+/** The flags as bridge/commands/bench.ts parses them. */
 export interface BenchCryptoFlags {
-  sizes?: string;
-  algs?: string;
+  sizes: number[];
+  /** Absent: the default rows (CRYPTO_ALGS). */
+  algs?: string[];
   json?: string;
-  minTime?: string;
-  warmup?: string;
+  minTime: number;
+  warmup: number;
   baseline?: boolean;
   /** Directory for the SVG report (bridge/report/crypto-report.ts). */
   report?: string;
 }
 
-export const MAX_BENCH_SIZE = 65536;
-
-/** Parses `--sizes 16,64,...`: positive integers up to 64 KiB, duplicates dropped. */
-export function parseSizes(text: string | undefined): number[] {
-  if (text === undefined) return [...DEFAULT_SIZES];
-  const parts = text.split(',').map((s) => s.trim());
-  if (parts.length === 0 || parts.some((p) => p === '')) throw new CliError(`--sizes: expected a comma-separated list of byte counts, got ${JSON.stringify(text)}`, 2);
-  const sizes = parts.map((p) => {
-    const n = Number(p);
-    if (!/^\d+$/.test(p) || !Number.isInteger(n) || n <= 0) throw new CliError(`--sizes: ${JSON.stringify(p)} is not a positive integer`, 2);
-    if (n > MAX_BENCH_SIZE) throw new CliError(`--sizes: ${n} is larger than the ${MAX_BENCH_SIZE}-byte maximum`, 2);
-    return n;
-  });
-  return [...new Set(sizes)];
-}
-
-/** Parses `--algs nea1,...`; the baselines of nea2/nia2 are added unless `withBaselines` is false. */
-export function parseAlgs(text: string | undefined, withBaselines: boolean): string[] {
-  if (text === undefined) return [...CRYPTO_ALGS];
-  const algs = text.split(',').map((s) => s.trim().toLowerCase());
-  for (const a of algs) {
-    if (!ALL_CRYPTO_ALGS.includes(a)) {
-      throw new CliError(`--algs: unknown algorithm ${JSON.stringify(a)}; known: ${ALL_CRYPTO_ALGS.join(', ')}`, 2);
-    }
-  }
-  const out = [...new Set(algs)];
+/** The rows to run for `--algs`: each one's baseline (BASELINE_OF) is added unless `withBaselines` is false. */
+export function selectAlgs(algs: readonly string[] | undefined, withBaselines: boolean): string[] {
+  if (algs === undefined) return [...CRYPTO_ALGS];
+  const out = [...algs];
   if (withBaselines) {
-    for (const a of [...out]) {
+    for (const a of algs) {
       const b = BASELINE_OF[a];
       if (b && !out.includes(b)) out.push(b);
     }
   }
   return out;
-}
-
-function parseMs(name: string, text: string | undefined, dflt: number): number {
-  if (text === undefined) return dflt;
-  const n = Number(text);
-  if (!Number.isFinite(n) || n <= 0) throw new CliError(`${name}: expected a positive number of milliseconds, got ${JSON.stringify(text)}`, 2);
-  return n;
 }
 
 /** What `--json FILE` writes: `results` rows with exactly the contract fields, plus fits and ratios. */
@@ -98,12 +71,12 @@ function ratioPairs(results: readonly BenchResult[]): [string, string][] {
 }
 
 export async function benchCrypto(flags: BenchCryptoFlags): Promise<void> {
-  const sizes = parseSizes(flags.sizes);
-  const algs = parseAlgs(flags.algs, flags.baseline !== false);
+  const { sizes } = flags;
+  const algs = selectAlgs(flags.algs, flags.baseline !== false);
   const options: BenchOptions = {
     ...DEFAULT_BENCH_OPTIONS,
-    warmupMs: parseMs('--warmup', flags.warmup, DEFAULT_BENCH_OPTIONS.warmupMs),
-    minTimeMs: parseMs('--min-time', flags.minTime, DEFAULT_BENCH_OPTIONS.minTimeMs),
+    warmupMs: flags.warmup,
+    minTimeMs: flags.minTime,
     progress: (line) => process.stderr.write(`bench: ${line}\n`),
   };
   const cases = [...(await cryptoCases(sizes, algs)), ...(await pdcpCases(sizes, algs))];

@@ -21,13 +21,16 @@ import { formatOverhead, measureProfilingOverhead, DEFAULT_OVERHEAD_OPTIONS, typ
 import { addProfile, dropDelta, emptyProfile, formatRateResults, profileDelta, rateResults, type CpuSample, type E2eReport, type ProfileDelta, type SecurityMode, type SliceRecord, type StageCheck } from './e2e-results.js';
 import { E2eTestbed, sleep } from './e2e-stack.js';
 import { formatStalls, measureStalls, summarizeStalls, type StallTrace } from './stall-meter.js';
-import { E2eAccounting, PROBE_HEADER_BYTES, runProbes } from './e2e-traffic.js';
+import { E2eAccounting, runProbes } from './e2e-traffic.js';
 
+/** The flags as bridge/commands/bench.ts parses them. */
 export interface BenchE2eFlags {
-  ues?: string;
-  rates?: string;
-  seconds?: string;
-  sduBytes?: string;
+  ues: number;
+  /** Probes per second per UE, one sweep step each. */
+  rates: number[];
+  /** Traffic time per rate and per security mode. */
+  seconds: number;
+  sduBytes: number;
   json?: string;
   report?: string;
   overhead?: boolean;
@@ -36,7 +39,6 @@ export interface BenchE2eFlags {
   keep?: boolean;
 }
 
-export const DEFAULT_RATES = [500, 1000, 2000];
 const SLICE_MS = 1000;
 const DRAIN_MS = 250;
 /**
@@ -47,39 +49,6 @@ const WARMUP_MS = 1000;
 const WARMUP_MIN_RATE = 500;
 /** How long the stall meter spins before the stacks start (stall-meter.ts). */
 const STALL_METER_MS = 2000;
-
-export interface E2eSettings {
-  ues: number;
-  rates: number[];
-  seconds: number;
-  sduBytes: number;
-}
-
-function intFlag(flag: string, v: string | undefined, def: number, min: number, max: number): number {
-  if (v === undefined) return def;
-  const n = Number(v);
-  if (!/^\d+$/.test(v.trim()) || n < min || n > max) throw new CliError(`${flag}: expected an integer from ${min} to ${max}, got ${JSON.stringify(v)}`, 2);
-  return n;
-}
-
-export function parseE2eFlags(flags: BenchE2eFlags): E2eSettings {
-  const ues = intFlag('--ues', flags.ues, 4, 2, 16);
-  let rates = DEFAULT_RATES;
-  if (flags.rates !== undefined) {
-    const parts = flags.rates.split(',').map((s) => s.trim());
-    rates = parts.map((p) => {
-      const n = Number(p);
-      if (!/^\d+(\.\d+)?$/.test(p) || !(n > 0) || n > 100_000) throw new CliError(`--rates: ${JSON.stringify(p)} is not a rate from 0 to 100000 probes per second per UE`, 2);
-      return n;
-    });
-    rates = [...new Set(rates)];
-  }
-  const secondsRaw = flags.seconds ?? '5';
-  const seconds = Number(secondsRaw);
-  if (!Number.isFinite(seconds) || seconds < 0.5 || seconds > 3600) throw new CliError(`--seconds: expected 0.5 to 3600 seconds per rate and mode, got ${JSON.stringify(secondsRaw)}`, 2);
-  const sduBytes = intFlag('--sdu-bytes', flags.sduBytes, 128, PROBE_HEADER_BYTES, 9000);
-  return { ues, rates, seconds, sduBytes };
-}
 
 class Progress {
   private readonly tty = process.stderr.isTTY === true;
@@ -114,7 +83,6 @@ class Progress {
 }
 
 export async function benchE2e(flags: BenchE2eFlags): Promise<void> {
-  const settings = parseE2eFlags(flags);
   const withMetrics = flags.metrics !== false;
   const say = (line: string): void => void process.stderr.write(`${line}\n`);
   const loadBefore = loadavg();
@@ -122,7 +90,7 @@ export async function benchE2e(flags: BenchE2eFlags): Promise<void> {
   let overhead: OverheadReport | null = null;
   if (flags.overhead !== false) {
     say('bench e2e: measuring the profiler overhead on protect / unprotect (in this process, before the daemons start)');
-    overhead = measureProfilingOverhead({ ...DEFAULT_OVERHEAD_OPTIONS, sduBytes: settings.sduBytes });
+    overhead = measureProfilingOverhead({ ...DEFAULT_OVERHEAD_OPTIONS, sduBytes: flags.sduBytes });
   }
 
   let stallTrace: StallTrace | null = null;
@@ -133,7 +101,7 @@ export async function benchE2e(flags: BenchE2eFlags): Promise<void> {
 
   const dir = mkdtempSync(join(tmpdir(), 'sl-bridge-bench-e2e-'));
   const accounting = new E2eAccounting();
-  const tb = new E2eTestbed({ dir, ues: settings.ues, metrics: withMetrics, say, accounting });
+  const tb = new E2eTestbed({ dir, ues: flags.ues, metrics: withMetrics, say, accounting });
   let interrupted = false;
   const onSignal = (): void => {
     if (interrupted) {
@@ -156,18 +124,18 @@ export async function benchE2e(flags: BenchE2eFlags): Promise<void> {
   try {
     await tb.start();
     const seqs = { on: new Map<number, number>(), off: new Map<number, number>() };
-    const slicesPerMode = Math.max(1, Math.ceil((settings.seconds * 1000) / SLICE_MS));
-    const sliceMs = (settings.seconds * 1000) / slicesPerMode;
-    const progress = new Progress(settings.rates.length * slicesPerMode * 2 * sliceMs);
+    const slicesPerMode = Math.max(1, Math.ceil((flags.seconds * 1000) / SLICE_MS));
+    const sliceMs = (flags.seconds * 1000) / slicesPerMode;
+    const progress = new Progress(flags.rates.length * slicesPerMode * 2 * sliceMs);
     let doneMs = 0;
     let sliceId = 0;
     for (const mode of ['on', 'off'] as const) {
       progress.update(0, `warm-up, security ${mode}`);
-      const warm = accounting.openSlice(sliceId++, settings.ues);
-      await runProbes({ clients: tb.stacks[mode].clients, accounting, slice: warm, ratePerClient: Math.max(settings.rates[0]!, WARMUP_MIN_RATE), durationMs: WARMUP_MS, sduBytes: settings.sduBytes, seqs: seqs[mode] });
+      const warm = accounting.openSlice(sliceId++, flags.ues);
+      await runProbes({ clients: tb.stacks[mode].clients, accounting, slice: warm, ratePerClient: Math.max(flags.rates[0]!, WARMUP_MIN_RATE), durationMs: WARMUP_MS, sduBytes: flags.sduBytes, seqs: seqs[mode] });
       await sleep(DRAIN_MS);
     }
-    for (const rate of settings.rates) {
+    for (const rate of flags.rates) {
       for (let k = 0; k < slicesPerMode * 2; k++) {
         if (interrupted) throw new Interrupted();
         tb.check();
@@ -175,11 +143,11 @@ export async function benchE2e(flags: BenchE2eFlags): Promise<void> {
         const mode: SecurityMode = (k % 2 === 0) === (Math.floor(k / 2) % 2 === 0) ? 'on' : 'off';
         const what = `${rate}/s per UE, security ${mode}, slice ${Math.floor(k / 2) + 1}/${slicesPerMode}`;
         progress.update(doneMs, what);
-        const slice = accounting.openSlice(sliceId++, settings.ues);
+        const slice = accounting.openSlice(sliceId++, flags.ues);
         const before = { prof: await tb.profiles(mode), drops: await tb.drops(mode), cpu: tb.cpuMs(mode), bench: process.cpuUsage(), at: performance.now() };
         const tick = setInterval(() => progress.update(doneMs + (performance.now() - before.at), what), 250);
         const t0 = performance.now();
-        await runProbes({ clients: tb.stacks[mode].clients, accounting, slice, ratePerClient: rate, durationMs: sliceMs, sduBytes: settings.sduBytes, seqs: seqs[mode] });
+        await runProbes({ clients: tb.stacks[mode].clients, accounting, slice, ratePerClient: rate, durationMs: sliceMs, sduBytes: flags.sduBytes, seqs: seqs[mode] });
         const trafficMs = performance.now() - t0;
         await sleep(DRAIN_MS);
         clearInterval(tick);
@@ -229,16 +197,16 @@ export async function benchE2e(flags: BenchE2eFlags): Promise<void> {
     else rmSync(dir, { recursive: true, force: true });
   }
 
-  const results = rateResults(records, settings.rates, settings.ues, stallTrace ?? undefined);
+  const results = rateResults(records, flags.rates, flags.ues, stallTrace ?? undefined);
   const stalls = stallTrace && summarizeStalls(stallTrace);
   const report: E2eReport = {
     settings: {
-      ues: settings.ues,
-      rates_per_ue: settings.rates,
-      seconds_per_rate_and_mode: settings.seconds,
-      slice_ms: Math.round((settings.seconds * 1000) / Math.max(1, Math.ceil((settings.seconds * 1000) / SLICE_MS))),
+      ues: flags.ues,
+      rates_per_ue: flags.rates,
+      seconds_per_rate_and_mode: flags.seconds,
+      slice_ms: Math.round((flags.seconds * 1000) / Math.max(1, Math.ceil((flags.seconds * 1000) / SLICE_MS))),
       drain_ms: DRAIN_MS,
-      sdu_bytes: settings.sduBytes,
+      sdu_bytes: flags.sduBytes,
       algorithms: `128-NEA${DEMO_NEA}/128-NIA${DEMO_NIA}`,
       profile: 'pcr',
       medium: 'sl-bridge medium, no loss, no delay',

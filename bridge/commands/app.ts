@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
-import { integerIn, numberIn, secondsIn } from '../cli-flags.js';
+import { groupId, integerIn, numberIn, secondsIn } from '../cli-flags.js';
 
 interface RangingFlags {
   endpoint: string;
-  group: string;
+  group: number;
   rate: number;
   seconds: number;
   sduBytes: number;
@@ -18,7 +18,7 @@ export function registerApp(program: Command): void {
     .command('ranging')
     .description('the ranging application: sends timestamped ranging requests to a group through its daemon and answers the others\'')
     .requiredOption('--endpoint <url>', "the daemon's application endpoint (its config's app.endpoint: ipc:///PATH or tcp://HOST:PORT)")
-    .requiredOption('--group <id>', '24-bit Group ID, decimal or 0x-hex')
+    .requiredOption('--group <id>', '24-bit Group ID, decimal or 0x-hex', groupId)
     .option('--rate <n>', 'ranging requests per second (0: only answer)', numberIn(0, 1_000_000), 10)
     .option('--seconds <s>', 'stop after s seconds (0: run until SIGINT/SIGTERM)', secondsIn(0, 1e9), 0)
     .option('--sdu-bytes <n>', 'pad SDUs to about n bytes (0: no padding)', integerIn(0, 9000), 0)
@@ -29,13 +29,10 @@ export function registerApp(program: Command): void {
     .action(async (o: RangingFlags) => {
       const { CliError } = await import('../cli-error.js');
       const { runRangingApp, DaemonNotReached } = await import('../app/main.js');
-      const group = o.group;
-      const groupId = /^0x[0-9a-f]{1,6}$/i.test(group) ? parseInt(group, 16) : /^\d+$/.test(group) && Number(group) <= 0xffffff ? Number(group) : NaN;
-      if (Number.isNaN(groupId)) throw new CliError(`--group: expected a 24-bit Group ID (decimal or 0x-hex), got "${group}"`, 2);
       try {
         await runRangingApp({
           endpoint: o.endpoint,
-          groupId,
+          groupId: o.group,
           rate: o.rate,
           seconds: o.seconds,
           sduBytes: o.sduBytes,

@@ -1,9 +1,21 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { ALL_CRYPTO_ALGS, DEFAULT_SIZES, MAX_BENCH_SIZE } from '../bench/crypto-rows.js';
+import { choice, commaList, integerIn, positive, secondsIn, type FlagParser } from '../cli-flags.js';
 
 // Type-only imports: the implementations load lazily in the actions.
 import type { BenchCryptoFlags } from '../bench/crypto-run.js';
 import type { BenchE2eFlags } from '../bench/e2e-run.js';
 import type { BenchStallsFlags } from '../bench/stalls-run.js';
+
+/** A `bench crypto` row name, in any case. */
+const cryptoAlg: FlagParser<string> = (value) => choice(ALL_CRYPTO_ALGS)(value.toLowerCase());
+
+/**
+ * The smallest `bench e2e --sdu-bytes`: a probe's header, PROBE_HEADER_BYTES of
+ * bridge/bench/e2e-traffic.ts (written out so that declaring the command does not load the load
+ * generator; test/integration/bench-e2e.test.ts checks the two agree).
+ */
+const MIN_PROBE_SDU_BYTES = 20;
 
 /** `sl-bridge bench <what>`: benchmarks (`crypto`: the engines and PDCP calls; `e2e`: daemons end to end). */
 export function registerBench(program: Command): void {
@@ -16,15 +28,21 @@ export function registerBench(program: Command): void {
   bench
     .command('crypto')
     .description('time 128-NEA1/2/3 and 128-NIA1/2/3 engines (and PDCP protect rows) per payload size')
-    .option('--sizes <list>', 'payload sizes in bytes, comma-separated', '16,64,128,512,1500')
+    .addOption(
+      new Option('--sizes <list>', `payload sizes in bytes (1 to ${MAX_BENCH_SIZE}), comma-separated`)
+        .argParser(commaList(integerIn(1, MAX_BENCH_SIZE)))
+        .default([...DEFAULT_SIZES], DEFAULT_SIZES.join(',')),
+    )
     .option(
       '--algs <list>',
       'rows, comma-separated: nea1,nia1,nea2,nia2,nea3,nia3,baseline-nea2,baseline-nia2 ' +
-        '(default: all of them); also nea2@node,nia2@node,nea2@ts,nia2@ts,nea2@noble,nia2@noble to compare AES backends',
+        '(default: all of them); also nea2@node,nia2@node,nea2@ts,nia2@ts,nea2@noble,nia2@noble to compare AES backends, ' +
+        'kdf,kdf@node for the key derivation',
+      commaList(cryptoAlg),
     )
     .option('--json <file>', 'also write the results as JSON to <file>')
-    .option('--min-time <ms>', 'measuring time per row in ms', '250')
-    .option('--warmup <ms>', 'warm-up time per row in ms', '50')
+    .option('--min-time <ms>', 'measuring time per row in ms', positive(), 250)
+    .option('--warmup <ms>', 'warm-up time per row in ms', positive(), 50)
     .option('--no-baseline', 'do not add baseline-nea2/baseline-nia2 when nea2/nia2 are selected')
     .option('--report <dir>', 'also write an SVG plot of cost against payload size with the fits to <dir>/crypto-cost.svg')
     .addHelpText(
@@ -57,10 +75,14 @@ Examples:
   bench
     .command('e2e')
     .description('one-way app-to-app latency through daemons over the medium emulator, security on vs off, swept over the offered load')
-    .option('--ues <n>', 'UEs per stack (2..16)', '4')
-    .option('--rates <list>', 'offered load: probes per second per UE, comma-separated', '500,1000,2000')
-    .option('--seconds <s>', 'traffic time per rate and per security mode', '5')
-    .option('--sdu-bytes <n>', 'probe SDU size in bytes', '128')
+    .option('--ues <n>', 'UEs per stack (2..16)', integerIn(2, 16), 4)
+    .addOption(
+      new Option('--rates <list>', 'offered load: probes per second per UE (up to 100000), comma-separated')
+        .argParser(commaList(positive({ max: 100_000 })))
+        .default([500, 1000, 2000], '500,1000,2000'),
+    )
+    .option('--seconds <s>', 'traffic time per rate and per security mode (0.5 to 3600)', secondsIn(0.5, 3600), 5)
+    .option('--sdu-bytes <n>', `probe SDU size in bytes (${MIN_PROBE_SDU_BYTES} to 9000)`, integerIn(MIN_PROBE_SDU_BYTES, 9000), 128)
     .option('--json <file>', 'write the results as JSON to <file>')
     .option('--report <dir>', 'write SVG plots to <dir>: latency-cdf.svg, latency-breakdown.svg')
     .option('--no-overhead', 'skip measuring the profiler overhead on protect/unprotect (about 10 s)')
@@ -100,10 +122,18 @@ Examples:
   bench
     .command('stalls')
     .description("measure how often this machine takes the CPU away from a running thread, and the floor that puts under a short computation's p99")
-    .option('--seconds <s>', 'how long to measure (spins one core all that time)', '3')
-    .option('--cpu-us <list>', 'CPU times (µs) of the computations to give the floor for, comma-separated', '2,5,10,20')
-    .option('--after-sleep <us>', 'also time single calls (a register-only spin, a 128-byte protect and unprotect) right after sleeping this long, and back to back')
-    .option('--samples <n>', 'calls per op and mode for --after-sleep', '5000')
+    .option('--seconds <s>', 'how long to measure, 0.1 to 600 (spins one core all that time)', secondsIn(0.1, 600), 3)
+    .addOption(
+      new Option('--cpu-us <list>', 'CPU times (µs, up to 10000) of the computations to give the floor for, comma-separated')
+        .argParser(commaList(positive({ max: 10_000 })))
+        .default([2, 5, 10, 20], '2,5,10,20'),
+    )
+    .option(
+      '--after-sleep <us>',
+      'also time single calls (a register-only spin, a 128-byte protect and unprotect) right after sleeping this long (up to 100000 µs), and back to back',
+      positive({ max: 100_000 }),
+    )
+    .option('--samples <n>', 'calls per op and mode for --after-sleep (100 to 1000000)', integerIn(100, 1_000_000), 5000)
     .option('--json <file>', 'also write the results as JSON to <file>')
     .addHelpText(
       'after',

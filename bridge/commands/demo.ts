@@ -1,20 +1,21 @@
 import { Option, type Command } from 'commander';
 import { checkedText, integerIn, numberIn, probability, secondsIn } from '../cli-flags.js';
+// Type-only: the implementation loads lazily in the action.
+import type { DemoFlags } from '../demo/run.js';
 
 export function registerDemo(program: Command): void {
   program
     .command('demo')
     .description('the whole system on this machine, no radio: PKI, home and visited PKMF, medium emulator, N daemons and ranging apps')
-    // runDemo still takes these as text (DemoFlags; --loss and the delays go on to the medium):
-    // checked here, passed on unchanged.
-    .option('--ues <n>', 'number of UEs (2..16); the last one roams, served by the visited PKMF', checkedText(integerIn(2, 16)), '4')
-    .option('--seconds <s>', 'how long the ranging traffic runs', checkedText(secondsIn(1, 86_400)), '20')
-    .option('--rate <r>', 'ranging requests per second per UE (each is answered by every other UE)', checkedText(numberIn(0, 10_000)), '20')
+    .option('--ues <n>', 'number of UEs (2..16); the last one roams, served by the visited PKMF', integerIn(2, 16), 4)
+    .option('--seconds <s>', 'how long the ranging traffic runs', secondsIn(1, 86_400), 20)
+    .option('--rate <r>', 'ranging requests per second per UE (each is answered by every other UE)', numberIn(0, 10_000), 20)
     .option('--json <file>', 'write the results as JSON')
+    // The medium's flags are checked here and passed on to `sl-bridge medium` as given.
     .option('--loss <p>', 'medium emulator: probability that a PDU misses a receiver, e.g. 0.01 or 1%', checkedText(probability))
     .option('--delay-ms <ms>', 'medium emulator: one-way delay', checkedText(numberIn(0, 60_000)))
     .option('--jitter-ms <ms>', 'medium emulator: jitter around the delay', checkedText(numberIn(0, 60_000)))
-    .option('--sdu-bytes <n>', 'pad ranging SDUs to about n bytes', checkedText(integerIn(0, 9000)))
+    .option('--sdu-bytes <n>', 'pad ranging SDUs to about n bytes', integerIn(0, 9000))
     .option('--pcap <file>', "capture ue1's PDUs (every PDU on the channel) to a pcap file")
     .option('--keylog <file>', "write ue1's PGKs to a keylog file (0600) for `sl-bridge pdu decode`")
     .addOption(new Option('--security <on|off>', 'off: the same path without PDCP protection (a baseline for latency comparisons)').choices(['on', 'off']).default('on'))
@@ -26,8 +27,8 @@ export function registerDemo(program: Command): void {
         'status 0 when every UE received every other UE\'s traffic with no security drop.\n\n' +
         'Example:\n  sl-bridge demo --seconds 10 --json demo.json',
     )
-    .action(async (opts: Record<string, string | boolean | undefined>) => {
+    .action(async (opts: DemoFlags) => {
       const { runDemo } = await import('../demo/run.js');
-      await runDemo(opts as unknown as import('../demo/run.js').DemoFlags);
+      await runDemo(opts);
     });
 }

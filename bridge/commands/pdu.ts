@@ -4,112 +4,113 @@
  * `sl-bridge pdu decode`: every PDU of a capture (`--pcap`) deciphered with a keylog.
  * The crypto, PDCP and capture code is imported lazily inside the actions.
  */
-import type { Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { CliError } from '../cli-error.js';
+import { integerIn, type FlagParser } from '../cli-flags.js';
 
 const PROFILES = ['pcr', 'ts33533', 'lte-prose'] as const;
 type Profile = (typeof PROFILES)[number];
 const SDU_TYPE_NAMES = ['ip', 'non-ip', 'ethernet', 'unstructured', 'arp'];
+type Alg = 0 | 1 | 2 | 3;
 
 interface KeyFlags {
-  profile: string;
-  pgk: string;
-  pgkId: string;
-  groupId: string;
-  memberId: string;
-  nea: string;
-  nia?: string;
+  profile: Profile;
+  pgk: Uint8Array;
+  pgkId: number;
+  groupId: number;
+  memberId: number;
+  nea: Alg;
+  /** 'none': integrity off; absent: the profile's default. */
+  nia?: Alg | 'none';
   allowNull?: boolean;
 }
 
 interface ProtectFlags extends KeyFlags {
-  ptkId: string;
-  sn: string;
-  sduType: string;
-  sdu: string;
+  ptkId: number;
+  sn: number;
+  sduType: number;
+  sdu: Uint8Array;
 }
 
 interface UnprotectFlags extends KeyFlags {
-  pdu: string;
+  pdu: Uint8Array;
   json?: boolean;
 }
 
 interface DecodeFlags {
   pcap: string;
   keylog?: string;
-  udpPort: string;
+  udpPort: number;
   json?: boolean;
   writePcap?: string;
 }
 
+/** Hex bytes (optional 0x, spaces and colons ignored), exactly `exactBytes` of them if given. */
+function hexBytes(exactBytes?: number): FlagParser<Uint8Array> {
+  return (value) => {
+    const hex = value.replace(/^0x/i, '').replace(/[\s:]/g, '');
+    if (hex.length === 0 || hex.length % 2 !== 0 || !/^[0-9a-fA-F]+$/.test(hex)) {
+      throw new InvalidArgumentError('expected an even number of hex digits');
+    }
+    if (exactBytes !== undefined && hex.length !== exactBytes * 2) {
+      throw new InvalidArgumentError(`expected ${exactBytes} bytes (${exactBytes * 2} hex digits), got ${hex.length / 2} bytes`);
+    }
+    return Uint8Array.from(Buffer.from(hex, 'hex'));
+  };
+}
+
+/** A 24-bit ID in hex (up to 6 digits, optional 0x), as keylogs and captures print it. */
+const hexId24: FlagParser<number> = (value) => {
+  const v = value.trim().replace(/^0x/i, '');
+  if (!/^[0-9a-f]{1,6}$/i.test(v)) throw new InvalidArgumentError('expected a 24-bit ID as up to 6 hex digits');
+  return Number.parseInt(v, 16);
+};
+
+/** `2`, `nea2` or `nia2`. */
+const algorithm: FlagParser<Alg> = (value) => {
+  const v = value.trim().toLowerCase().replace(/^(nea|nia)/, '');
+  if (!/^[0-3]$/.test(v)) throw new InvalidArgumentError('expected 0..3 (1 SNOW 3G, 2 AES, 3 ZUC, 0 null)');
+  return Number(v) as Alg;
+};
+
+/** An {@link algorithm}, or `none` for integrity off (a word: commander turns a null value into ''). */
+const integrityAlgorithm: FlagParser<Alg | 'none'> = (value) => (value.trim().toLowerCase() === 'none' ? 'none' : algorithm(value));
+
+const sduType: FlagParser<number> = (value) => {
+  const name = SDU_TYPE_NAMES.indexOf(value.trim().toLowerCase());
+  if (name >= 0) return name;
+  const n = /^\d+$/.test(value.trim()) ? Number(value) : NaN;
+  if (n >= 5 && n <= 7) throw new InvalidArgumentError(`${n} is reserved (TS 38.323 6.3.12); use 0..4`);
+  if (!(n >= 0 && n <= 4)) throw new InvalidArgumentError(`expected 0..4 or one of ${SDU_TYPE_NAMES.join(', ')}`);
+  return n;
+};
+
+/** A combination of flags that each parsed but do not go together: exit status 2 like them. */
 function usage(message: string): CliError {
   return new CliError(message, 2);
 }
 
-function parseHex(value: string, flag: string, exactBytes?: number): Uint8Array {
-  const hex = value.replace(/^0x/i, '').replace(/[\s:]/g, '');
-  if (hex.length === 0 || hex.length % 2 !== 0 || !/^[0-9a-fA-F]+$/.test(hex)) {
-    throw usage(`${flag}: expected an even number of hex digits, got ${JSON.stringify(value)}`);
-  }
-  if (exactBytes !== undefined && hex.length !== exactBytes * 2) {
-    throw usage(`${flag}: expected ${exactBytes} bytes (${exactBytes * 2} hex digits), got ${hex.length / 2} bytes`);
-  }
-  return Uint8Array.from(Buffer.from(hex, 'hex'));
+/**
+ * The core's refusal of the key material or a field (src/pdcp/manual.ts throws RangeError or
+ * TypeError naming it) as a usage error; anything else is a bug and keeps its stack.
+ */
+function asUsage(e: unknown): unknown {
+  return e instanceof RangeError || e instanceof TypeError ? usage(e.message) : e;
 }
 
-/** A decimal integer or 0x-prefixed hex. */
-function parseUint(value: string, flag: string, max: number): number {
-  const v = value.trim();
-  const n = /^0x[0-9a-f]+$/i.test(v) ? Number.parseInt(v.slice(2), 16) : /^\d+$/.test(v) ? Number(v) : NaN;
-  if (!Number.isInteger(n) || n < 0 || n > max) {
-    throw usage(`${flag}: expected an integer 0..${max} (decimal or 0x hex), got ${JSON.stringify(value)}`);
-  }
-  return n;
-}
-
-/** A 24-bit ID in hex (up to 6 digits, optional 0x). */
-function parseId24(value: string, flag: string): number {
-  const v = value.trim().replace(/^0x/i, '');
-  if (!/^[0-9a-f]{1,6}$/i.test(v)) throw usage(`${flag}: expected a 24-bit ID as up to 6 hex digits, got ${JSON.stringify(value)}`);
-  return Number.parseInt(v, 16);
-}
-
-function parseAlg(value: string, flag: string): 0 | 1 | 2 | 3 {
-  const v = value.trim().toLowerCase().replace(/^(nea|nia)/, '');
-  if (!/^[0-3]$/.test(v)) throw usage(`${flag}: expected 0..3 (1 SNOW 3G, 2 AES, 3 ZUC, 0 null), got ${JSON.stringify(value)}`);
-  return Number(v) as 0 | 1 | 2 | 3;
-}
-
-function parseSduType(value: string): number {
-  const name = SDU_TYPE_NAMES.indexOf(value.trim().toLowerCase());
-  if (name >= 0) return name;
-  const n = /^\d+$/.test(value.trim()) ? Number(value) : NaN;
-  if (n >= 5 && n <= 7) throw usage(`--sdu-type: ${n} is reserved (TS 38.323 6.3.12); use 0..4`);
-  if (!(n >= 0 && n <= 4)) {
-    throw usage(`--sdu-type: expected 0..4 or one of ${SDU_TYPE_NAMES.join(', ')}, got ${JSON.stringify(value)}`);
-  }
-  return n;
-}
-
-function parseKeys(f: KeyFlags) {
-  if (!(PROFILES as readonly string[]).includes(f.profile)) {
-    throw usage(`--profile: expected one of ${PROFILES.join(', ')}, got ${JSON.stringify(f.profile)}`);
-  }
-  const profile = f.profile as Profile;
-  const niaFlag = f.nia ?? (profile === 'lte-prose' ? 'none' : '2');
-  const nia = niaFlag.trim().toLowerCase() === 'none' ? null : parseAlg(niaFlag, '--nia');
-  if (profile === 'lte-prose' && nia !== null) throw usage('--nia: the lte-prose profile has no MAC-I; use --nia none');
-  const nea = parseAlg(f.nea, '--nea');
-  if ((nea === 0 || nia === 0) && !f.allowNull) {
+function manualKeys(f: KeyFlags) {
+  const nia = f.nia === undefined ? (f.profile === 'lte-prose' ? null : 2) : f.nia === 'none' ? null : f.nia;
+  if (f.profile === 'lte-prose' && nia !== null) throw usage('--nia: the lte-prose profile has no MAC-I; use --nia none');
+  if ((f.nea === 0 || nia === 0) && !f.allowNull) {
     throw usage('NEA0/NIA0 (null algorithms) are for tests only; add --allow-null to use them');
   }
   return {
-    profile,
-    pgk: parseHex(f.pgk, '--pgk', 32),
-    pgkId: parseUint(f.pgkId, '--pgk-id', 0xffffffff),
-    groupId: parseId24(f.groupId, '--group-id'),
-    memberId: parseId24(f.memberId, '--member-id'),
-    nea,
+    profile: f.profile,
+    pgk: f.pgk,
+    pgkId: f.pgkId,
+    groupId: f.groupId,
+    memberId: f.memberId,
+    nea: f.nea,
     nia,
     allowNullAlgorithms: f.allowNull === true,
   };
@@ -117,18 +118,13 @@ function parseKeys(f: KeyFlags) {
 
 function addKeyOptions(cmd: Command, memberIdMeaning: string): Command {
   return cmd
-    // Usage errors (missing or unknown flags) exit 2 like bad flag values; 1 means "dropped".
-    .exitOverride((err) => {
-      if (err.exitCode !== 0) err.exitCode = 2;
-      throw err;
-    })
-    .option('--profile <profile>', `key hierarchy and PDU layout: ${PROFILES.join(' | ')}`, 'pcr')
-    .requiredOption('--pgk <hex64>', 'the 256-bit PGK, 64 hex digits')
-    .requiredOption('--pgk-id <n>', 'the 32-bit PGK ID (its 5 LSBs are the PGK Index in the header)')
-    .requiredOption('--group-id <hex6>', 'Group ID = L2 destination ID, 24 bits in hex')
-    .requiredOption('--member-id <hex6>', memberIdMeaning)
-    .option('--nea <n>', 'ciphering algorithm 128-NEA1..3 (0 = null, needs --allow-null)', '2')
-    .option('--nia <n|none>', "integrity algorithm 128-NIA1..3, or 'none' for integrity off (default 2; none for lte-prose)")
+    .addOption(new Option('--profile <profile>', 'key hierarchy and PDU layout').choices(PROFILES).default('pcr'))
+    .requiredOption('--pgk <hex64>', 'the 256-bit PGK, 64 hex digits', hexBytes(32))
+    .requiredOption('--pgk-id <n>', 'the 32-bit PGK ID (its 5 LSBs are the PGK Index in the header)', integerIn(0, 0xffffffff))
+    .requiredOption('--group-id <hex6>', 'Group ID = L2 destination ID, 24 bits in hex', hexId24)
+    .requiredOption('--member-id <hex6>', memberIdMeaning, hexId24)
+    .option('--nea <n>', 'ciphering algorithm 128-NEA1..3 (0 = null, needs --allow-null)', algorithm, 2)
+    .option('--nia <n|none>', "integrity algorithm 128-NIA1..3, or 'none' for integrity off (default 2; none for lte-prose)", integrityAlgorithm)
     .option('--allow-null', 'allow NEA0 / NIA0 (test only: no confidentiality / no integrity)');
 }
 
@@ -145,27 +141,27 @@ export function registerPdu(program: Command): void {
       .description('protect one SDU and print the PDU as hex (header | ciphered Group ID, GMI, SDU, MAC-I)'),
     "sender's Group Member ID = L2 source ID, 24 bits in hex",
   )
-    .requiredOption('--ptk-id <n>', 'PTK ID, 0..65535')
-    .requiredOption('--sn <n>', 'PDCP SN, 0..65535')
-    .option('--sdu-type <n|name>', `SDU Type 0..4 (${SDU_TYPE_NAMES.map((n, i) => `${i} ${n}`).join(', ')})`, 'non-ip')
-    .requiredOption('--sdu <hex>', 'the SDU, hex')
+    .requiredOption('--ptk-id <n>', 'PTK ID, 0..65535', integerIn(0, 0xffff))
+    .requiredOption('--sn <n>', 'PDCP SN, 0..65535', integerIn(0, 0xffff))
+    .addOption(
+      new Option('--sdu-type <n|name>', `SDU Type 0..4 (${SDU_TYPE_NAMES.map((n, i) => `${i} ${n}`).join(', ')})`)
+        .argParser(sduType)
+        .default(SDU_TYPE_NAMES.indexOf('non-ip'), 'non-ip'),
+    )
+    .requiredOption('--sdu <hex>', 'the SDU, hex', hexBytes())
     .addHelpText(
       'after',
       '\nExample:\n  sl-bridge pdu protect --pgk 000102...1f --pgk-id 7 --group-id 00c0de --member-id 0000ab \\\n' +
         '    --ptk-id 1 --sn 0 --nea 2 --nia 2 --sdu 48656c6c6f\n\nNever reuse a (PGK, member ID, PTK ID, SN) for different SDUs outside tests: it leaks plaintext.',
     )
     .action(async (flags: ProtectFlags) => {
-      const keys = parseKeys(flags);
-      const ptkId = parseUint(flags.ptkId, '--ptk-id', 0xffff);
-      const sn = parseUint(flags.sn, '--sn', 0xffff);
-      const sduType = parseSduType(flags.sduType);
-      const sdu = parseHex(flags.sdu, '--sdu');
+      const keys = manualKeys(flags);
       const { protectManually } = await import('../../src/pdcp/manual.js');
       let out: Uint8Array;
       try {
-        out = protectManually(keys, ptkId, sn, sduType, sdu);
+        out = protectManually(keys, flags.ptkId, flags.sn, flags.sduType, flags.sdu);
       } catch (e) {
-        throw usage((e as Error).message);
+        throw asUsage(e);
       }
       process.stdout.write(`${hex(out)}\n`);
     });
@@ -176,7 +172,7 @@ export function registerPdu(program: Command): void {
       .description('verify and decipher one PDU; print the SDU as hex, or exit 1 with the drop reason on stderr'),
     "sender's Group Member ID = the PDU's L2 source ID, 24 bits in hex",
   )
-    .requiredOption('--pdu <hex>', 'the PDU, hex')
+    .requiredOption('--pdu <hex>', 'the PDU, hex', hexBytes())
     .option('--json', 'print a JSON object with the SDU and the header fields instead of the bare SDU')
     .addHelpText(
       'after',
@@ -184,14 +180,13 @@ export function registerPdu(program: Command): void {
         '    --nea 2 --nia 2 --pdu 2700010000...\n\nExit status: 0 accepted, 1 dropped (reason on stderr), 2 bad flags.',
     )
     .action(async (flags: UnprotectFlags) => {
-      const keys = parseKeys(flags);
-      const bytes = parseHex(flags.pdu, '--pdu');
+      const keys = manualKeys(flags);
       const { unprotectManually, DROP_REASON_TEXT } = await import('../../src/pdcp/index.js');
       let result;
       try {
-        result = unprotectManually(keys, bytes);
+        result = unprotectManually(keys, flags.pdu);
       } catch (e) {
-        throw usage((e as Error).message);
+        throw asUsage(e);
       }
       if (!result.ok) throw new CliError(`PDU dropped: ${result.reason} (${DROP_REASON_TEXT[result.reason]})`, 1);
       if (flags.json) {
@@ -207,16 +202,12 @@ export function registerPdu(program: Command): void {
   pdu
     .command('decode')
     .description('print every PDU of a capture, deciphered and verified with a keylog, or its drop reason')
-    .exitOverride((err) => {
-      if (err.exitCode !== 0) err.exitCode = 2;
-      throw err;
-    })
     .requiredOption(
       '--pcap <file>',
       'classic pcap: written by `--pcap` (LINKTYPE_USER0..15), or taken with tshark/tcpdump on an interface carrying the udp transport (raw IP, Ethernet, Linux cooked, BSD loopback)',
     )
     .option('--keylog <file>', 'keylog written by `--keylog` (without it: headers only, every PDU unknown-group)')
-    .option('--udp-port <n>', 'interface captures: UDP port of the sl-bridge datagrams, as source or destination (0 = every UDP datagram)', '5600')
+    .option('--udp-port <n>', 'interface captures: UDP port of the sl-bridge datagrams, as source or destination (0 = every UDP datagram)', integerIn(0, 0xffff), 5600)
     .option('--json', 'one JSON object per frame instead of text lines')
     .option('--write-pcap <file>', 'also write a capture with every deciphered SDU in clear (and the rest as captured) for the Wireshark dissector')
     .addHelpText(
@@ -244,10 +235,9 @@ export function registerPdu(program: Command): void {
         '1 malformed or unreadable pcap/keylog (the error names the file and the byte offset / line), 2 bad flags.',
     )
     .action(async (flags: DecodeFlags) => {
-      const udpPort = parseUint(flags.udpPort, '--udp-port', 0xffff);
       const { decodeCapture, summarize, CaptureInputError } = await import('../capture/index.js');
       try {
-        const run = await decodeCapture({ pcap: flags.pcap, keylog: flags.keylog, udpPort, json: flags.json === true, writePcap: flags.writePcap });
+        const run = await decodeCapture({ pcap: flags.pcap, keylog: flags.keylog, udpPort: flags.udpPort, json: flags.json === true, writePcap: flags.writePcap });
         process.stderr.write(`${summarize(run.counters)}\n`);
         if (run.recordsWritten !== undefined) {
           process.stderr.write(`wrote ${run.recordsWritten} record${run.recordsWritten === 1 ? '' : 's'} to ${flags.writePcap}\n`);

@@ -8,9 +8,8 @@ import { basename, dirname, extname, resolve } from 'node:path';
 import * as z from 'zod';
 import { hex24 } from '../../src/pkmf/identity.js';
 import { LOG_LEVELS } from '../config/log-levels.js';
-import { ConfigReader } from '../config/reader.js';
 import { int, listOf, loadConfig, mapping, num, oneOf, parseConfig, str, UINT24, uint24, withChecks, type ConfigSource } from '../config/schema.js';
-import { parseUeKeyConfig } from '../pkmf/ue-config.js';
+import { ueKeysSchema } from '../pkmf/ue-config.js';
 import { isZmqEndpoint, zmqEndpoint, ZMQ_ENDPOINT_EXPECTED } from '../profiles/schema.js';
 
 export { LOG_LEVELS, type LogLevel } from '../config/log-levels.js';
@@ -61,16 +60,8 @@ const app = mapping({
 /** The schema of the UE config in `source.file`. */
 export function daemonConfigSchema(source: ConfigSource) {
   return mapping({
-    // Parsed by the key client's own reader (first, as its errors come first).
-    keys: z
-      .unknown()
-      .transform((doc) => {
-        const r = ConfigReader.root(source.file, doc, 'keys');
-        const keys = parseUeKeyConfig(r, source.baseDir);
-        r.done();
-        return keys;
-      })
-      .optional(),
+    // The key client's own schema (first, as its errors come first).
+    keys: ueKeysSchema(source).optional(),
     ue: mapping({
       name: str().refine((v) => NAME.test(v), 'expected a name of letters, digits, ".", "_" or "-" (at most 64)').optional(),
       stateDir: str().optional(),

@@ -17,25 +17,26 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { RangingApp } from '../app/ranging.js';
-import { CliError, numberFlag, writeJsonFile } from '../cli-error.js';
+import { writeJsonFile } from '../cli-error.js';
 import { Child, ChildFailure, describeExit } from './children.js';
 import { buildResult, summaryLines, tableLines, type DemoResult, type UeView } from './report.js';
 import { DEMO_GROUP, DEMO_NEA, DEMO_NIA, writeDemoTestbed, type DemoTestbed } from './setup.js';
 import { hex24 } from '../../src/pkmf/identity.js';
 import { shellWord } from '../testbed/shell.js';
 
+/** The flags as bridge/commands/demo.ts parses them; the medium's flags stay text, passed on to it. */
 export interface DemoFlags {
-  ues: string;
-  seconds: string;
-  rate: string;
+  ues: number;
+  seconds: number;
+  rate: number;
   json?: string;
   loss?: string;
   delayMs?: string;
   jitterMs?: string;
-  sduBytes?: string;
+  sduBytes?: number;
   pcap?: string;
   keylog?: string;
-  security?: string;
+  security: 'on' | 'off';
   keep?: boolean;
 }
 
@@ -49,12 +50,7 @@ const SETTLE_TIMEOUT_MS = 10_000;
 class Interrupted extends Error {}
 
 export async function runDemo(flags: DemoFlags): Promise<void> {
-  const ueCount = numberFlag('--ues', flags.ues, 4, 2, 16, true);
-  const seconds = numberFlag('--seconds', flags.seconds, 20, 1, 86_400);
-  const rate = numberFlag('--rate', flags.rate, 20, 0, 10_000);
-  const sduBytes = numberFlag('--sdu-bytes', flags.sduBytes, 0, 0, 9000, true);
-  const security = flags.security ?? 'on';
-  if (security !== 'on' && security !== 'off') throw new CliError(`--security: expected on or off, got "${security}"`, 2);
+  const { ues: ueCount, seconds, rate, sduBytes = 0, security } = flags;
   const mediumArgs: string[] = [];
   if (flags.loss !== undefined) mediumArgs.push('--loss', flags.loss);
   if (flags.delayMs !== undefined) mediumArgs.push('--delay-ms', flags.delayMs);

@@ -5,7 +5,7 @@
  * goes to stderr (bridge/logging.ts). `--metrics HOST:PORT` serves Prometheus metrics (metrics.ts).
  */
 import { CliError, writeJsonFile } from '../cli-error.js';
-import { LOG_LEVELS } from '../config/log-levels.js';
+import type { LogLevel } from '../config/log-levels.js';
 import { ConfigError } from '../config/reader.js';
 import { createLogger } from '../logging.js';
 import { MetricsHttpServer, parseListen } from '../metrics/http-endpoint.js';
@@ -15,20 +15,21 @@ import { checkImpairments, type ChannelImpairments } from '../../src/medium/chan
 import { MediumMetrics } from './metrics.js';
 import { MediumServer, formatMediumStats, type MediumStats } from './server.js';
 
+/** The flags as bridge/commands/medium.ts parses them; an absent impairment or seed is the profile's. */
 export interface MediumFlags {
   profile: string;
   endpoint?: string[];
-  loss?: string;
-  delayMs?: string;
-  jitterMs?: string;
-  duplicate?: string;
-  reorder?: string;
-  reorderHoldMs?: string;
-  seed?: string;
-  duration?: string;
-  statsInterval?: string;
+  loss?: number;
+  delayMs?: number;
+  jitterMs?: number;
+  duplicate?: number;
+  reorder?: number;
+  reorderHoldMs?: number;
+  seed?: number;
+  duration?: number;
+  statsInterval?: number;
   statsJson?: string;
-  logLevel?: string;
+  logLevel: LogLevel;
   metrics?: string;
 }
 
@@ -37,34 +38,33 @@ export async function runMedium(flags: MediumFlags): Promise<void> {
   try {
     profile = loadHwProfile(flags.profile);
   } catch (e) {
-    if (e instanceof ConfigError) throw new CliError(e.message);
+    if (e instanceof ConfigError) throw new CliError(e.message, 2);
     throw e;
   }
-  if (!profile.medium) throw new CliError(`${profile.file}: has no medium section (use --profile emulator)`);
+  if (!profile.medium) throw new CliError(`${profile.file}: has no medium section (use --profile emulator)`, 2);
   const base = profile.medium;
   const endpoints = flags.endpoint && flags.endpoint.length > 0 ? flags.endpoint : base.bind;
   for (const ep of endpoints) {
-    if (!isZmqEndpoint(ep, true)) throw new CliError(`--endpoint: expected tcp://HOST:PORT (PORT may be *), ipc:///PATH or inproc://NAME, got "${ep}"`);
+    if (!isZmqEndpoint(ep, true)) throw new CliError(`--endpoint: expected tcp://HOST:PORT (PORT may be *), ipc:///PATH or inproc://NAME, got "${ep}"`, 2);
   }
   let impairments: ChannelImpairments;
   try {
+    const b = base.impairments;
     impairments = checkImpairments({
-      loss: probability('--loss', flags.loss, base.impairments.loss),
-      delayMs: milliseconds('--delay-ms', flags.delayMs, base.impairments.delayMs),
-      jitterMs: milliseconds('--jitter-ms', flags.jitterMs, base.impairments.jitterMs),
-      duplicate: probability('--duplicate', flags.duplicate, base.impairments.duplicate),
-      reorder: probability('--reorder', flags.reorder, base.impairments.reorder),
-      reorderHoldMs: milliseconds('--reorder-hold-ms', flags.reorderHoldMs, base.impairments.reorderHoldMs),
+      loss: flags.loss ?? b.loss,
+      delayMs: flags.delayMs ?? b.delayMs,
+      jitterMs: flags.jitterMs ?? b.jitterMs,
+      duplicate: flags.duplicate ?? b.duplicate,
+      reorder: flags.reorder ?? b.reorder,
+      reorderHoldMs: flags.reorderHoldMs ?? b.reorderHoldMs,
     });
   } catch (e) {
-    if (e instanceof RangeError) throw new CliError(e.message);
+    // The flags and the profile's values, each valid, that do not go together.
+    if (e instanceof RangeError) throw new CliError(e.message, 2);
     throw e;
   }
-  const seed = integer('--seed', flags.seed, base.seed, 0, 0xffff_ffff);
-  const durationS = flags.duration === undefined ? 0 : number('--duration', flags.duration, 0, 1e9);
-  const statsIntervalS = flags.statsInterval === undefined ? 0 : number('--stats-interval', flags.statsInterval, 0, 1e6);
-  const logLevel = flags.logLevel ?? 'info';
-  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new CliError(`--log-level: expected one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`, 2);
+  const seed = flags.seed ?? base.seed;
+  const { duration: durationS = 0, statsInterval: statsIntervalS = 0, logLevel } = flags;
   if (flags.metrics !== undefined) {
     try {
       parseListen(flags.metrics);
@@ -122,28 +122,3 @@ export async function runMedium(flags: MediumFlags): Promise<void> {
   if (flags.statsJson) writeJsonFile(flags.statsJson, { endpoints: bound, impairments, seed, ...stats });
 }
 
-/** `0.1` or `10%`. */
-function probability(flag: string, v: string | undefined, def: number): number {
-  if (v === undefined) return def;
-  const m = /^\s*([0-9]*\.?[0-9]+)\s*(%?)\s*$/.exec(v);
-  const p = m ? Number(m[1]) / (m[2] ? 100 : 1) : NaN;
-  if (!(p >= 0 && p <= 1)) throw new CliError(`${flag}: expected a probability such as 0.1 or 10%, got "${v}"`);
-  return p;
-}
-
-function milliseconds(flag: string, v: string | undefined, def: number): number {
-  return v === undefined ? def : number(flag, v, 0, 60_000);
-}
-
-function number(flag: string, v: string, min: number, max: number): number {
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || n < min || n > max) throw new CliError(`${flag}: expected a number from ${min} to ${max}, got "${v}"`);
-  return n;
-}
-
-function integer(flag: string, v: string | undefined, def: number, min: number, max: number): number {
-  if (v === undefined) return def;
-  const n = number(flag, v, min, max);
-  if (!Number.isInteger(n)) throw new CliError(`${flag}: expected an integer from ${min} to ${max}, got "${v}"`);
-  return n;
-}

@@ -11,25 +11,22 @@ import * as z from 'zod';
 import type { AlgId } from '../../src/crypto/types.js';
 import { HIERARCHY_PROFILES } from '../../src/crypto/types.js';
 import { DEFAULT_MAX_FRAME_BYTES, MAX_FRAME_BYTES_LIMIT } from '../../src/pkmf/codec.js';
+import { MAX_PAIRWISE_PEERS } from '../../src/keys/group-key-state.js';
 import { hex24, homePlmnOf, isPlmnString, isSupi } from '../../src/pkmf/identity.js';
+import { SOURCE_AUTH_MODES } from '../../src/pkmf/source-auth.js';
 import { LOG_LEVELS } from '../config/log-levels.js';
-import type { ConfigReader } from '../config/reader.js';
-import { bool, int, listOf, loadConfig, mapping, num, oneOf, parseConfig, parseUint24, str, UINT24, uint24, withChecks, type ConfigSource, type Fail } from '../config/schema.js';
+import { bool, int, listOf, loadConfig, mapping, num, oneOf, parseConfig, str, uint24, withChecks, type ConfigSource, type Fail } from '../config/schema.js';
 
-/** Validates a UE config's 24-bit ID at `key` (for the key client's reader, bridge/pkmf/ue-config.ts). */
-export function uint24At(r: ConfigReader, key: string): number {
-  const v = r.raw(key);
-  return parseUint24(v) ?? r.fail(key, `expected ${UINT24}`, v);
-}
+// The blocks exported here are shared with the UE's `keys:` schema (bridge/pkmf/ue-config.ts).
 
-const plmnId = (example: string) => str().refine(isPlmnString, `expected a PLMN ID "MCC-MNC" (quoted, e.g. "${example}")`);
+export const plmnId = (example: string) => str().refine(isPlmnString, `expected a PLMN ID "MCC-MNC" (quoted, e.g. "${example}")`);
 
 const endpoint = (defaultPort: number) => mapping({ host: str().default('127.0.0.1'), port: int(0, 65535).default(defaultPort) });
 
 const alg = () => int(0, 3).transform((v) => v as AlgId);
 
 /** `file`'s text; a failure names the file under the key `at`. */
-function readText(fail: Fail, at: string, file: string): string {
+export function readText(fail: Fail, at: string, file: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (e) {
@@ -45,12 +42,35 @@ function parseCertificate(fail: Fail, at: string, file: string, pem: string): X5
   }
 }
 
+/**
+ * Checks that `keyPem`, the text of `keyFile` under the key `key`, is the private key of `cert`
+ * (`certName` in messages): a key that does not match would fail every handshake (or the start,
+ * with a stack trace), so this says so at load. The message names both files in full (a found
+ * value would be shortened).
+ */
+export function checkKeyPair(fail: Fail, pair: { cert: X509Certificate; certName: string; certFile: string; keyPem: string; keyFile: string }): void {
+  const { cert, certName, certFile, keyPem, keyFile } = pair;
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(keyPem);
+  } catch {
+    return fail('expected a PEM private key', { at: ['key'], found: keyFile });
+  }
+  let matches = false;
+  try {
+    matches = cert.checkPrivateKey(key);
+  } catch {
+    matches = false;
+  }
+  if (!matches) fail(`expected the private key of ${certName} (${certFile}), but ${keyFile} holds another key`, { at: ['key'], found: undefined });
+}
+
 /** A CA file or a non-empty list of them (read and parsed by {@link readCas}). */
-const caFiles = () =>
+export const caFiles = (expected = 'expected a file path or a non-empty list of file paths') =>
   z
     .custom<string | string[]>(
       (v) => (typeof v === 'string' ? v.length > 0 : Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string' && x.length > 0)),
-      'expected a file path or a non-empty list of file paths',
+      expected,
     )
     .transform((v) => (typeof v === 'string' ? [v] : v));
 
@@ -99,9 +119,11 @@ const group = mapping({
   pgkOverlapSec: num(0.001).optional(),
   members: listOf(isSupi, 'SUPIs like imsi-001010000000001'),
   operators: listOf(isPlmnString, 'PLMN IDs like "001-02"').default([]),
+  /** Who may send in whose name inside the group (src/pkmf/source-auth.ts); none: any member as any other. */
+  sourceAuth: oneOf(SOURCE_AUTH_MODES).default('none'),
 }).transform(
   withChecks((g, fail) => {
-    const { profile, allowNoIntegrity, allowNullAlgorithms, nea } = g;
+    const { profile, allowNoIntegrity, allowNullAlgorithms, nea, sourceAuth } = g;
     const nia: AlgId | null = g.nia === 'off' || (g.nia === undefined && profile === 'lte-prose') ? null : (g.nia ?? 2);
     if (profile === 'lte-prose' && nia !== null) return fail('expected "off" (profile lte-prose has no integrity)', { at: ['nia'] });
     // A group without integrity must be asked for: forged PDUs of insiders and bit flips go undetected.
@@ -117,6 +139,12 @@ const group = mapping({
     const overlapSec = g.pgkOverlapSec ?? lifetimeSec / 4;
     if (overlapSec >= lifetimeSec) return fail(`expected less than pgkLifetimeSec (${lifetimeSec})`, { at: ['pgkOverlapSec'], found: overlapSec });
     if (new Set(g.members).size !== g.members.length) return fail('expected distinct SUPIs', { at: ['members'], found: undefined });
+    // The source-authentication block rides under the MAC-I (docs/pdcp.md): no MAC-I, no block.
+    if (sourceAuth !== 'none' && nia === null) return fail(`expected none (${sourceAuth} needs integrity protection: nia 1, 2 or 3)`, { at: ['sourceAuth'] });
+    // A PDU carries at most MAX_PAIRWISE_PEERS tags, one per other member.
+    if (sourceAuth === 'pairwise-mac' && g.members.length > MAX_PAIRWISE_PEERS + 1) {
+      return fail(`expected at most ${MAX_PAIRWISE_PEERS + 1} members with pairwise-mac (one tag per other member per PDU; use signature)`, { at: ['members'], found: g.members.length });
+    }
     return {
       groupId: g.id,
       nea,
@@ -128,6 +156,7 @@ const group = mapping({
       pgkOverlapMs: Math.max(1, Math.round(overlapSec * 1000)),
       members: g.members,
       operators: g.operators,
+      sourceAuth,
     };
   }),
 );
@@ -178,22 +207,8 @@ const tlsSection = (baseDir: string) =>
       const ca = readCas(fail, 'ca', baseDir, t.ca);
       const certPem = readText(fail, 'cert', certFile);
       const keyPem = readText(fail, 'key', keyFile);
-      // A key that does not match the certificate would fail every handshake (or the start, with a
-      // stack trace): say so now, naming the keys.
       const cert = parseCertificate(fail, 'cert', certFile, certPem);
-      let key: KeyObject;
-      try {
-        key = createPrivateKey(keyPem);
-      } catch {
-        return fail('expected a PEM private key', { at: ['key'], found: keyFile });
-      }
-      let matches = false;
-      try {
-        matches = cert.checkPrivateKey(key);
-      } catch {
-        matches = false;
-      }
-      if (!matches) fail(`expected the private key of tls.cert (${certFile})`, { at: ['key'], found: keyFile });
+      checkKeyPair(fail, { cert, certName: 'tls.cert', certFile, keyPem, keyFile });
       return { certFile, keyFile, caFiles: ca.files, certPem, keyPem, caPem: ca.pems };
     }),
   );

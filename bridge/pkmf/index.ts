@@ -6,7 +6,7 @@
  */
 export { KeyClient, readPersistedKeys, KEY_STATE_FILE } from './key-client.js';
 export type { KeyClientOptions, KeyClientStatus, GroupStatus, FetchReport, Timers } from './key-client.js';
-export { loadUeKeyConfig, parseUeKeyConfig, ueKeyConfigFromObject } from './ue-config.js';
+export { loadUeKeyConfig, ueKeyConfigFromObject } from './ue-config.js';
 export type { UeKeyConfig, UeGroupConfig } from './ue-config.js';
 export { requestKeys, ueSecureContext, KeyFetchError } from './ue-client.js';
 export type { UeCredentials, PkmfEndpoint, KeyFetchErrorCode } from './ue-client.js';

@@ -127,7 +127,7 @@ describe('ranging application', () => {
     child.stderr.on('data', (b: Buffer) => (err += b.toString()));
     const code = await new Promise<number | null>((r) => child.on('exit', r));
     expect(code).toBe(2);
-    expect(err).toMatch(/--group: expected a 24-bit Group ID/);
+    expect(err).toContain("option '--group <id>' argument '0x1000000' is invalid. expected a 24-bit Group ID (decimal or 0x-hex)");
   });
 
   it('exits with status 1 and says so when it never reaches its daemon', async () => {

@@ -11,13 +11,12 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { measureProfilingOverhead } from '../../bridge/bench/e2e-overhead.js';
 import type { E2eReport } from '../../bridge/bench/e2e-results.js';
-import { parseE2eFlags } from '../../bridge/bench/e2e-run.js';
 import { thinCdf } from '../../bridge/bench/e2e-results.js';
 import { E2eAccounting, PROBE_HEADER_BYTES, SEGMENTS, decodeProbe, encodeProbe, runProbes } from '../../bridge/bench/e2e-traffic.js';
 import { ZmqAppServer } from '../../bridge/transport/zmq-app-server.js';
 import { createZmqAppClient } from '../../bridge/transport/zmq-app-client.js';
 import type { AppToDaemon } from '../../src/wire/app.js';
-import { CliError } from '../../bridge/cli-error.js';
+import { parseCommandLine } from '../fixtures/cli-parse.js';
 import { T0, delivery, sampleRun } from '../fixtures/e2e-sample.js';
 import { findAll, parseXml } from '../fixtures/e2e-xml.js';
 
@@ -112,12 +111,16 @@ describe('probes and accounting', () => {
     for (let i = 1; i < t.length; i++) expect(t[i]![0]).toBeGreaterThan(t[i - 1]![0]);
   });
 
-  it('validates its flags', () => {
-    expect(parseE2eFlags({})).toEqual({ ues: 4, rates: [500, 1000, 2000], seconds: 5, sduBytes: 128 });
-    expect(parseE2eFlags({ ues: '2', rates: '1000, 5000,1000', seconds: '0.5', sduBytes: '20' })).toEqual({ ues: 2, rates: [1000, 5000], seconds: 0.5, sduBytes: 20 });
-    for (const bad of [{ ues: '1' }, { ues: 'x' }, { rates: '0' }, { rates: '1000,' }, { seconds: '0' }, { sduBytes: '19' }]) {
-      expect(() => parseE2eFlags(bad), JSON.stringify(bad)).toThrow(CliError);
+  it('validates its flags', async () => {
+    const e2e = async (...args: string[]) => parseCommandLine(['bench', 'e2e', ...args]);
+    expect((await e2e()).opts).toMatchObject({ ues: 4, rates: [500, 1000, 2000], seconds: 5, sduBytes: 128 });
+    const given = ['--ues', '2', '--rates', '1000, 5000,1000', '--seconds', '0.5', '--sdu-bytes', String(PROBE_HEADER_BYTES)];
+    expect((await e2e(...given)).opts).toMatchObject({ ues: 2, rates: [1000, 5000], seconds: 0.5, sduBytes: PROBE_HEADER_BYTES });
+    for (const bad of [['--ues', '1'], ['--ues', 'x'], ['--rates', '0'], ['--rates', '1000,'], ['--seconds', '0'], ['--sdu-bytes', String(PROBE_HEADER_BYTES - 1)]]) {
+      expect((await e2e(...bad)).error?.code, bad.join(' ')).toBe('commander.invalidArgument');
     }
+    expect((await e2e('--rates', '1000,0')).stderr).toContain(`option '--rates <list>' argument '1000,0' is invalid. "0": expected a positive number up to 100000`);
+    expect((await e2e('--sdu-bytes', '19')).stderr).toContain(`option '--sdu-bytes <n>' argument '19' is invalid. expected an integer from ${PROBE_HEADER_BYTES} to 9000`);
   });
 });
 

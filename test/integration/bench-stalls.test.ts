@@ -9,9 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { measureStalls, stallFloor, summarizeStalls, type StallTrace } from '../../bridge/bench/stall-meter.js';
-import { parseStallsFlags } from '../../bridge/bench/stalls-run.js';
 import { measureWake } from '../../bridge/bench/wake-meter.js';
-import { CliError } from '../../bridge/cli-error.js';
+import { parseCommandLine } from '../fixtures/cli-parse.js';
 import { rateResults } from '../../bridge/bench/e2e-results.js';
 import { sampleRun } from '../fixtures/e2e-sample.js';
 
@@ -163,17 +162,19 @@ describe('measureWake', () => {
 });
 
 describe('sl-bridge bench stalls', () => {
-  it('validates its flags', () => {
-    expect(parseStallsFlags({})).toEqual({ seconds: 3, cpuUs: [2, 5, 10, 20], afterSleepUs: null, samples: 5000 });
-    expect(parseStallsFlags({ seconds: '0.5', cpuUs: '4, 8,4', afterSleep: '500', samples: '100' })).toEqual({
+  it('validates its flags', async () => {
+    const stalls = async (...args: string[]) => parseCommandLine(['bench', 'stalls', ...args]);
+    expect((await stalls()).opts).toEqual({ seconds: 3, cpuUs: [2, 5, 10, 20], samples: 5000 });
+    expect((await stalls('--seconds', '0.5', '--cpu-us', '4, 8,4', '--after-sleep', '500', '--samples', '100')).opts).toEqual({
       seconds: 0.5,
       cpuUs: [4, 8],
-      afterSleepUs: 500,
+      afterSleep: 500,
       samples: 100,
     });
-    for (const bad of [{ seconds: '0' }, { seconds: 'x' }, { cpuUs: '0' }, { cpuUs: '5,abc' }, { afterSleep: '0' }, { afterSleep: 'x' }, { samples: '10' }]) {
-      expect(() => parseStallsFlags(bad)).toThrow(CliError);
+    for (const bad of [['--seconds', '0'], ['--seconds', 'x'], ['--cpu-us', '0'], ['--cpu-us', '5,abc'], ['--after-sleep', '0'], ['--after-sleep', 'x'], ['--samples', '10']]) {
+      expect((await stalls(...bad)).error?.code, bad.join(' ')).toBe('commander.invalidArgument');
     }
+    expect((await stalls('--seconds', '0')).stderr).toContain("error: option '--seconds <s>' argument '0' is invalid. expected seconds from 0.1 to 600");
   });
 
   it('measures, prints the floor per CPU time and writes JSON', () => {
@@ -201,7 +202,7 @@ describe('sl-bridge bench stalls', () => {
     }
     const bad = spawnSync(process.execPath, [BIN, 'bench', 'stalls', '--cpu-us', 'nope'], { encoding: 'utf8' });
     expect(bad.status).toBe(2);
-    expect(bad.stderr).toMatch(/--cpu-us/);
+    expect(bad.stderr).toContain("option '--cpu-us <list>' argument 'nope' is invalid. \"nope\": expected a positive number up to 10000");
     const unwritable = join(dir, 'no-such-dir', 'stalls.json');
     const failed = spawnSync(process.execPath, [BIN, 'bench', 'stalls', '--seconds', '0.1', '--cpu-us', '5', '--json', unwritable], { encoding: 'utf8' });
     expect(failed.status).toBe(1);

@@ -5,10 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ALL_CRYPTO_ALGS, cryptoCases, naiveCmacNia2 } from '../../bridge/bench/crypto-cases.js';
-import { parseAlgs, parseSizes } from '../../bridge/bench/crypto-run.js';
+import { selectAlgs } from '../../bridge/bench/crypto-run.js';
 import { fitCosts, measureCase, ratios, type BenchResult } from '../../bridge/bench/harness.js';
 import { percentile } from '../../src/stats/percentile.js';
 import { createIntegrityEngine } from '../../src/crypto/index.js';
+import { parseCommandLine } from '../fixtures/cli-parse.js';
 
 const BIN = new URL('../../bin/sl-bridge.js', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'sl-bench-'));
@@ -84,14 +85,21 @@ describe('crypto cases', () => {
     }
   });
 
-  it('validates --sizes and --algs', () => {
-    expect(parseSizes('128, 16,128')).toEqual([128, 16]);
-    expect(parseSizes(undefined)).toEqual([16, 64, 128, 512, 1500]);
-    for (const bad of ['0', '-5', 'abc', '1.5', '', '16,,64', '100000']) expect(() => parseSizes(bad)).toThrow(/--sizes/);
-    expect(parseAlgs('nia2,NEA2', true)).toEqual(['nia2', 'nea2', 'baseline-nia2', 'baseline-nea2']);
-    expect(parseAlgs('nia2', false)).toEqual(['nia2']);
-    expect(parseAlgs(undefined, true)).toHaveLength(8);
-    expect(() => parseAlgs('nea4', true)).toThrow(/unknown algorithm "nea4"/);
+  it('validates --sizes and --algs', async () => {
+    const crypto = async (...args: string[]) => parseCommandLine(['bench', 'crypto', ...args]);
+    expect((await crypto('--sizes', '128, 16,128')).opts).toMatchObject({ sizes: [128, 16] });
+    expect((await crypto()).opts).toMatchObject({ sizes: [16, 64, 128, 512, 1500], minTime: 250, warmup: 50 });
+    expect((await crypto('--sizes', '0')).stderr).toContain("error: option '--sizes <list>' argument '0' is invalid. \"0\": expected an integer from 1 to 65536");
+    for (const bad of ['-5', 'abc', '1.5', '', '16,,64', '100000']) {
+      expect((await crypto('--sizes', bad)).error?.code, bad).toBe('commander.invalidArgument');
+    }
+    expect((await crypto('--min-time', '0')).stderr).toContain("option '--min-time <ms>' argument '0' is invalid. expected a positive number");
+    const algs = (await crypto('--algs', 'nia2,NEA2')).opts!.algs as string[];
+    expect(algs).toEqual(['nia2', 'nea2']);
+    expect(selectAlgs(algs, true)).toEqual(['nia2', 'nea2', 'baseline-nia2', 'baseline-nea2']);
+    expect(selectAlgs(['nia2'], false)).toEqual(['nia2']);
+    expect(selectAlgs(undefined, true)).toHaveLength(8);
+    expect((await crypto('--algs', 'nea2,nea4')).stderr).toContain(`argument 'nea2,nea4' is invalid. "nea4": expected one of ${ALL_CRYPTO_ALGS.join(', ')}`);
   });
 });
 
@@ -131,10 +139,10 @@ describe('sl-bridge bench crypto', () => {
   });
 
   it.each([
-    [['--algs', 'nea2,foo'], /unknown algorithm "foo"/],
-    [['--sizes', '0'], /--sizes: "0" is not a positive integer/],
-    [['--sizes', '-16'], /--sizes/],
-    [['--min-time', 'x'], /--min-time/],
+    [['--algs', 'nea2,foo'], /option '--algs <list>' argument 'nea2,foo' is invalid\. "foo": expected one of nea1, /],
+    [['--sizes', '0'], /option '--sizes <list>' argument '0' is invalid\. "0": expected an integer from 1 to 65536/],
+    [['--sizes', '-16'], /option '--sizes <list>' argument '-16' is invalid/],
+    [['--min-time', 'x'], /option '--min-time <ms>' argument 'x' is invalid\. expected a positive number/],
   ])('rejects bad flags %j with a clear error', (args, message) => {
     const r = spawnSync(process.execPath, [BIN, 'bench', 'crypto', ...args], { encoding: 'utf8' });
     expect(r.status).toBe(2);

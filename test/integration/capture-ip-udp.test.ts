@@ -511,7 +511,7 @@ describe('sl-bridge pdu decode on interface captures', () => {
     for (const bad of ['-1', '65536', 'x']) {
       const r = cli('--pcap', t.path('c.pcap'), '--udp-port', bad);
       expect(r.status).toBe(2);
-      expect(r.stderr).toContain('--udp-port: expected an integer 0..65535');
+      expect(r.stderr).toContain(`option '--udp-port <n>' argument '${bad}' is invalid. expected an integer from 0 to 65535`);
     }
     const help = spawnSync(process.execPath, [BIN, 'pdu', 'decode', '--help'], { encoding: 'utf8' });
     expect(help.stdout).toContain("tshark -i oaitun_ue1 -F pcap -w tun.pcap -f 'udp port 5600'");

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { LOG_LEVELS } from '../../bridge/config/log-levels.js';
 import { UE_A, conversation, material, writeCapture, writeKeylog } from '../fixtures/capture-helpers.js';
 
 const BIN = new URL('../../bin/sl-bridge.js', import.meta.url).pathname;
@@ -33,6 +34,25 @@ describe('sl-bridge CLI', () => {
       status = (e as { status: number }).status;
     }
     expect(status).not.toBe(0);
+  });
+
+  it.each([
+    [['medium', '--loss', '2'], "option '--loss <p>' argument '2' is invalid. expected a probability such as 0.1 or 10%"],
+    [['medium', '--reorder-hold-ms', '-5'], "option '--reorder-hold-ms <ms>' argument '-5' is invalid. expected a number from 0 to 60000"],
+    [['medium', '--seed', '1.5'], "option '--seed <n>' argument '1.5' is invalid. expected an integer from 0 to 4294967295"],
+    [['medium', '--duration', 'soon'], "option '--duration <s>' argument 'soon' is invalid. expected seconds from 0 to 1000000000"],
+    [['medium', '--log-level', 'loud'], `option '--log-level <level>' argument 'loud' is invalid. Allowed choices are ${LOG_LEVELS.join(', ')}.`],
+    [['medium', '--endpoint', 'udp://127.0.0.1:5560'], 'sl-bridge: --endpoint: expected tcp://HOST:PORT (PORT may be *), ipc:///PATH or inproc://NAME, got "udp://127.0.0.1:5560"'],
+    [['medium', '--reorder', '0.1', '--reorder-hold-ms', '0'], 'sl-bridge: reorderHoldMs: expected > 0 when reorder > 0'],
+    [['medium', '--profile', 'serial-modem'], 'has no medium section (use --profile emulator)'],
+    [['demo', '--ues', '17'], "option '--ues <n>' argument '17' is invalid. expected an integer from 2 to 16"],
+    [['demo', '--sdu-bytes', 'big'], "option '--sdu-bytes <n>' argument 'big' is invalid. expected an integer from 0 to 9000"],
+    [['demo', '--security', 'maybe'], "option '--security <on|off>' argument 'maybe' is invalid. Allowed choices are on, off."],
+  ])('a bad flag value exits 2 before anything starts: %j', (args, message) => {
+    const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.stderr).toContain(message);
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe('');
   });
 });
 

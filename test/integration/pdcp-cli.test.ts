@@ -70,15 +70,16 @@ describe('sl-bridge pdu', () => {
 
   it.each([
     ['missing --ptk-id', ['protect', ...KEYS, '--sn', '0', '--sdu', '00'], /required option '--ptk-id/],
-    ['short --pgk', ['protect', ...KEYS.slice(2), '--pgk', 'abcd', '--ptk-id', '0', '--sn', '0', '--sdu', '00'], /--pgk: expected 32 bytes/],
-    ['--ptk-id too big', ['protect', ...KEYS, '--ptk-id', '65536', '--sn', '0', '--sdu', '00'], /--ptk-id: expected an integer 0\.\.65535/],
-    ['bad --sdu hex', ['protect', ...KEYS, '--ptk-id', '0', '--sn', '0', '--sdu', 'xyz'], /--sdu: expected an even number of hex digits/],
-    ['reserved --sdu-type', ['protect', ...KEYS, '--ptk-id', '0', '--sn', '0', '--sdu', '00', '--sdu-type', '6'], /--sdu-type: 6 is reserved/],
+    ['short --pgk', ['protect', ...KEYS.slice(2), '--pgk', 'abcd', '--ptk-id', '0', '--sn', '0', '--sdu', '00'], /option '--pgk <hex64>' argument 'abcd' is invalid\. expected 32 bytes \(64 hex digits\), got 2 bytes/],
+    ['--ptk-id too big', ['protect', ...KEYS, '--ptk-id', '65536', '--sn', '0', '--sdu', '00'], /option '--ptk-id <n>' argument '65536' is invalid\. expected an integer from 0 to 65535/],
+    ['bad --sdu hex', ['protect', ...KEYS, '--ptk-id', '0', '--sn', '0', '--sdu', 'xyz'], /option '--sdu <hex>' argument 'xyz' is invalid\. expected an even number of hex digits/],
+    ['reserved --sdu-type', ['protect', ...KEYS, '--ptk-id', '0', '--sn', '0', '--sdu', '00', '--sdu-type', '6'], /option '--sdu-type <n\|name>' argument '6' is invalid\. 6 is reserved/],
     ['NEA0 without --allow-null', ['protect', ...KEYS, '--ptk-id', '0', '--sn', '0', '--sdu', '00', '--nea', '0'], /--allow-null/],
     ['lte-prose with a NIA', ['protect', ...KEYS, '--ptk-id', '0', '--sn', '0', '--sdu', '00', '--profile', 'lte-prose', '--nia', '2'], /--nia none/],
-    ['unknown --profile', ['protect', ...KEYS, '--ptk-id', '0', '--sn', '0', '--sdu', '00', '--profile', 'nr'], /--profile: expected one of/],
-    ['--member-id over 24 bits', ['unprotect', ...KEYS.slice(0, 6), '--member-id', '1000000', '--pdu', '00'], /--member-id: expected a 24-bit ID/],
-    ['bad --nia', ['unprotect', ...KEYS, '--pdu', '00', '--nia', 'five'], /--nia: expected 0\.\.3/],
+    ['unknown --profile', ['protect', ...KEYS, '--ptk-id', '0', '--sn', '0', '--sdu', '00', '--profile', 'nr'], /option '--profile <profile>' argument 'nr' is invalid\. Allowed choices are pcr, ts33533, lte-prose/],
+    ['--member-id over 24 bits', ['unprotect', ...KEYS.slice(0, 6), '--member-id', '1000000', '--pdu', '00'], /option '--member-id <hex6>' argument '1000000' is invalid\. expected a 24-bit ID/],
+    ['--pgk-id over 32 bits', ['unprotect', ...KEYS.slice(0, 2), '--pgk-id', '0x100000000', ...KEYS.slice(4), '--pdu', '00'], /option '--pgk-id <n>' argument '0x100000000' is invalid\. expected an integer from 0 to 4294967295/],
+    ['bad --nia', ['unprotect', ...KEYS, '--pdu', '00', '--nia', 'five'], /option '--nia <n\|none>' argument 'five' is invalid\. expected 0\.\.3/],
   ])('rejects bad flags with status 2: %s', (_label, args, message) => {
     const r = cli(...(args as string[]));
     expect(r.status).toBe(2);

@@ -184,6 +184,18 @@ describe('UE key config validation', () => {
     ['no groups', (k) => (k.groups = []), /keys\.groups: expected at least one group/],
     ['cert is not a UE cert', (k) => Object.assign(k.tls as Record<string, unknown>, { cert: op1.pkmfCert, key: op1.pkmfKey }), /keys\.tls\.cert: expected a UE certificate naming a SUPI/],
     ['typo', (k) => (k.stateDri = 'x'), /keys\.stateDri: unknown key/],
+    ['no CA', (k) => delete (k.tls as Record<string, unknown>).ca, /keys\.tls\.ca: expected a file path or a non-empty list of file paths \(CAs that may sign the serving PKMF\)$/],
+    ['unreadable CA', (k) => ((k.tls as Record<string, unknown>).ca = [op1.caCert, join(t.dir, 'nope.pem')]), /keys\.tls\.ca: expected a readable file \(ENOENT\), got ".*nope\.pem"$/],
+    ['cert not PEM', (k) => ((k.tls as Record<string, unknown>).cert = ueKey), /keys\.tls\.cert: expected a PEM certificate, got "/],
+    ['typo in tls', (k) => ((k.tls as Record<string, unknown>).kye = 'x'), /keys\.tls\.kye: unknown key \(check its spelling\)$/],
+    ['no stateDir', (k) => delete k.stateDir, /keys\.stateDir: expected a string \(this key is required\)$/],
+    ['request timeout', (k) => (k.pkmf = { port: 7443, requestTimeoutSec: 0 }), /keys\.pkmf\.requestTimeoutSec: expected a number from 0\.1 to 600, got 0$/],
+    ['groups not a list', (k) => (k.groups = 'abc'), /keys\.groups: expected a list, got "abc"$/],
+    ['group ID over 24 bits', (k) => (k.groups = [{ id: '0x1000000' }]), /keys\.groups\[0\]\.id: expected a 24-bit ID \(an integer up to 0xFFFFFF, or up to 6 hex digits\), got "0x1000000"$/],
+    ['NEA0', (k) => (k.groups = [{ id: 1, nea: [0, 2] }]), /keys\.groups\[0\]\.nea: expected 1, 2 or 3 \(NEA0 needs allowNullAlgorithms: true\), got 0$/],
+    ['no NEA', (k) => (k.groups = [{ id: 1, nea: [] }]), /keys\.groups\[0\]\.nea: expected at least one algorithm$/],
+    ['a group twice', (k) => (k.groups = [{ id: 1 }, { id: '000001' }]), /keys\.groups\[1\]\.id: expected each group once, got "000001"$/],
+    ['refresh delays', (k) => (k.refresh = { minDelaySec: 60, maxDelaySec: 30 }), /keys\.refresh\.maxDelaySec: expected at least minDelaySec, got 30$/],
   ])('names the file and key: %s', (name, patch, message) => {
     const file = ueFile(`ue-bad-${name.replace(/\W/g, '-')}`, patch);
     expect(() => loadUeKeyConfig(file)).toThrow(message);

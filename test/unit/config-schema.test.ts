@@ -5,7 +5,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { checkedText, choice, commaList, integerIn, positive, probability, secondsIn } from '../../bridge/cli-flags.js';
+import { checkedText, choice, commaList, groupId, integerIn, positive, probability, secondsIn } from '../../bridge/cli-flags.js';
 import { ConfigError } from '../../bridge/config/reader.js';
 import { int, mapping, oneOf, parseConfig, str, withChecks } from '../../bridge/config/schema.js';
 
@@ -95,6 +95,23 @@ describe('flag parsers through commander', () => {
     expect(flag(paths(), ['--paths', 'pdcp, tun,pdcp']).value).toEqual(['pdcp', 'tun']);
     expect(flag(paths(), ['--paths', 'tun,x']).error?.message).toMatch(/argument 'tun,x' is invalid\. "x": expected tun or pdcp$/);
     expect(flag(paths(), ['--paths', 'tun,']).error?.message).toMatch(/expected a comma-separated list$/);
+  });
+
+  it('positive numbers with a ceiling; word lists longer than two say "one of"', () => {
+    const rate = (): Option => new Option('--rate <r>').argParser(positive({ max: 100 }));
+    expect(flag(rate(), ['--rate', '100']).value).toBe(100);
+    expect(flag(rate(), ['--rate', '100.5']).error?.message).toMatch(/argument '100\.5' is invalid\. expected a positive number up to 100$/);
+    expect(flag(new Option('--n <n>').argParser(positive({ integer: true })), ['--n', '1.5']).error?.message).toMatch(/expected a positive integer$/);
+    expect(flag(new Option('--algs <list>').argParser(commaList(choice(['a', 'b', 'c']))), ['--algs', 'a,d']).error?.message).toMatch(/"d": expected one of a, b, c$/);
+  });
+
+  it('Group IDs: 24 bits, decimal or 0x-hex', () => {
+    const group = (): Option => new Option('--group <id>').argParser(groupId);
+    expect(flag(group(), ['--group', '0x0d0001']).value).toBe(0x0d0001);
+    expect(flag(group(), ['--group', '16777215']).value).toBe(0xffffff);
+    for (const bad of ['0x1000000', '16777216', '0d0001', '-1', '1.5', '']) {
+      expect(flag(group(), ['--group', bad]).error?.message, bad).toBe(`error: option '--group <id>' argument '${bad}' is invalid. expected a 24-bit Group ID (decimal or 0x-hex)`);
+    }
   });
 
   it('checked text is checked, then passed on as given', () => {

@@ -1,0 +1,28 @@
+/**
+ * What `sl-bridge bench crypto` can measure: its row names and payload sizes. Its own module, with
+ * no imports, so that the command declaration (bridge/commands/bench.ts) checks `--algs` and
+ * `--sizes` without loading the engines (crypto-cases.ts builds the rows).
+ */
+
+/** Algorithm rows of `bench crypto`, in table order; the default set. */
+export const CRYPTO_ALGS = [
+  'nea1',
+  'nia1',
+  'nea2',
+  'nia2',
+  'nea3',
+  'nia3',
+  'baseline-nea2',
+  'baseline-nia2',
+] as const;
+/** Extra rows for comparing AES backends: `--algs nea2,nea2@ts,nea2@noble,...`. */
+export const AES_BACKEND_ALGS = ['nea2@node', 'nia2@node', 'nea2@ts', 'nia2@ts', 'nea2@noble', 'nia2@noble'] as const;
+/** The derivation on node:crypto; selecting it also adds the `@node-kdf` first-PDU rows. */
+export const KDF_NODE_ALG = 'kdf@node';
+/** Key derivation rows: `--algs kdf` (its baseline `kdf@node` comes with it). */
+export const KDF_ALGS = ['kdf', KDF_NODE_ALG] as const;
+export const ALL_CRYPTO_ALGS: readonly string[] = [...CRYPTO_ALGS, ...AES_BACKEND_ALGS, ...KDF_ALGS];
+
+export const DEFAULT_SIZES: readonly number[] = [16, 64, 128, 512, 1500];
+/** The largest `--sizes` payload, in bytes. */
+export const MAX_BENCH_SIZE = 65536;
