@@ -20,7 +20,7 @@ export function registerInit(program: Command): void {
     .option('--operators <k>', 'operators, each with its own PKI and PKMF; UEs are spread over them and share one multi-operator group (1 to 9)', integerIn(1, 9), 1)
     .option('--roaming', 'the last UE is served by another operator\'s PKMF (its keys come through it); needs 2 operators, added if missing')
     .option('-p, --profile <name|file>', 'hw-profile of the daemons (emulator: the local medium, started by testbed.sh)', 'emulator')
-    .option('--base-port <port>', 'first of the fixed TCP ports (medium; PKMFs base+10k, +10k+1; applications base+100+i; metrics base+200+i)', integerIn(1024, 65535), 7400)
+    .option('--base-port <port>', 'first of the fixed TCP ports (medium; PKMFs base+10k, +10k+1; applications base+100+i; daemon metrics base+200+i; medium metrics base+300; PKMF metrics base+300+k)', integerIn(1024, 65535), 7400)
     .option('--rate <n>', 'ranging requests per second of each application testbed.sh starts', numberIn(0, 10_000), 10)
     .option('--force', 'write into a non-empty DIR')
     .addHelpText('after', '\nExample:\n  sl-bridge init tb --ues 3\n  tb/testbed.sh start && sleep 10 && tb/testbed.sh status\n  tb/testbed.sh stop')

@@ -41,6 +41,8 @@ export interface TestbedPkmf {
   name: string;
   plmn: string;
   config: string;
+  /** `HOST:PORT` for `pkmf --metrics` (fixed-port testbeds only). */
+  metrics?: string;
   logFile: string;
 }
 
@@ -50,6 +52,8 @@ export interface Testbed {
   group: number;
   pkmfs: TestbedPkmf[];
   mediumEndpoint: string;
+  /** `HOST:PORT` for `medium --metrics` (fixed-port testbeds only). */
+  mediumMetrics?: string;
   mediumStatsFile: string;
   mediumLog: string;
   ues: TestbedUe[];
@@ -67,7 +71,8 @@ export interface TestbedOptions {
   profile?: string;
   /**
    * `base`: fixed ports from a base (medium base, operator k's PKMF base + 10k / + 10k + 1, UE i's
-   * application base + 100 + i and metrics base + 200 + i), TCP endpoints, paths relative to DIR.
+   * application base + 100 + i and metrics base + 200 + i, the medium's metrics base + 300,
+   * operator k's PKMF metrics base + 300 + k), TCP endpoints, paths relative to DIR.
    * `free`: ports free a moment ago, IPC endpoints in DIR, absolute paths.
    */
   ports: { base: number } | 'free';
@@ -95,7 +100,7 @@ export function supiOf(plmn: string, n: number): string {
 
 /** The highest port a fixed-port testbed of this size uses. */
 export function lastPort(base: number, ues: number, operators: number): number {
-  return Math.max(base + 10 * operators + 1, base + 200 + ues);
+  return Math.max(base + 10 * operators + 1, base + 200 + ues, base + 300 + operators);
 }
 
 export async function writeTestbed(o: TestbedOptions): Promise<Testbed> {
@@ -151,7 +156,13 @@ export async function writeTestbed(o: TestbedOptions): Promise<Testbed> {
       ...(peers.length > 0 ? { peers } : {}),
     };
     mkdirSync(join(dir, 'state'), { recursive: true });
-    return { name, plmn: op.pki.plmn, config: writeYaml(join(dir, `${name}.yaml`), doc), logFile: join(dir, 'logs', `${name}.log`) };
+    return {
+      name,
+      plmn: op.pki.plmn,
+      config: writeYaml(join(dir, `${name}.yaml`), doc),
+      ...(fixed ? { metrics: `127.0.0.1:${base + 300 + op.k}` } : {}),
+      logFile: join(dir, 'logs', `${name}.log`),
+    };
   });
 
   const mediumEndpoint = fixed ? `tcp://127.0.0.1:${base}` : `ipc://${join(dir, 'medium.sock')}`;
@@ -195,6 +206,7 @@ export async function writeTestbed(o: TestbedOptions): Promise<Testbed> {
     group: TESTBED_GROUP,
     pkmfs,
     mediumEndpoint,
+    ...(fixed ? { mediumMetrics: `127.0.0.1:${base + 300}` } : {}),
     mediumStatsFile: join(dir, 'medium-stats.json'),
     mediumLog: join(dir, 'logs', 'medium.log'),
     ues: testbedUes,

@@ -1,7 +1,8 @@
 /**
  * `sl-bridge init DIR`: a testbed people run by hand or with DIR/testbed.sh. Writes the PKIs and
  * configs (generate.ts, paths relative to DIR, fixed ports from --base-port), START.md with the
- * commands in start order, testbed.sh (start / status / stop) and prometheus.yml.
+ * commands in start order, testbed.sh (start / status / stop) and prometheus.yml, which scrapes
+ * every process of it (the metrics deploy/grafana/sl-bridge.json shows).
  */
 import { chmodSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -39,14 +40,17 @@ interface Proc {
   jsonl?: boolean;
 }
 
+/** Only the emulator profile reaches the medium; other profiles name their stack themselves. */
+const usesMedium = (opts: InitOptions): boolean => opts.profile === 'emulator';
+
+const metricsArgs = (listen: string | undefined): string[] => (listen === undefined ? [] : ['--metrics', listen]);
+
 function processes(tb: Testbed, opts: InitOptions): { services: Proc[]; apps: Proc[] } {
   const services: Proc[] = [];
-  const usesMedium = opts.profile === 'emulator';
-  if (usesMedium) services.push({ name: 'medium', args: ['medium', '--endpoint', tb.mediumEndpoint], readyLine: 'medium: listening' });
-  for (const p of tb.pkmfs) services.push({ name: p.name, args: ['pkmf', '--config', `${p.name}.yaml`], readyLine: 'PKMF listening' });
+  if (usesMedium(opts)) services.push({ name: 'medium', args: ['medium', '--endpoint', tb.mediumEndpoint, ...metricsArgs(tb.mediumMetrics)], readyLine: 'medium: listening' });
+  for (const p of tb.pkmfs) services.push({ name: p.name, args: ['pkmf', '--config', `${p.name}.yaml`, ...metricsArgs(p.metrics)], readyLine: 'PKMF listening' });
   for (const ue of tb.ues) {
-    const args = ['run', '--profile', opts.profile, '--config', `${ue.id}.yaml`, '--status-interval', '1'];
-    if (ue.metrics) args.push('--metrics', ue.metrics);
+    const args = ['run', '--profile', opts.profile, '--config', `${ue.id}.yaml`, '--status-interval', '1', ...metricsArgs(ue.metrics)];
     services.push({ name: ue.id, args, jsonl: true });
   }
   const apps = tb.ues.map((ue) => ({
@@ -92,8 +96,16 @@ group's keys, \`counters.delivered\` counts SDUs handed to its application. Daem
 medium stop cleanly on Ctrl-C. State (PTK IDs, replay floors, keys, PKMF databases) is in state/:
 keep it between runs, it is what keeps a restarted daemon from reusing a COUNT under one key.
 
-Prometheus: \`prometheus --config.file=prometheus.yml\` scrapes every daemon.
+Prometheus: \`prometheus --config.file=prometheus.yml\` scrapes every daemon (the metrics column above),
+${serviceMetrics(tb, opts)}.
+Its Grafana dashboard is deploy/grafana/sl-bridge.json in the sl-bridge repository
+(deploy/grafana/README.md says how to import it).
 `;
+}
+
+function serviceMetrics(tb: Testbed, opts: InitOptions): string {
+  const pkmfs = `the PKMFs (${tb.pkmfs.map((p) => `${p.name} \`${p.metrics ?? '-'}\``).join(', ')})`;
+  return usesMedium(opts) ? `the medium (\`${tb.mediumMetrics ?? '-'}\`) and ${pkmfs}` : pkmfs;
 }
 
 function describe(p: Proc): string {
@@ -205,16 +217,29 @@ esac
 `;
 }
 
-function prometheusYml(tb: Testbed): string {
-  const targets = tb.ues.filter((u) => u.metrics).map((u) => `          - ${u.metrics}`);
+/** Prometheus jobs: the daemons, the medium (emulator profile) and the PKMFs, by their metrics addresses. */
+function metricsTargets(tb: Testbed, opts: InitOptions): { job: string; targets: string[] }[] {
+  const defined = (list: (string | undefined)[]): string[] => list.filter((t): t is string => t !== undefined);
+  return [
+    { job: 'sl-bridge-daemons', targets: defined(tb.ues.map((u) => u.metrics)) },
+    { job: 'sl-bridge-medium', targets: usesMedium(opts) ? defined([tb.mediumMetrics]) : [] },
+    { job: 'sl-bridge-pkmf', targets: defined(tb.pkmfs.map((p) => p.metrics)) },
+  ].filter((j) => j.targets.length > 0);
+}
+
+function prometheusYml(tb: Testbed, opts: InitOptions): string {
+  const jobs = metricsTargets(tb, opts).map(
+    (j) => `  - job_name: ${j.job}
+    static_configs:
+      - targets:
+${j.targets.map((t) => `          - ${t}`).join('\n')}`,
+  );
   return `# Written by \`sl-bridge init\`: prometheus --config.file=prometheus.yml
+# Grafana dashboard: deploy/grafana/sl-bridge.json in the sl-bridge repository.
 global:
   scrape_interval: 5s
 scrape_configs:
-  - job_name: sl-bridge-daemons
-    static_configs:
-      - targets:
-${targets.join('\n')}
+${jobs.join('\n')}
 `;
 }
 
@@ -232,6 +257,6 @@ export async function initTestbed(opts: InitOptions): Promise<InitResult> {
   writeFileSync(files[0]!, startMd(testbed, opts, procs));
   writeFileSync(files[1]!, testbedSh(procs, opts));
   chmodSync(files[1]!, 0o755);
-  writeFileSync(files[2]!, prometheusYml(testbed));
+  writeFileSync(files[2]!, prometheusYml(testbed, opts));
   return { testbed, files };
 }

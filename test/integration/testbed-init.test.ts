@@ -121,7 +121,7 @@ describe('sl-bridge init', () => {
     expect(spawnSync(process.execPath, [BIN, 'init', dir, '--force'], { encoding: 'utf8' }).status).toBe(0);
     const ports = spawnSync(process.execPath, [BIN, 'init', join(root, 'p'), '--base-port', '65400'], { encoding: 'utf8' });
     expect(ports.status).toBe(2);
-    expect(ports.stderr).toMatch(/--base-port: ports 65400\.\.65602 must lie within 1024\.\.65535/);
+    expect(ports.stderr).toMatch(/--base-port: ports 65400\.\.65701 must lie within 1024\.\.65535/);
     const ues = spawnSync(process.execPath, [BIN, 'init', join(root, 'u'), '--ues', '0'], { encoding: 'utf8' });
     expect(ues.status).toBe(2);
     expect(ues.stderr).toMatch(/--ues/);
