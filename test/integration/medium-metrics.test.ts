@@ -17,6 +17,7 @@ import { histogramSeries, parsePrometheusText, type PromFamily } from '../../bri
 import { NO_IMPAIRMENTS } from '../../src/medium/channel.js';
 import { encodePduEnvelope } from '../../src/wire/envelope.js';
 import { waitFor } from '../fixtures/transport-helpers.js';
+import { family, sampleValue, scrape } from '../fixtures/prom-helpers.js';
 
 const BIN = fileURLToPath(new URL('../../bin/sl-bridge.js', import.meta.url));
 
@@ -63,26 +64,6 @@ function dealer(endpoint: string): { socket: Dealer; received: () => number } {
   return { socket, received: () => received };
 }
 
-async function scrape(url: string): Promise<PromFamily[]> {
-  const res = await fetch(url);
-  expect(res.status).toBe(200);
-  expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
-  return parsePrometheusText(await res.text());
-}
-
-function family(fams: PromFamily[], name: string): PromFamily {
-  const f = fams.find((x) => x.name === name);
-  if (f === undefined) throw new Error(`no ${name} in the scrape`);
-  return f;
-}
-
-/** The value of the one sample of `name` whose labels include `labels`. */
-function value(fams: PromFamily[], name: string, labels: Record<string, string> = {}): number {
-  const matching = family(fams, name).samples.filter((s) => Object.entries(labels).every(([k, v]) => s.labels[k] === v));
-  expect(matching, `${name} ${JSON.stringify(labels)}`).toHaveLength(1);
-  return matching[0]!.value;
-}
-
 /** Polls /metrics until `cond` holds for a scrape; returns that scrape. */
 async function scrapeUntil(url: string, cond: (f: PromFamily[]) => boolean, what: string): Promise<PromFamily[]> {
   let last: PromFamily[] = [];
@@ -111,7 +92,7 @@ describe('sl-bridge medium --metrics', () => {
 
     const a = dealer(endpoint);
     const b = dealer(endpoint);
-    await scrapeUntil(url, (f) => value(f, 'slbridge_medium_links') === 2, 'two links');
+    await scrapeUntil(url, (f) => sampleValue(f, 'slbridge_medium_links') === 2, 'two links');
 
     const SENT_A = 300;
     const SENT_B = 200;
@@ -123,25 +104,25 @@ describe('sl-bridge medium --metrics', () => {
 
     const done = await scrapeUntil(
       url,
-      (f) => value(f, 'slbridge_medium_frames_in_total') === SENT_A + SENT_B + 3 && value(f, 'slbridge_medium_pending_copies') === 0,
+      (f) => sampleValue(f, 'slbridge_medium_frames_in_total') === SENT_A + SENT_B + 3 && sampleValue(f, 'slbridge_medium_pending_copies') === 0,
       'every message counted and every delayed copy sent',
     );
-    const framesOut = value(done, 'slbridge_medium_frames_out_total');
+    const framesOut = sampleValue(done, 'slbridge_medium_frames_out_total');
     await waitFor(() => a.received() + b.received() === framesOut, `the peers to receive the ${framesOut} copies sent`);
 
     // Two links: each valid PDU has one receiver.
-    expect(value(done, 'slbridge_medium_pairs_total')).toBe(SENT_A + SENT_B);
-    const lost = value(done, 'slbridge_medium_drops_total', { cause: 'loss' });
+    expect(sampleValue(done, 'slbridge_medium_pairs_total')).toBe(SENT_A + SENT_B);
+    const lost = sampleValue(done, 'slbridge_medium_drops_total', { cause: 'loss' });
     expect(lost + framesOut).toBe(SENT_A + SENT_B);
     expect(lost).toBeGreaterThan(0);
-    expect(value(done, 'slbridge_medium_drops_total', { cause: 'malformed' })).toBe(3);
-    expect(value(done, 'slbridge_medium_drops_total', { cause: 'queue_full' })).toBe(0);
-    expect(value(done, 'slbridge_medium_drops_total', { cause: 'peer_gone' })).toBe(0);
-    expect(value(done, 'slbridge_medium_malformed_total', { code: 'not-protobuf' })).toBe(1);
-    expect(value(done, 'slbridge_medium_malformed_total', { code: 'missing-field' })).toBe(1);
-    expect(value(done, 'slbridge_medium_malformed_total', { code: 'multipart' })).toBe(1);
-    expect(value(done, 'slbridge_medium_link_attaches_total')).toBe(2);
-    expect(value(done, 'slbridge_medium_duplicated_total')).toBe(0);
+    expect(sampleValue(done, 'slbridge_medium_drops_total', { cause: 'malformed' })).toBe(3);
+    expect(sampleValue(done, 'slbridge_medium_drops_total', { cause: 'queue_full' })).toBe(0);
+    expect(sampleValue(done, 'slbridge_medium_drops_total', { cause: 'peer_gone' })).toBe(0);
+    expect(sampleValue(done, 'slbridge_medium_malformed_total', { code: 'not-protobuf' })).toBe(1);
+    expect(sampleValue(done, 'slbridge_medium_malformed_total', { code: 'missing-field' })).toBe(1);
+    expect(sampleValue(done, 'slbridge_medium_malformed_total', { code: 'multipart' })).toBe(1);
+    expect(sampleValue(done, 'slbridge_medium_link_attaches_total')).toBe(2);
+    expect(sampleValue(done, 'slbridge_medium_duplicated_total')).toBe(0);
 
     // One delay series per receiving link, counting exactly the copies that link received, none
     // of them sent before the configured delay.
@@ -206,7 +187,7 @@ describe('sl-bridge medium --metrics', () => {
     expect(series.filter((s) => s.labels.link !== OTHER_LINKS).every((s) => s.count === 2)).toBe(true);
     // No delay configured: every copy was sent the moment its PDU arrived.
     for (const s of series) expect(s.buckets[0]).toEqual([0, s.count]);
-    expect(value(fams, 'slbridge_medium_frames_out_total')).toBe(2 * RECEIVERS);
-    expect(value(fams, 'slbridge_medium_links')).toBe(RECEIVERS + 1);
+    expect(sampleValue(fams, 'slbridge_medium_frames_out_total')).toBe(2 * RECEIVERS);
+    expect(sampleValue(fams, 'slbridge_medium_links')).toBe(RECEIVERS + 1);
   });
 });

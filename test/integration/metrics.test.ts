@@ -3,9 +3,7 @@
  * Prometheus text parser, and a daemon-metrics endpoint scraped over HTTP while PDUs flow.
  * No wall-clock assertions: timings are checked for structure (counts, order, sums), never size.
  */
-import { Writable } from 'node:stream';
 import { createServer } from 'node:net';
-import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   LOG_LINEAR_BUCKETS,
@@ -20,6 +18,7 @@ import { parseListen } from '../../bridge/metrics/http-endpoint.js';
 import { bucketQuantile, histogramSeries, parsePrometheusText, PromParseError, type PromFamily } from '../../bridge/metrics/prom-text.js';
 import type { PdcpProfiler } from '../../src/pdcp/profiler.js';
 import { GROUP_ID, NOW, SENDER_GMI, bytes, pair, rng } from '../fixtures/pdcp-helpers.js';
+import { family, logSink } from '../fixtures/prom-helpers.js';
 
 /** A profiler with a fake clock (+10 ns per reading) that records every call it gets. */
 function recordingProfiler(sampleEvery?: number) {
@@ -250,22 +249,6 @@ describe('daemon metrics endpoint', () => {
     metrics = undefined;
   });
 
-  function logSink() {
-    const lines: Array<Record<string, unknown>> = [];
-    const stream = new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        for (const l of chunk.toString().split('\n')) if (l.trim() !== '') lines.push(JSON.parse(l) as Record<string, unknown>);
-        cb();
-      },
-    });
-    return { logger: pino({ level: 'debug' }, stream), lines };
-  }
-
-  const family = (fams: PromFamily[], name: string): PromFamily => {
-    const f = fams.find((x) => x.name === name);
-    if (!f) throw new Error(`no family ${name}`);
-    return f;
-  };
 
   it('serves valid Prometheus text whose counts follow the PDUs while traffic flows', async () => {
     const { logger, lines } = logSink();

@@ -17,7 +17,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { histogramSeries, parsePrometheusText, type PromFamily } from '../../bridge/metrics/prom-text.js';
+import { histogramSeries, type PromFamily } from '../../bridge/metrics/prom-text.js';
 import { pkmfConfigFromObject } from '../../bridge/pkmf/config.js';
 import { startPkmf, type RunningPkmf } from '../../bridge/pkmf/server.js';
 import type { UeCredentials } from '../../bridge/pkmf/ue-client.js';
@@ -26,6 +26,7 @@ import type { KeyRequestMsg } from '../../src/pkmf/codec.js';
 import { ErrorCode } from '../../src/pkmf/errors.js';
 import { BIN, freePort, makeOperatorPki, OP1, OP2, pkmfConfigDoc, supiOf, tmpDir, ueCreds, writeYaml } from '../fixtures/pkmf-testbed.js';
 import { waitFor } from '../fixtures/transport-helpers.js';
+import { family, scrape } from '../fixtures/prom-helpers.js';
 
 const OP3 = '001-03';
 const G1 = 0x0e0001;
@@ -46,19 +47,6 @@ const request = (groups: number[], extra: Partial<KeyRequestMsg> = {}): KeyReque
   groups: groups.map((groupId) => ({ groupId, supportedNea: [1, 2, 3], supportedNia: [1, 2, 3] })),
   ...extra,
 });
-
-async function scrape(url: string): Promise<PromFamily[]> {
-  const res = await fetch(url);
-  expect(res.status).toBe(200);
-  expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
-  return parsePrometheusText(await res.text());
-}
-
-function family(fams: PromFamily[], name: string): PromFamily {
-  const f = fams.find((x) => x.name === name);
-  if (f === undefined) throw new Error(`no ${name} in the scrape`);
-  return f;
-}
 
 /** The samples of `name` whose labels include `labels`, as `{ label values joined by '/': value }` over `keys`. */
 function series(fams: PromFamily[], name: string, keys: string[], labels: Record<string, string> = {}): Record<string, number> {

@@ -4,8 +4,6 @@
  * strict parser of prom-text.ts), and the summary log line. The HTTP endpoint and the whole
  * composition under traffic: test/integration/metrics.test.ts.
  */
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { LogLinearHistogram, PROM_BOUNDS_NS } from '../../bridge/metrics/histogram.js';
 import { CALL_METRIC, DaemonPromRegistry, STAGE_METRIC, type CounterSample } from '../../bridge/metrics/prom-registry.js';
@@ -15,23 +13,8 @@ import { DEFAULT_SAMPLE_EVERY, RX_STAGES, StageRecorder, TX_STAGES } from '../..
 import { StageSummaryLog } from '../../bridge/metrics/summary-log.js';
 import type { PdcpProfiler } from '../../src/pdcp/profiler.js';
 import { GROUP_ID, NOW, bytes, pair } from '../fixtures/pdcp-helpers.js';
+import { family, logSink } from '../fixtures/prom-helpers.js';
 
-function logSink() {
-  const lines: Array<Record<string, unknown>> = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString().split('\n')) if (l.trim() !== '') lines.push(JSON.parse(l) as Record<string, unknown>);
-      cb();
-    },
-  });
-  return { logger: pino({ level: 'debug' }, stream), lines };
-}
-
-const family = (fams: PromFamily[], name: string): PromFamily => {
-  const f = fams.find((x) => x.name === name);
-  if (!f) throw new Error(`no family ${name}`);
-  return f;
-};
 
 describe('stage recorder', () => {
   it('records what the entities time into one histogram per direction and stage', () => {
