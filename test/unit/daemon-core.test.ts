@@ -230,7 +230,7 @@ describe('daemon core, security on', () => {
 
     const fa = a.core.figures();
     const fb = b.core.figures();
-    expect(fa.groups).toEqual([{ groupId: hex24(GROUP_ID), gmi: hex24(SENDER_GMI), pgkIds: [7], txPgkId: 7, txPtkId: 1 }]);
+    expect(fa.groups).toEqual([{ groupId: hex24(GROUP_ID), gmi: hex24(SENDER_GMI), pgkIds: [7], txPgkId: 7, txPtkId: 1, pgkExpiresAtMs: NOW + HOUR }]);
     expect(fb.groups[0]).toMatchObject({ gmi: hex24(RECEIVER_GMI), txPgkId: null, txPtkId: null });
     expect(fb.rxBySender).toEqual({ [hex24(SENDER_GMI)]: { envelopes: 5, delivered: 5, lost: 0, duplicates: 0, reordered: 0, restarts: 0 } });
     expect(fa.pdcp).toMatchObject({ ptksStarted: 1 });
@@ -244,7 +244,7 @@ describe('daemon core, security on', () => {
   it('refuses SDUs for a group it does not carry, and before keys (tx-no-keys), telling the application', () => {
     const a = new Ue(new MemoryPdcpState());
     expect(a.core.keysReady).toBe(false);
-    expect(a.core.figures().groups).toEqual([{ groupId: hex24(GROUP_ID), gmi: null, pgkIds: [], txPgkId: null, txPtkId: null }]);
+    expect(a.core.figures().groups).toEqual([{ groupId: hex24(GROUP_ID), gmi: null, pgkIds: [], txPgkId: null, txPtkId: null, pgkExpiresAtMs: null }]);
     const early = [a.send('early'), a.send('', { bytes: new Uint8Array(0) })]; // without keys, that comes first
     const unknown = a.send('x', { group: OTHER_GROUP });
     a.send('no peer to tell', { peer: null });
@@ -553,7 +553,7 @@ describe('daemon core, security off', () => {
     expect(b.delivered.map((d) => [d.from, d.sduType, d.sdu])).toEqual([0, 1, 2].map((i) => [0x00aa01, 1, `clear:${i}`]));
     expect(b.core.counters).toMatchObject({ envelopesIn: 3, delivered: 3 });
     expect(b.core.figures().rxBySender[hex24(0x00aa01)]).toMatchObject({ envelopes: 3, delivered: 3 });
-    expect(a.core.figures().groups[0]).toEqual({ groupId: hex24(GROUP_ID), gmi: hex24(0x00aa01), pgkIds: [], txPgkId: null, txPtkId: null });
+    expect(a.core.figures().groups[0]).toEqual({ groupId: hex24(GROUP_ID), gmi: hex24(0x00aa01), pgkIds: [], txPgkId: null, txPtkId: null, pgkExpiresAtMs: null });
     expect(a.core.figures().pdcp).toEqual({ ptksStarted: 0, derivations: 0, cachedEngines: 0, replayWindows: 0 });
     expect(a.core.figures().latency.protect.count).toBe(3);
     expect(b.core.rxCounters).toBeUndefined();
