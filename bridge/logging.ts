@@ -13,13 +13,15 @@ import PinoPretty from 'pino-pretty';
 
 /**
  * Redacted in every line, whatever `redactPaths` adds: the PKMF's key fields (a group's PGKs, a
- * TLS key) and the PDCP layer's derived keys, at the top level and one level down.
+ * TLS key, a group's source-authentication secret), the PDCP layer's derived keys and the source
+ * authentication's secrets (pairwise keys, the UE's signing seed), at the top level and one level
+ * down, and where group key material holds them.
  */
 export const KEY_MATERIAL_REDACT_PATHS: readonly string[] = [
-  ...['pgk', 'key', 'keyPem', 'ptk', 'pek', 'pik'].flatMap((k) => [k, `*.${k}`]),
-  'pgks[*].pgk',
-  '*.pgks[*].pgk',
-  '*[*].pgks[*].pgk',
+  ...['pgk', 'key', 'keyPem', 'ptk', 'pek', 'pik', 'groupSecret', 'pairwiseKeys', 'signingSeed'].flatMap((k) => [k, `*.${k}`]),
+  ...['pgk', 'pairwiseKeys'].flatMap((k) => [`pgks[*].${k}`, `*.pgks[*].${k}`, `*[*].pgks[*].${k}`]),
+  '*.sourceAuth.signingSeed',
+  '*[*].sourceAuth.signingSeed',
 ];
 
 export const REDACTED = '[redacted]';

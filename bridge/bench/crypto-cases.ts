@@ -10,6 +10,10 @@
  * `nea2`/`nia2` use the default (`auto`) AES backend; the `@node` / `@ts` / `@noble` variants time
  * each AES backend alone, for the record of how the default was chosen (docs/crypto.md).
  *
+ * `source-auth` is a `pairwise-mac` receiver's source crypto over the payload (the digest D and
+ * one 64-bit AES-CMAC tag, docs/pdcp.md "Source authentication"); selecting it also adds the
+ * whole-PDU source-auth rows of the PDCP layer (pdcp-cases.ts).
+ *
  * `kdf` is the key derivation of one new PTK (PTK from a PGK keyed once at install, then PEK and
  * PIK from the PTK keyed once: src/pdcp/ptk-engines.ts) on the default HMAC-SHA-256 backend;
  * `kdf@node`, its baseline, the same with node:crypto's createHmac per KDF call (how it was done
@@ -21,12 +25,26 @@ import { createCipheriv, randomBytes } from 'node:crypto';
 import { cmac as nobleCmac, ctr as nobleCtr } from '@noble/ciphers/aes.js';
 import type { KdfBackend } from '../../src/crypto/index.js';
 import type { BenchCase } from './cases.js';
-import { KDF_NODE_ALG } from './crypto-rows.js';
+import { KDF_NODE_ALG, SOURCE_AUTH_ALG, SOURCE_AUTH_GROUP_SIZES } from './crypto-rows.js';
 import { consume } from './harness.js';
 
-export { ALL_CRYPTO_ALGS, AES_BACKEND_ALGS, CRYPTO_ALGS, KDF_ALGS, KDF_NODE_ALG } from './crypto-rows.js';
+export { ALL_CRYPTO_ALGS, AES_BACKEND_ALGS, CRYPTO_ALGS, KDF_ALGS, KDF_NODE_ALG, SOURCE_AUTH_ALG } from './crypto-rows.js';
 
-/** The baseline measured alongside an algorithm, for the ratio rows. */
+/** Row names of the source-auth rows (pdcp-cases.ts), e.g. `unprotect-signature-g8`. */
+export function sourceAuthRow(call: 'protect' | 'unprotect', mode: 'pairwise-mac' | 'signature', groupSize: number): string {
+  return `${call}-${mode}-g${groupSize}`;
+}
+
+/** The same call without source authentication, measured beside them. */
+export function noSourceAuthRow(call: 'protect' | 'unprotect'): string {
+  return `${call}-no-source-auth`;
+}
+
+/**
+ * The baseline measured alongside an algorithm, for the ratio rows: by `--algs` name (the baseline
+ * row is added to the run), and by row name for the source-auth rows (each against the same call
+ * without source authentication, which the `source-auth` selection runs too).
+ */
 export const BASELINE_OF: Readonly<Record<string, string>> = {
   nea2: 'baseline-nea2',
   'nea2@node': 'baseline-nea2',
@@ -37,6 +55,11 @@ export const BASELINE_OF: Readonly<Record<string, string>> = {
   'nia2@ts': 'baseline-nia2',
   'nia2@noble': 'baseline-nia2',
   kdf: KDF_NODE_ALG,
+  ...Object.fromEntries(
+    (['protect', 'unprotect'] as const).flatMap((call) =>
+      (['pairwise-mac', 'signature'] as const).flatMap((mode) => SOURCE_AUTH_GROUP_SIZES.map((n) => [sourceAuthRow(call, mode, n), noSourceAuthRow(call)])),
+    ),
+  ),
 };
 
 type OpFactory = (key: Uint8Array, data: Uint8Array) => () => void;
@@ -136,6 +159,25 @@ async function engineOps(): Promise<Record<string, OpFactory>> {
     },
     kdf: await kdfOp(),
     [KDF_NODE_ALG]: await kdfOp('node'),
+    [SOURCE_AUTH_ALG]: await sourceTagOp(),
+  };
+}
+
+/**
+ * A `pairwise-mac` receiver's source crypto over a payload (src/pdcp/source-auth.ts): the digest D
+ * (HMAC-SHA-256 under a key made once) and one 64-bit AES-CMAC tag of it.
+ */
+async function sourceTagOp(): Promise<OpFactory> {
+  const { AesCmac } = await import('../../src/crypto/aes-cmac.js');
+  const { AutoHmacSha256 } = await import('../../src/crypto/hmac-auto.js');
+  return (key, data) => {
+    const digest = new AutoHmacSha256(new Uint8Array(randomBytes(32)));
+    const cmac = new AesCmac(key);
+    const tag = new Uint8Array(8);
+    return () => {
+      cmac.writeTag(digest.mac(data), tag.length, tag, 0);
+      consume(tag);
+    };
   };
 }
 

@@ -21,7 +21,17 @@ export const AES_BACKEND_ALGS = ['nea2@node', 'nia2@node', 'nea2@ts', 'nia2@ts',
 export const KDF_NODE_ALG = 'kdf@node';
 /** Key derivation rows: `--algs kdf` (its baseline `kdf@node` comes with it). */
 export const KDF_ALGS = ['kdf', KDF_NODE_ALG] as const;
-export const ALL_CRYPTO_ALGS: readonly string[] = [...CRYPTO_ALGS, ...AES_BACKEND_ALGS, ...KDF_ALGS];
+/**
+ * Source authentication (docs/pdcp.md): `--algs source-auth` is the row of a `pairwise-mac`
+ * receiver's source crypto (digest and one tag) per payload size, and it adds protect / unprotect
+ * rows (NEA2/NIA2, profile pcr) for `pairwise-mac` and `signature` at each of
+ * {@link SOURCE_AUTH_GROUP_SIZES}, and the same two calls without source authentication, in the
+ * same run.
+ */
+export const SOURCE_AUTH_ALG = 'source-auth';
+/** Group sizes (members, the sender included) of the source-auth rows. */
+export const SOURCE_AUTH_GROUP_SIZES: readonly number[] = [2, 4, 8, 16, 32];
+export const ALL_CRYPTO_ALGS: readonly string[] = [...CRYPTO_ALGS, ...AES_BACKEND_ALGS, ...KDF_ALGS, SOURCE_AUTH_ALG];
 
 export const DEFAULT_SIZES: readonly number[] = [16, 64, 128, 512, 1500];
 /** The largest `--sizes` payload, in bytes. */

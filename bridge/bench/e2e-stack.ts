@@ -11,10 +11,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { SourceAuthMode } from '../../src/keys/types.js';
 import { hex24 } from '../../src/pkmf/identity.js';
 import type { DaemonStatus } from '../daemon/daemon.js';
 import { Child, ChildFailure, describeExit } from '../demo/children.js';
-import { DEMO_GROUP, writeDemoTestbed, type DemoTestbed } from '../demo/setup.js';
+import { DEMO_GROUP, keysComplete, keysShortfall, writeDemoTestbed, type DemoTestbed } from '../demo/setup.js';
 import type { ProfileSnapshot } from '../metrics/daemon-metrics.js';
 import { parsePrometheusText } from '../metrics/prom-text.js';
 import { writeYaml } from '../pkmf/testbed.js';
@@ -51,6 +52,8 @@ export interface E2eTestbedOptions {
   say: (line: string) => void;
   /** Where each application's deliveries go (stack-qualified receiver key, e.g. "on:0"). */
   accounting: E2eAccounting;
+  /** The security-on stack's source authentication (docs/pkmf.md); default none. */
+  sourceAuth?: SourceAuthMode;
 }
 
 export class E2eTestbed {
@@ -97,7 +100,7 @@ export class E2eTestbed {
 
   async start(): Promise<void> {
     const { dir, ues, say } = this.o;
-    const tb = (this.testbed = await writeDemoTestbed(dir, ues));
+    const tb = (this.testbed = await writeDemoTestbed(dir, ues, this.o.sourceAuth));
     const pkmfs = tb.pkmfs.map((p) => this.spawn(p.name, ['pkmf', '--config', p.config], p.logFile));
     await Promise.all(pkmfs.map((c) => c.waitForLine('PKMF listening', (l) => (l.includes('"PKMF listening"') ? true : undefined), START_TIMEOUT_MS)));
     const offEndpoint = `ipc://${join(dir, 'medium-off.sock')}`;
@@ -120,10 +123,10 @@ export class E2eTestbed {
     const all = [...onDaemons, ...offDaemons];
     await Promise.all(all.map((d) => d.child.waitForLine('ready', (l) => (l.includes('"event":"ready"') ? true : undefined), START_TIMEOUT_MS)));
     const keysBy = performance.now() + KEYS_TIMEOUT_MS;
-    while (!all.every((d) => d.status?.keys.ready)) {
+    while (!all.every((d) => keysComplete(d.status, ues))) {
       this.check();
       if (performance.now() > keysBy) {
-        const missing = all.filter((d) => !d.status?.keys.ready).map((d) => `${d.id} (${d.status?.keys.lastError ?? 'no answer yet'})`);
+        const missing = all.filter((d) => !keysComplete(d.status, ues)).map((d) => `${d.id} (${keysShortfall(d.status, ues)})`);
         throw new Error(`no keys after ${KEYS_TIMEOUT_MS / 1000} s for ${missing.join(', ')}; logs in ${dir}/logs`);
       }
       await sleep(100);

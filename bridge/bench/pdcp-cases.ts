@@ -14,10 +14,19 @@
  *   as it was before the TypeScript HMAC; only when `kdf@node` is in `algs`.
  *
  * A pair is included when both its algorithms (`neaX`, `niaY`) are in `algs`.
+ *
+ * With `source-auth` in `algs` (source authentication, docs/pdcp.md), NEA2/NIA2: for `pairwise-mac`
+ * and `signature` and each group size n of SOURCE_AUTH_GROUP_SIZES, `protect-<mode>-g<n>` (the
+ * sender's block: n - 1 tags or one signature) and `unprotect-<mode>-g<n>` (one member's receive
+ * path with its source check: one tag or one signature verification); beside them
+ * `protect-no-source-auth` and `unprotect-no-source-auth`, the same calls in a group without.
  */
+import { createHmac } from 'node:crypto';
+import { ed25519PublicKeyOf } from '../../src/crypto/ed25519.js';
 import type { KdfBackend } from '../../src/crypto/index.js';
 import type { AlgId } from '../../src/crypto/types.js';
 import { GroupKeyState } from '../../src/keys/group-key-state.js';
+import type { GroupKeyMaterial } from '../../src/keys/types.js';
 import {
   MemoryPtkHighWaterStore,
   PdcpRxEntity,
@@ -26,7 +35,8 @@ import {
   type RxEntityOptions,
 } from '../../src/pdcp/index.js';
 import type { BenchCase } from './cases.js';
-import { KDF_NODE_ALG } from './crypto-cases.js';
+import { KDF_NODE_ALG, noSourceAuthRow, sourceAuthRow } from './crypto-cases.js';
+import { SOURCE_AUTH_ALG, SOURCE_AUTH_GROUP_SIZES } from './crypto-rows.js';
 import { consume } from './harness.js';
 
 const GROUP_ID = 0x00be7c;
@@ -74,6 +84,72 @@ function unprotectRing(pdus: Uint8Array[], makeRx: () => PdcpRxEntity): () => vo
     if (!r.ok) throw new Error(`bench PDU dropped: ${r.reason}`);
     consume(r);
   };
+}
+
+type SourceAuthBenchMode = 'none' | 'pairwise-mac' | 'signature';
+/** Pre-made PDUs per source-auth receive row: signing them all takes ~0.3 s per signature row. */
+const SOURCE_AUTH_RING = 8192;
+
+/** Group members of a source-auth row: the sender, the receiver and n - 2 others. */
+function benchMembers(groupSize: number): number[] {
+  return [SENDER, RECEIVER, ...Array.from({ length: groupSize - 2 }, (_, i) => 0x000c00 + i)];
+}
+
+/** Key material of member `self` with source authentication `mode` (the PKMF's part done here with fixed secrets). */
+function sourceAuthMaterial(self: number, members: readonly number[], mode: SourceAuthBenchMode): GroupKeyMaterial {
+  const seed = (gmi: number): Uint8Array => Uint8Array.from({ length: 32 }, (_, i) => (gmi * 7 + i * 13) & 0xff);
+  const pairwise = (a: number, b: number): Uint8Array =>
+    new Uint8Array(createHmac('sha256', PGK).update(`${Math.min(a, b)}:${Math.max(a, b)}`).digest().subarray(0, 16));
+  const m: GroupKeyMaterial = {
+    groupId: GROUP_ID,
+    gmi: self,
+    nea: 2,
+    nia: 2,
+    profile: 'pcr',
+    pgks: [{ pgkId: 1, pgk: PGK, expiresAtMs: NOW + 86_400_000 }],
+  };
+  if (mode === 'pairwise-mac') {
+    m.sourceAuth = { mode };
+    m.pgks[0]!.pairwiseKeys = new Map(members.filter((g) => g !== self).map((g) => [g, pairwise(self, g)]));
+  } else if (mode === 'signature') {
+    m.sourceAuth = { mode, signingSeed: seed(self), publicKeys: new Map(members.map((g) => [g, ed25519PublicKeyOf(seed(g))])) };
+  }
+  return m;
+}
+
+function sourceAuthKeys(self: number, members: readonly number[], mode: SourceAuthBenchMode): GroupKeyState {
+  const k = new GroupKeyState();
+  k.install(sourceAuthMaterial(self, members, mode));
+  return k;
+}
+
+/** The protect and unprotect rows of one source-auth setting. */
+function sourceAuthCases(size: number, mode: SourceAuthBenchMode, groupSize: number): BenchCase[] {
+  const members = benchMembers(groupSize);
+  const name = (call: 'protect' | 'unprotect'): string => (mode === 'none' ? noSourceAuthRow(call) : sourceAuthRow(call, mode, groupSize));
+  const makeSender = (): PdcpTxEntity => new PdcpTxEntity(sourceAuthKeys(SENDER, members, mode), new PtkIdAllocator(new MemoryPtkHighWaterStore()));
+  return [
+    {
+      name: name('protect'),
+      size,
+      makeOp() {
+        const tx = makeSender();
+        const sdu = sduOf(size);
+        return () => consume(tx.protect(sdu, 1, GROUP_ID, NOW));
+      },
+    },
+    {
+      name: name('unprotect'),
+      size,
+      makeOp() {
+        const tx = makeSender();
+        const sdu = sduOf(size);
+        const pdus = Array.from({ length: SOURCE_AUTH_RING }, () => tx.protect(sdu, 1, GROUP_ID, NOW).pdu);
+        const keys = sourceAuthKeys(RECEIVER, members, mode);
+        return unprotectRing(pdus, () => new PdcpRxEntity(keys));
+      },
+    },
+  ];
 }
 
 /** Row name suffix of a node:crypto-derivation variant of a first-PDU row, e.g. `protect-first-nea2-nia2@node-kdf`. */
@@ -144,6 +220,14 @@ export function pdcpCases(sizes: readonly number[], algs: readonly string[]): Be
             },
           });
         }
+      }
+    }
+  }
+  if (algs.includes(SOURCE_AUTH_ALG)) {
+    for (const size of sizes) {
+      cases.push(...sourceAuthCases(size, 'none', 2));
+      for (const mode of ['pairwise-mac', 'signature'] as const) {
+        for (const n of SOURCE_AUTH_GROUP_SIZES) cases.push(...sourceAuthCases(size, mode, n));
       }
     }
   }

@@ -127,7 +127,9 @@ export function formatFrame(f: DecodedFrame): string {
   }
   switch (f.outcome.kind) {
     case 'accepted':
-      parts.push(`pgk_id=${f.outcome.pgkId}`, ...rangingParts(f.outcome.sduType, f.outcome.sdu), `sdu=${hex(f.outcome.sdu)}`);
+      parts.push(`pgk_id=${f.outcome.pgkId}`);
+      if (f.sourceVerifiedBy !== undefined) parts.push(`source=${f.sourceVerifiedBy}`);
+      parts.push(...rangingParts(f.outcome.sduType, f.outcome.sdu), `sdu=${hex(f.outcome.sdu)}`);
       break;
     case 'dropped':
       parts.push(`dropped=${f.outcome.reason} (${DROP_REASON_TEXT[f.outcome.reason]})`);
@@ -174,7 +176,13 @@ export function frameJson(f: DecodedFrame): Record<string, unknown> {
   o.pduLength = f.pdu!.length;
   if (out.kind === 'accepted') {
     const ranging = rangingJson(out.sduType, out.sdu);
-    Object.assign(o, { pgkId: out.pgkId, sdu: hex(out.sdu) }, ranging === undefined ? {} : { ranging });
+    Object.assign(
+      o,
+      { pgkId: out.pgkId },
+      f.sourceVerifiedBy === undefined ? {} : { sourceAuth: f.sourceVerifiedBy },
+      { sdu: hex(out.sdu) },
+      ranging === undefined ? {} : { ranging },
+    );
   }
   else if (out.kind === 'dropped') o.dropped = out.reason;
   else Object.assign(o, { skipped: out.reason, ...(out.detail === undefined ? {} : { detail: out.detail }), pdu: hex(f.pdu!) });
@@ -238,7 +246,13 @@ async function checkDistinctFiles(input: string, output: string): Promise<void> 
 export async function decodeCapture(options: DecodeOptions): Promise<DecodeRun> {
   const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
   const entries = options.keylog === undefined ? [] : await loadKeylog(options.keylog);
-  const decoder = new CaptureDecoder(entries, { udpPort: options.udpPort ?? DEFAULT_SL_BRIDGE_UDP_PORT });
+  let decoder: CaptureDecoder;
+  try {
+    decoder = new CaptureDecoder(entries, { udpPort: options.udpPort ?? DEFAULT_SL_BRIDGE_UDP_PORT });
+  } catch (e) {
+    // Keys the format accepts but the key state refuses (one line's keys that do not go together).
+    throw new CaptureInputError(`unusable keylog ${options.keylog}: ${(e as Error).message}`, e);
+  }
   const parser = new PcapParser(options.pcap, { interfaceCaptures: true });
   let out: PcapWriter | undefined;
   if (options.writePcap !== undefined) {

@@ -17,7 +17,7 @@
  */
 import { closeSync, constants, fstatSync, openSync, writeSync } from 'node:fs';
 import type { GroupKeyMaterial } from '../../src/keys/types.js';
-import { KEYLOG_HEADER, formatKeylogLine } from '../../src/capture/keylog.js';
+import { KEYLOG_HEADER, formatKeylogLine, type KeylogSourceAuth } from '../../src/capture/keylog.js';
 
 /** The keylog file cannot be used safely (or at all); the message names the file and why. */
 export class KeylogFileError extends Error {
@@ -79,14 +79,23 @@ export class KeylogWriter {
   }
 
   /**
-   * Logs every PGK of a group's key material not logged yet. Returns the number of lines
-   * written. Throws if the file cannot be written (the caller decides whether that is fatal).
+   * Logs every PGK of a group's key material not logged yet, with what verifying its source-auth
+   * blocks takes (this UE's GMI and pairwise keys, or the members' public keys; never the signing
+   * seed). Returns the number of lines written. A PGK whose keys changed (members joined or left)
+   * is written again. Throws if the file cannot be written (the caller decides whether that is fatal).
    */
   logGroup(material: GroupKeyMaterial): number {
     if (this.fd === undefined) throw new Error(`keylog ${this.file}: already closed`);
     let lines = '';
     let count = 0;
+    const sa = material.sourceAuth;
     for (const p of material.pgks) {
+      const sourceAuthKeys: KeylogSourceAuth | undefined =
+        sa === undefined
+          ? undefined
+          : sa.mode === 'pairwise-mac'
+            ? { mode: sa.mode, gmi: material.gmi, pairwiseKeys: p.pairwiseKeys ?? new Map() }
+            : { mode: sa.mode, gmi: material.gmi, publicKeys: sa.publicKeys };
       const line = formatKeylogLine({
         groupId: material.groupId,
         pgkId: p.pgkId,
@@ -95,6 +104,7 @@ export class KeylogWriter {
         nea: material.nea,
         nia: material.nia,
         expiresAtMs: p.expiresAtMs,
+        sourceAuthKeys,
       });
       if (this.written.has(line)) continue;
       this.written.add(line);

@@ -19,6 +19,11 @@ export function registerDemo(program: Command): void {
     .option('--pcap <file>', "capture ue1's PDUs (every PDU on the channel) to a pcap file")
     .option('--keylog <file>', "write ue1's PGKs to a keylog file (0600) for `sl-bridge pdu decode`")
     .addOption(new Option('--security <on|off>', 'off: the same path without PDCP protection (a baseline for latency comparisons)').choices(['on', 'off']).default('on'))
+    .addOption(
+      new Option('--source-auth <mode>', "the group's source authentication: receivers accept a PDU only from the member it names (docs/pkmf.md)")
+        .choices(['none', 'pairwise-mac', 'signature'])
+        .default('none'),
+    )
     .option('--keep', 'keep the temporary directory (configs, logs, state) and print its path')
     .addHelpText(
       'after',

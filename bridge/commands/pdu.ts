@@ -7,6 +7,8 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { CliError } from '../cli-error.js';
 import { integerIn, type FlagParser } from '../cli-flags.js';
+// Type-only: the PDCP code loads lazily in the actions.
+import type { ManualSourceAuth } from '../../src/pdcp/manual.js';
 
 const PROFILES = ['pcr', 'ts33533', 'lte-prose'] as const;
 type Profile = (typeof PROFILES)[number];
@@ -23,6 +25,12 @@ interface KeyFlags {
   /** 'none': integrity off; absent: the profile's default. */
   nia?: Alg | 'none';
   allowNull?: boolean;
+  sourceAuth: SourceAuthFlag;
+  /** `--pairwise-key GMI:HEX`, repeated: other member's GMI -> K(this UE, member). */
+  pairwiseKey?: Map<number, Uint8Array>;
+  signingSeed?: Uint8Array;
+  /** `--public-key GMI:HEX`, repeated. */
+  publicKey?: Map<number, Uint8Array>;
 }
 
 interface ProtectFlags extends KeyFlags {
@@ -35,7 +43,11 @@ interface ProtectFlags extends KeyFlags {
 interface UnprotectFlags extends KeyFlags {
   pdu: Uint8Array;
   json?: boolean;
+  receiverId?: number;
 }
+
+const SOURCE_AUTH_MODES = ['none', 'pairwise-mac', 'signature'] as const;
+type SourceAuthFlag = (typeof SOURCE_AUTH_MODES)[number];
 
 interface DecodeFlags {
   pcap: string;
@@ -65,6 +77,19 @@ const hexId24: FlagParser<number> = (value) => {
   if (!/^[0-9a-f]{1,6}$/i.test(v)) throw new InvalidArgumentError('expected a 24-bit ID as up to 6 hex digits');
   return Number.parseInt(v, 16);
 };
+
+/** A repeatable `GMI:HEX` flag (key of `bytes` octets) collected into a Map; a GMI given twice is an error. */
+function gmiKey(bytes: number): (value: string, previous: Map<number, Uint8Array> | undefined) => Map<number, Uint8Array> {
+  return (value, previous) => {
+    const colon = value.indexOf(':');
+    if (colon < 0) throw new InvalidArgumentError(`expected GMI:KEY (up to 6 hex digits, a colon, ${bytes * 2} hex digits)`);
+    const gmi = hexId24(value.slice(0, colon));
+    const key = hexBytes(bytes)(value.slice(colon + 1));
+    const map = new Map(previous);
+    if (map.has(gmi)) throw new InvalidArgumentError(`GMI ${gmi.toString(16).padStart(6, '0')} given twice`);
+    return map.set(gmi, key);
+  };
+}
 
 /** `2`, `nea2` or `nia2`. */
 const algorithm: FlagParser<Alg> = (value) => {
@@ -98,6 +123,21 @@ function asUsage(e: unknown): unknown {
   return e instanceof RangeError || e instanceof TypeError ? usage(e.message) : e;
 }
 
+/** The source-authentication flags as src/pdcp/manual.ts takes them; a flag of another mode is a usage error. */
+function manualSourceAuth(f: KeyFlags): ManualSourceAuth | undefined {
+  const stray = (
+    [
+      ['--pairwise-key', f.pairwiseKey, 'pairwise-mac'],
+      ['--signing-seed', f.signingSeed, 'signature'],
+      ['--public-key', f.publicKey, 'signature'],
+    ] as const
+  ).find(([, value, mode]) => value !== undefined && f.sourceAuth !== mode);
+  if (stray !== undefined) throw usage(`${stray[0]}: only with --source-auth ${stray[2]}`);
+  if (f.sourceAuth === 'pairwise-mac') return { mode: 'pairwise-mac', pairwiseKeys: f.pairwiseKey ?? new Map() };
+  if (f.sourceAuth === 'signature') return { mode: 'signature', signingSeed: f.signingSeed, publicKeys: f.publicKey ?? new Map() };
+  return undefined;
+}
+
 function manualKeys(f: KeyFlags) {
   const nia = f.nia === undefined ? (f.profile === 'lte-prose' ? null : 2) : f.nia === 'none' ? null : f.nia;
   if (f.profile === 'lte-prose' && nia !== null) throw usage('--nia: the lte-prose profile has no MAC-I; use --nia none');
@@ -105,6 +145,7 @@ function manualKeys(f: KeyFlags) {
     throw usage('NEA0/NIA0 (null algorithms) are for tests only; add --allow-null to use them');
   }
   return {
+    sourceAuth: manualSourceAuth(f),
     profile: f.profile,
     pgk: f.pgk,
     pgkId: f.pgkId,
@@ -125,7 +166,12 @@ function addKeyOptions(cmd: Command, memberIdMeaning: string): Command {
     .requiredOption('--member-id <hex6>', memberIdMeaning, hexId24)
     .option('--nea <n>', 'ciphering algorithm 128-NEA1..3 (0 = null, needs --allow-null)', algorithm, 2)
     .option('--nia <n|none>', "integrity algorithm 128-NIA1..3, or 'none' for integrity off (default 2; none for lte-prose)", integrityAlgorithm)
-    .option('--allow-null', 'allow NEA0 / NIA0 (test only: no confidentiality / no integrity)');
+    .option('--allow-null', 'allow NEA0 / NIA0 (test only: no confidentiality / no integrity)')
+    .addOption(
+      new Option('--source-auth <mode>', "the group's source authentication (docs/pdcp.md): a block after the SDU").choices(SOURCE_AUTH_MODES).default('none'),
+    )
+    .option('--pairwise-key <gmi:hex32>', 'pairwise-mac: K(this UE, GMI), 16 bytes; repeat for every other member', gmiKey(16))
+    .option('--public-key <gmi:hex64>', "signature: a member's Ed25519 public key; repeat per member", gmiKey(32));
 }
 
 const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.length).toString('hex');
@@ -149,13 +195,17 @@ export function registerPdu(program: Command): void {
         .default(SDU_TYPE_NAMES.indexOf('non-ip'), 'non-ip'),
     )
     .requiredOption('--sdu <hex>', 'the SDU, hex', hexBytes())
+    .option('--signing-seed <hex64>', "signature: the sender's Ed25519 private key (32-byte seed)", hexBytes(32))
     .addHelpText(
       'after',
       '\nExample:\n  sl-bridge pdu protect --pgk 000102...1f --pgk-id 7 --group-id 00c0de --member-id 0000ab \\\n' +
-        '    --ptk-id 1 --sn 0 --nea 2 --nia 2 --sdu 48656c6c6f\n\nNever reuse a (PGK, member ID, PTK ID, SN) for different SDUs outside tests: it leaks plaintext.',
+        '    --ptk-id 1 --sn 0 --nea 2 --nia 2 --sdu 48656c6c6f\n\nNever reuse a (PGK, member ID, PTK ID, SN) for different SDUs outside tests: it leaks plaintext.\n\n' +
+        'Source authentication: --source-auth pairwise-mac with the sender\'s keys (--pairwise-key 0000ac:<32 hex> per\n' +
+        'other member: one tag each), or --source-auth signature --signing-seed <64 hex> (its public key is derived).',
     )
     .action(async (flags: ProtectFlags) => {
       const keys = manualKeys(flags);
+      if (flags.sourceAuth === 'signature' && flags.signingSeed === undefined) throw usage('--signing-seed: required with --source-auth signature');
       const { protectManually } = await import('../../src/pdcp/manual.js');
       let out: Uint8Array;
       try {
@@ -174,13 +224,19 @@ export function registerPdu(program: Command): void {
   )
     .requiredOption('--pdu <hex>', 'the PDU, hex', hexBytes())
     .option('--json', 'print a JSON object with the SDU and the header fields instead of the bare SDU')
+    .option('--receiver-id <hex6>', "pairwise-mac: the receiving UE's GMI; its tag is checked with --pairwise-key <member-id>:K (default: the sender, which checks every tag)", hexId24)
     .addHelpText(
       'after',
       '\nExample:\n  sl-bridge pdu unprotect --pgk 000102...1f --pgk-id 7 --group-id 00c0de --member-id 0000ab \\\n' +
-        '    --nea 2 --nia 2 --pdu 2700010000...\n\nExit status: 0 accepted, 1 dropped (reason on stderr), 2 bad flags.',
+        '    --nea 2 --nia 2 --pdu 2700010000...\n\n' +
+        'Source authentication: --source-auth pairwise-mac --receiver-id 0000ac --pairwise-key 0000ab:<K(ac, ab)>\n' +
+        '(without --receiver-id: the sender\'s own keys, every tag checked), or --source-auth signature\n' +
+        '--public-key 0000ab:<64 hex> (no seed needed to verify).\n\n' +
+        'Exit status: 0 accepted, 1 dropped (reason on stderr), 2 bad flags.',
     )
     .action(async (flags: UnprotectFlags) => {
-      const keys = manualKeys(flags);
+      const keys = { ...manualKeys(flags), receiverId: flags.receiverId };
+      if (flags.receiverId !== undefined && flags.sourceAuth !== 'pairwise-mac') throw usage('--receiver-id: only with --source-auth pairwise-mac');
       const { unprotectManually, DROP_REASON_TEXT } = await import('../../src/pdcp/index.js');
       let result;
       try {
@@ -191,8 +247,9 @@ export function registerPdu(program: Command): void {
       if (!result.ok) throw new CliError(`PDU dropped: ${result.reason} (${DROP_REASON_TEXT[result.reason]})`, 1);
       if (flags.json) {
         const { sdu, sduType, senderGmi, groupId, pgkId, ptkId, sn } = result;
+        const source = flags.sourceAuth === 'none' ? {} : { sourceAuth: flags.sourceAuth };
         process.stdout.write(
-          `${JSON.stringify({ sdu: hex(sdu), sduType, senderGmi: senderGmi.toString(16).padStart(6, '0'), groupId: groupId.toString(16).padStart(6, '0'), pgkId, ptkId, sn })}\n`,
+          `${JSON.stringify({ sdu: hex(sdu), sduType, senderGmi: senderGmi.toString(16).padStart(6, '0'), groupId: groupId.toString(16).padStart(6, '0'), pgkId, ptkId, sn, ...source })}\n`,
         );
       } else {
         process.stdout.write(`${hex(result.sdu)}\n`);

@@ -30,6 +30,8 @@ import { flattenDrops, securityDrops } from './counters.js';
 export { MAX_TRACKED_SENDERS, type LatencyFigures, type SecurityMode } from '../../src/daemon/core.js';
 
 const PRUNE_INTERVAL_MS = 10_000;
+/** How often the source check's refusals are looked at for members this UE does not know yet. */
+const MEMBER_CHECK_INTERVAL_MS = 1_000;
 /**
  * How often the replay floors of senders close to theirs are raised in one batched write
  * (src/pdcp/replay-marks.ts): a sender must send fewer than replayMarkStep / 2 PDUs in this
@@ -57,6 +59,8 @@ export interface KeySource {
   start(): Promise<void>;
   stop(): Promise<void>;
   status(): Pick<KeyClientStatus, 'servingPlmn' | 'consecutiveFailures' | 'lastError' | 'policyRefusals'>;
+  /** Ask again soon: PDUs arrived from a member this UE's keys do not know (source authentication). */
+  refreshSoon?(): void;
 }
 
 /** The application socket (bridge/transport/zmq-app-server.ts). */
@@ -221,11 +225,27 @@ export class BridgeDaemon {
       keys.on('keys', (groups) => this.core.installKeys(groups));
       keys.on('group-error', (e) => this.log.warn({ group: hex24(e.groupId), code: errorName(e.code) }, 'the PKMF refused keys for a group'));
       void keys.start().catch((e: unknown) => this.log.error({ err: (e as Error).message }, 'key client failed to start'));
+      if (keys.refreshSoon && this.security === 'on') this.every(MEMBER_CHECK_INTERVAL_MS, this.memberCheck(keys.refreshSoon.bind(keys)));
     }
     this.log.info(
       { stack: this.stack.description, app: this.apps.endpoints, groups: this.config.groups.map(hex24), security: this.security, stateDir: this.config.stateDir },
       'daemon running',
     );
+  }
+
+  /**
+   * A tick that asks the key source again when the source check refused PDUs since the last tick:
+   * a member that joined or took a fresh GMI (or rebound its key) after this UE's last answer is
+   * unknown until then. A forger or a removed member triggers it too: the key client backs off.
+   */
+  private memberCheck(refreshSoon: () => void): () => void {
+    let seen = 0;
+    return () => {
+      const rx = this.core.rxCounters;
+      const refused = rx === undefined ? 0 : rx['unknown-member'] + rx['bad-source-tag'];
+      if (refused > seen) refreshSoon();
+      seen = refused;
+    };
   }
 
   private every(ms: number, tick: () => void): void {

@@ -3,6 +3,7 @@
  * the end-of-run summary and the `--json` document. Pure functions over the daemons' status lines
  * and the ranging applications' counters.
  */
+import type { SourceAuthMode } from '../../src/keys/types.js';
 import type { RangingStats } from '../app/ranging.js';
 import type { DaemonStatus, LatencyFigures } from '../daemon/daemon.js';
 import type { DemoUe } from './setup.js';
@@ -115,7 +116,8 @@ export interface DemoResult {
   seconds: number;
   ratePerUe: number;
   group: string;
-  algorithms: { nea: number; nia: number; profile: string };
+  /** `sourceAuth`: the mode the group was configured with (`--source-auth`). */
+  algorithms: { nea: number; nia: number; profile: string; sourceAuth: SourceAuthMode };
   /** Every UE received SDUs from every other UE. */
   allReceivedFromAll: boolean;
   securityDrops: number;
@@ -126,6 +128,8 @@ export interface DemoResult {
     homePlmn: string;
     servingPlmn: string | null;
     gmi: string | null;
+    /** The source authentication the daemon installed for the group (from its status). */
+    sourceAuth: SourceAuthMode;
     /** PDUs the daemon protected and sent. */
     sent: number;
     /** SDUs the daemon verified and delivered. */
@@ -178,6 +182,7 @@ export function buildResult(opts: {
     const lostFrom: Record<string, number> = {};
     for (const [gmi, f] of Object.entries(s?.rxBySender ?? {})) lostFrom[directory.get(gmi) ?? gmi] = f.lost;
     const a = v.app;
+    const sourceAuth: SourceAuthMode = s?.keys.groups[0]?.sourceAuth ?? 'none';
     return {
       id: v.ue.id,
       supi: v.ue.supi,
@@ -185,6 +190,7 @@ export function buildResult(opts: {
       homePlmn: v.ue.homePlmn,
       servingPlmn: s?.keys.servingPlmn ?? null,
       gmi: s?.keys.groups[0]?.gmi ?? null,
+      sourceAuth,
       sent: s?.counters.pdusOut ?? 0,
       received: s?.counters.delivered ?? 0,
       dropped: s?.dropped ?? {},
@@ -241,7 +247,8 @@ export function buildResult(opts: {
 
 /** The printed end-of-run summary. */
 export function summaryLines(r: DemoResult, views: readonly UeView[]): string[] {
-  const algs = r.algorithms.profile === 'security off' ? 'SECURITY OFF' : `NEA${r.algorithms.nea}/NIA${r.algorithms.nia} (profile ${r.algorithms.profile})`;
+  const a = r.algorithms;
+  const algs = a.profile === 'security off' ? 'SECURITY OFF' : `NEA${a.nea}/NIA${a.nia} (profile ${a.profile}${a.sourceAuth === 'none' ? '' : `, source authentication ${a.sourceAuth}`})`;
   const lines = ['', `sl-bridge demo: ${r.ues.length} UEs, group ${r.group}, ${algs}, ${r.ratePerUe} ranging requests/s per UE for ${r.seconds.toFixed(1)} s`, ''];
   lines.push(...tableLines(views), '');
   for (const u of r.ues) {

@@ -20,7 +20,8 @@ import { RangingApp } from '../app/ranging.js';
 import { writeJsonFile } from '../cli-error.js';
 import { Child, ChildFailure, describeExit } from './children.js';
 import { buildResult, summaryLines, tableLines, type DemoResult, type UeView } from './report.js';
-import { DEMO_GROUP, DEMO_NEA, DEMO_NIA, writeDemoTestbed, type DemoTestbed } from './setup.js';
+import { DEMO_GROUP, DEMO_NEA, DEMO_NIA, keysComplete, keysShortfall, writeDemoTestbed, type DemoTestbed } from './setup.js';
+import type { SourceAuthMode } from '../../src/keys/types.js';
 import { hex24 } from '../../src/pkmf/identity.js';
 import { shellWord } from '../testbed/shell.js';
 
@@ -37,6 +38,8 @@ export interface DemoFlags {
   pcap?: string;
   keylog?: string;
   security: 'on' | 'off';
+  /** The group's source authentication (docs/pkmf.md); every UE then requires it. */
+  sourceAuth: SourceAuthMode;
   keep?: boolean;
 }
 
@@ -50,7 +53,7 @@ const SETTLE_TIMEOUT_MS = 10_000;
 class Interrupted extends Error {}
 
 export async function runDemo(flags: DemoFlags): Promise<void> {
-  const { ues: ueCount, seconds, rate, sduBytes = 0, security } = flags;
+  const { ues: ueCount, seconds, rate, sduBytes = 0, security, sourceAuth } = flags;
   const mediumArgs: string[] = [];
   if (flags.loss !== undefined) mediumArgs.push('--loss', flags.loss);
   if (flags.delayMs !== undefined) mediumArgs.push('--delay-ms', flags.delayMs);
@@ -120,7 +123,8 @@ export async function runDemo(flags: DemoFlags): Promise<void> {
   try {
     say(`demo: ${ueCount} UEs (${ueCount - 1} at home, 1 roaming), working directory ${dir}`);
     if (security === 'off') say('demo: SECURITY OFF: SDUs go in clear, no PDCP protection (a baseline for latency comparisons)');
-    tb = await writeDemoTestbed(dir, ueCount);
+    else if (sourceAuth !== 'none') say(`demo: source authentication ${sourceAuth}: receivers accept a PDU only from the member it names`);
+    tb = await writeDemoTestbed(dir, ueCount, sourceAuth);
     check();
 
     // PKMFs: home (owns the group) and visited (serves the roaming UE through the home PKMF).
@@ -158,17 +162,18 @@ export async function runDemo(flags: DemoFlags): Promise<void> {
     say(`demo: ${daemons.length} daemons running; fetching keys`);
 
     const keysBy = performance.now() + KEYS_TIMEOUT_MS;
-    while (!views.every((v) => v.status?.keys.ready)) {
+    while (!views.every((v) => keysComplete(v.status, ueCount))) {
       check();
       if (performance.now() > keysBy) {
-        const missing = views.filter((v) => !v.status?.keys.ready).map((v) => `${v.ue.id} (${v.status?.keys.lastError ?? 'no answer yet'})`);
+        const missing = views.filter((v) => !keysComplete(v.status, ueCount)).map((v) => `${v.ue.id} (${keysShortfall(v.status, ueCount)})`);
         throw new Error(`no keys after ${KEYS_TIMEOUT_MS / 1000} s for ${missing.join(', ')}; logs in ${dir}/logs (run with --keep to look at them)`);
       }
       await pause(100);
     }
     for (const v of views) {
       const g = v.status!.keys.groups[0]!;
-      say(`demo: ${v.ue.id} ${v.ue.supi} GMI ${g.gmi} PGK ${g.pgkIds[0]} via ${v.status!.keys.servingPlmn ?? '?'}${v.ue.roaming ? ' (roaming)' : ''}`);
+      const members = g.members === undefined ? '' : `, source authentication ${g.sourceAuth} (${g.members} members)`;
+      say(`demo: ${v.ue.id} ${v.ue.supi} GMI ${g.gmi} PGK ${g.pgkIds[0]} via ${v.status!.keys.servingPlmn ?? '?'}${v.ue.roaming ? ' (roaming)' : ''}${members}`);
     }
 
     // One ranging application per UE; all start sending together once all are attached.
@@ -279,7 +284,7 @@ export async function runDemo(flags: DemoFlags): Promise<void> {
       seconds: Math.round(trafficSeconds * 10) / 10,
       rate,
       group: hex24(DEMO_GROUP),
-      algorithms: security === 'on' ? { nea: DEMO_NEA, nia: DEMO_NIA, profile: 'pcr' } : { nea: 0, nia: 0, profile: 'security off' },
+      algorithms: security === 'on' ? { nea: DEMO_NEA, nia: DEMO_NIA, profile: 'pcr', sourceAuth } : { nea: 0, nia: 0, profile: 'security off', sourceAuth: 'none' },
       medium: mediumStats,
       processes,
       problems: unclean.map((c) => `${c.name} did not stop cleanly (${describeExit(c.exit!)})`),

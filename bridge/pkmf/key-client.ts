@@ -15,6 +15,15 @@
  *   the overlap, the same instant for every member); an expired PGK leaves it at its expiry. A
  *   'keys' event says so each time.
  * - Every change is persisted atomically to `<stateDir>/keys.json`, mode 0600, before 'keys'.
+ * - Source authentication (src/pkmf/source-auth.ts): each request carries this UE's Ed25519 public
+ *   key (bridge/pkmf/signing-key.ts, made once); answers carry the group's mode with pairwise keys
+ *   or members' public keys, which current() hands on (with the signing seed for `signature`).
+ *   A `signature` answer that binds another public key to this UE's GMI is refused.
+ * - Membership (source authentication): members join (or take a fresh GMI) after this UE asked.
+ *   While an answer reports members it does not cover yet (`pendingMembers`), the client asks
+ *   again with exponential backoff (from `backoffBaseSec`, up to `maxDelaySec`); and
+ *   refreshSoon() (the daemon calls it when PDUs from a member it does not know arrive) asks
+ *   again soon, backing off up to `backoffMaxSec` while answers bring no new member.
  *
  * Events: 'keys' (GroupKeyMaterial[]) whenever current() changes; 'error' (KeyFetchError) for a
  * failed attempt, only if someone listens (it is logged either way); 'group-error'
@@ -31,10 +40,12 @@ import type { IssuedGroupKeys, KeyRequestMsg, KeyResponseMsg } from '../../src/p
 import { ErrorCode, errorName, isTransient } from '../../src/pkmf/errors.js';
 import { hex24 } from '../../src/pkmf/identity.js';
 import type { HeldGroup } from '../../src/pkmf/key-state.js';
-import { parseKeyState, serializeKeyState, unexpired } from '../../src/pkmf/key-state.js';
+import { heldAt, parseKeyState, serializeKeyState, sourceAuthDigest, unexpired } from '../../src/pkmf/key-state.js';
 import { policyViolation } from '../../src/pkmf/policy.js';
 import { backoffDelayMs, nextRefreshAt } from '../../src/pkmf/refresh.js';
+import { sourceAuthModeOf } from '../../src/pkmf/source-auth.js';
 import { writeFileDurably } from '../state/durable-file.js';
+import { loadOrCreateSigningKey, type SigningKey } from './signing-key.js';
 import type { UeKeyConfig } from './ue-config.js';
 import { KeyFetchError, requestKeys, ueSecureContext } from './ue-client.js';
 
@@ -114,11 +125,16 @@ export class KeyClient extends EventEmitter {
   private timer: unknown;
   private nextAttemptAt: number | undefined;
   private failures = 0;
+  /** Consecutive answers reporting members not covered yet (source authentication); 0: none pending. */
+  private pendingPolls = 0;
+  /** refreshSoon() attempts since an answer last changed a group's membership. */
+  private triggeredPolls = 0;
   private lastAttemptMs: number | undefined;
   private lastSuccessMs: number | undefined;
   private lastError: KeyFetchError | undefined;
   private servingPlmn: string | undefined;
   private secureContext: SecureContext | undefined;
+  private signing: SigningKey | undefined;
   private emitted = '[]';
 
   constructor(
@@ -142,6 +158,7 @@ export class KeyClient extends EventEmitter {
     if (this.running) return;
     this.running = true;
     if (this.config.freshGmiOnStart && this.ledger !== undefined) for (const g of this.config.groups) this.freshDue.add(g.groupId);
+    this.signingKey(); // before the persisted keys: a signature group needs it to be usable
     this.loadPersisted();
     this.emitIfChanged();
     await this.attempt();
@@ -160,7 +177,7 @@ export class KeyClient extends EventEmitter {
    * active (their `activeFromMs` lies ahead: receive with them, do not send under them yet).
    */
   current(): GroupKeyMaterial[] {
-    return heldAt([...this.held.values()], this.now());
+    return heldAt([...this.held.values()], this.now(), this.signing?.seed);
   }
 
   status(): KeyClientStatus {
@@ -189,6 +206,22 @@ export class KeyClient extends EventEmitter {
     return this.attempt();
   }
 
+  /**
+   * Asks the PKMF again soon, to learn members that joined or took a fresh GMI since the last
+   * answer (the daemon calls it when PDUs from a member it does not know arrive). The first ask
+   * comes `backoffBaseSec` after the previous attempt; while answers bring no new member the
+   * delay doubles up to `backoffMaxSec`, so a removed member that keeps sending costs at most one
+   * request per `backoffMaxSec`.
+   */
+  refreshSoon(): void {
+    if (!this.running || this.inFlight) return;
+    const at = Math.max(this.now(), (this.lastAttemptMs ?? 0) + backoffDelayMs(this.triggeredPolls + 1, this.random, this.config.refresh));
+    if (this.nextAttemptAt !== undefined && this.nextAttemptAt <= at) return;
+    this.triggeredPolls++;
+    this.nextAttemptAt = at;
+    this.arm();
+  }
+
   // -------------------------------------------------------------------------------------------
 
   private cancelTimer(): void {
@@ -206,13 +239,37 @@ export class KeyClient extends EventEmitter {
     return this.inFlight;
   }
 
+  /**
+   * This UE's signing key, made on first need; undefined (logged) when the state directory cannot
+   * give one: the request then goes without it, and only `signature` groups are refused.
+   */
+  private signingKey(): SigningKey | undefined {
+    if (this.signing !== undefined) return this.signing;
+    try {
+      const loaded = loadOrCreateSigningKey(this.config.stateDir);
+      if (loaded.replaced !== undefined) this.log.warn({ file: loaded.file, err: loaded.replaced }, 'signing key unreadable; made a new one');
+      else if (loaded.created) this.log.info({ file: loaded.file }, 'made this UE\'s signing key (source authentication by signature)');
+      this.signing = loaded.key;
+    } catch (e) {
+      this.log.error({ err: (e as Error).message }, 'no signing key; groups with source authentication by signature cannot be joined');
+    }
+    return this.signing;
+  }
+
   private buildRequest(): KeyRequestMsg {
+    const signingPublicKey = this.signingKey()?.publicKey;
     return {
       transactionId: Math.floor(this.random() * 0x1_0000_0000) >>> 0,
       homePlmn: this.config.homePlmn,
       groups: this.config.groups.map((g) => {
         const heldGmi = this.freshDue.has(g.groupId) ? undefined : this.ledger?.heldGmi(g.groupId);
-        return { groupId: g.groupId, supportedNea: [...g.supportedNea], supportedNia: [...g.supportedNia], ...(heldGmi === undefined ? {} : { heldGmi }) };
+        return {
+          groupId: g.groupId,
+          supportedNea: [...g.supportedNea],
+          supportedNia: [...g.supportedNia],
+          ...(heldGmi === undefined ? {} : { heldGmi }),
+          ...(signingPublicKey === undefined ? {} : { signingPublicKey }),
+        };
       }),
     };
   }
@@ -249,6 +306,8 @@ export class KeyClient extends EventEmitter {
     this.servingPlmn = response.servingPlmn;
     let changed = false;
     let transient = false;
+    let membershipChanged = false;
+    let pending = false;
     const wanted = new Map(this.config.groups.map((g) => [g.groupId, g]));
     for (const r of response.groups) {
       const policy = wanted.get(r.groupId);
@@ -266,6 +325,8 @@ export class KeyClient extends EventEmitter {
         this.freshDue.delete(r.groupId);
         const before = this.held.get(r.groupId);
         if (!before || !sameMaterial(before.material, r.material)) changed = true;
+        if (before && sourceAuthDigest(before.material) !== sourceAuthDigest(r.material)) membershipChanged = true;
+        if ((r.pendingMembers ?? 0) > 0) pending = true;
         this.held.set(r.groupId, { material: r.material, renewAfterMs: r.renewAfterMs });
         continue;
       }
@@ -282,13 +343,17 @@ export class KeyClient extends EventEmitter {
     this.lastSuccessMs = now;
     this.lastError = undefined;
     this.failures = transient ? this.failures + 1 : 0;
+    // Members still joining: ask again soon while they do, backing off while nobody does.
+    this.pendingPolls = !pending ? 0 : membershipChanged ? 1 : this.pendingPolls + 1;
+    if (membershipChanged) this.triggeredPolls = 0;
     if (changed) this.persist();
     this.dropExpired();
   }
 
   /**
    * Why this UE refuses an answer for a group (logged and counted), or undefined: outside the
-   * algorithm policy, or a new GMI that cannot be claimed durably in the PTK state.
+   * algorithm policy, a signature group that does not hold this UE's own public key, or a new GMI
+   * that cannot be claimed durably in the PTK state.
    */
   private refusal(material: IssuedGroupKeys, policy: UeKeyConfig['groups'][number]): string | undefined {
     const group = hex24(material.groupId);
@@ -296,8 +361,17 @@ export class KeyClient extends EventEmitter {
     if (violation !== undefined) {
       this.policyRefusals++;
       this.refused.set(material.groupId, violation);
-      this.log.error({ group, nea: material.nea, nia: material.nia, profile: material.profile, reason: violation }, 'key response refused by the UE algorithm policy; nothing is sent on the group');
+      this.log.error(
+        { group, nea: material.nea, nia: material.nia, profile: material.profile, sourceAuth: sourceAuthModeOf(material.sourceAuth), reason: violation },
+        'key response refused by the UE algorithm policy; nothing is sent on the group',
+      );
       return violation;
+    }
+    const keyProblem = this.ownKeyProblem(material);
+    if (keyProblem !== undefined) {
+      this.refused.set(material.groupId, keyProblem);
+      this.log.error({ group, gmi: hex24(material.gmi), reason: keyProblem }, 'key response refused: this UE could not sign in the group; nothing is sent on it');
+      return keyProblem;
     }
     if (this.ledger !== undefined && this.ledger.heldGmi(material.groupId) !== material.gmi) {
       try {
@@ -325,10 +399,26 @@ export class KeyClient extends EventEmitter {
     this.emitIfChanged();
   }
 
+  /**
+   * Why this UE cannot send in `m`'s group although the PKMF answered, or undefined: a `signature`
+   * group that binds no key, or another key, to this UE's GMI (its signatures would all be refused).
+   */
+  private ownKeyProblem(m: IssuedGroupKeys): string | undefined {
+    if (m.sourceAuth?.mode !== 'signature') return undefined;
+    const own = this.signingKey();
+    if (own === undefined) return 'the group requires signatures and this UE has no signing key';
+    const bound = m.sourceAuth.publicKeys.get(m.gmi);
+    if (bound === undefined || Buffer.compare(Buffer.from(bound), Buffer.from(own.publicKey)) !== 0) {
+      return `the PKMF bound another public key to this UE's GMI ${hex24(m.gmi)}`;
+    }
+    return undefined;
+  }
+
   private emitIfChanged(): void {
     const now = this.current();
+    const byGroup = new Map([...this.held.values()].map((g) => [g.material.groupId, sourceAuthDigest(g.material)]));
     const signature = JSON.stringify(
-      now.map((g) => [g.groupId, g.gmi, g.nea, g.nia, g.profile, g.pgks.map((p) => [p.pgkId, p.expiresAtMs, p.activeFromMs])]),
+      now.map((g) => [g.groupId, g.gmi, g.nea, g.nia, g.profile, g.pgks.map((p) => [p.pgkId, p.expiresAtMs, p.activeFromMs]), byGroup.get(g.groupId)]),
     );
     if (signature === this.emitted) return;
     this.emitted = signature;
@@ -349,6 +439,9 @@ export class KeyClient extends EventEmitter {
       if (held.length > 0) at = Math.min(at, this.refreshAt(held, now));
     } else {
       at = this.refreshAt(held, now);
+    }
+    if (this.pendingPolls > 0) {
+      at = Math.min(at, now + backoffDelayMs(this.pendingPolls, this.random, { ...policy, backoffMaxMs: Math.max(policy.backoffBaseMs, policy.maxDelayMs) }));
     }
     this.nextAttemptAt = at;
     this.arm();
@@ -404,7 +497,7 @@ export class KeyClient extends EventEmitter {
         return;
       }
       const wanted = new Set(this.config.groups.map((g) => g.groupId));
-      const kept = unexpired(state.groups, this.now()).filter((g) => wanted.has(g.material.groupId) && this.holdsStateFor(g.material));
+      const kept = unexpired(state.groups, this.now()).filter((g) => wanted.has(g.material.groupId) && this.holdsStateFor(g.material) && this.canSignIn(g.material));
       this.held = new Map(kept.map((g) => [g.material.groupId, g]));
       this.log.info({ groups: kept.map((g) => hex24(g.material.groupId)) }, 'loaded persisted keys');
     } catch (e) {
@@ -423,6 +516,14 @@ export class KeyClient extends EventEmitter {
     return false;
   }
 
+  /** Persisted keys of a `signature` group are used only with the signing key they were issued for. */
+  private canSignIn(m: IssuedGroupKeys): boolean {
+    const problem = this.ownKeyProblem(m);
+    if (problem === undefined) return true;
+    this.log.warn({ group: hex24(m.groupId), reason: problem }, 'persisted keys not used; asking the PKMF again');
+    return false;
+  }
+
   private persist(): void {
     try {
       mkdirSync(this.config.stateDir, { recursive: true, mode: 0o700 });
@@ -434,23 +535,9 @@ export class KeyClient extends EventEmitter {
   }
 }
 
-/** Per group its PGKs not yet expired at `now`, with their activation times; groups left without any are left out. */
-function heldAt(groups: readonly HeldGroup[], now: number): GroupKeyMaterial[] {
-  const out: GroupKeyMaterial[] = [];
-  for (const { material: m } of groups) {
-    const pgks = m.pgks
-      .filter((p) => p.expiresAtMs > now)
-      .map((p) => ({ pgkId: p.pgkId, pgk: Uint8Array.from(p.pgk), expiresAtMs: p.expiresAtMs, activeFromMs: p.activeFromMs }));
-    if (pgks.length > 0) {
-      out.push({ groupId: m.groupId, gmi: m.gmi, nea: m.nea, nia: m.nia, profile: m.profile, allowNullAlgorithms: m.allowNullAlgorithms ?? false, pgks });
-    }
-  }
-  return out;
-}
-
-function sameMaterial(a: GroupKeyMaterial, b: GroupKeyMaterial): boolean {
+function sameMaterial(a: IssuedGroupKeys, b: IssuedGroupKeys): boolean {
   if (a.gmi !== b.gmi || a.nea !== b.nea || a.nia !== b.nia || a.profile !== b.profile || a.pgks.length !== b.pgks.length) return false;
-  return a.pgks.every((p, i) => p.pgkId === b.pgks[i]!.pgkId && p.expiresAtMs === b.pgks[i]!.expiresAtMs);
+  return a.pgks.every((p, i) => p.pgkId === b.pgks[i]!.pgkId && p.expiresAtMs === b.pgks[i]!.expiresAtMs) && sourceAuthDigest(a) === sourceAuthDigest(b);
 }
 
 /**

@@ -1,15 +1,17 @@
 /**
  * `sl-bridge keys fetch` / `keys show`: one request through the key client (persisting what it
- * gets), or the persisted keys, printed as text or JSON. PGK bytes appear only with --show-keys.
+ * gets), or the persisted keys, printed as text or JSON. PGK and pairwise key bytes appear only
+ * with --show-keys (members' public keys always: they are not secret; the signing seed never).
  */
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { pino } from 'pino';
 import { parse as parseYaml } from 'yaml';
 import type { GmiLedger } from '../../src/pdcp/ptk-allocator.js';
-import type { GroupKeyMaterial } from '../../src/keys/types.js';
+import type { IssuedGroupKeys } from '../../src/pkmf/codec.js';
 import { errorDescription, errorName } from '../../src/pkmf/errors.js';
 import { hex24 } from '../../src/pkmf/identity.js';
+import { sourceAuthModeOf } from '../../src/pkmf/source-auth.js';
 import { CliError } from '../cli-error.js';
 import { ConfigError } from '../config/reader.js';
 import { FilePtkHighWaterStore, PTK_STATE_FILE, PtkStateError, readGmiClaims } from '../state/ptk-high-water-file.js';
@@ -43,7 +45,13 @@ function until(ms: number, now: number): string {
   return h > 0 ? `in ${h}h${String(m).padStart(2, '0')}m` : m > 0 ? `in ${m}m${String(s % 60).padStart(2, '0')}s` : `in ${s}s`;
 }
 
-type Shown = GroupKeyMaterial & { pgks: (GroupKeyMaterial['pgks'][number] & { activeFromMs?: number })[] };
+type Shown = IssuedGroupKeys;
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+
+/** A signature group's members and their public keys (6 hex digits -> 64 hex digits). */
+function memberKeysJson(m: Shown): object {
+  return m.sourceAuth?.mode === 'signature' ? { memberKeys: Object.fromEntries([...m.sourceAuth.publicKeys].map(([gmi, key]) => [hex24(gmi), hex(key)])) } : {};
+}
 
 function groupJson(m: Shown, showKeys: boolean): object {
   return {
@@ -53,6 +61,8 @@ function groupJson(m: Shown, showKeys: boolean): object {
     nia: m.nia,
     profile: m.profile,
     allowNullAlgorithms: m.allowNullAlgorithms ?? false,
+    sourceAuth: sourceAuthModeOf(m.sourceAuth),
+    ...memberKeysJson(m),
     pgks: [...m.pgks]
       .sort((a, b) => a.pgkId - b.pgkId)
       .map((p) => ({
@@ -60,21 +70,31 @@ function groupJson(m: Shown, showKeys: boolean): object {
         pgkIndex: p.pgkId & 0x1f,
         ...(p.activeFromMs === undefined ? {} : { activeFrom: new Date(p.activeFromMs).toISOString() }),
         expiresAt: new Date(p.expiresAtMs).toISOString(),
-        ...(showKeys ? { pgk: Buffer.from(p.pgk).toString('hex') } : {}),
+        ...(showKeys ? { pgk: hex(p.pgk) } : {}),
+        ...(p.pairwiseKeys === undefined
+          ? {}
+          : { pairwiseWith: showKeys ? Object.fromEntries([...p.pairwiseKeys].map(([gmi, key]) => [hex24(gmi), hex(key)])) : [...p.pairwiseKeys.keys()].map(hex24) }),
       })),
   };
 }
 
 function groupText(m: Shown, showKeys: boolean, now: number): string {
   const lines = [
-    `group ${hex24(m.groupId)}  GMI ${hex24(m.gmi)}  NEA ${ALG[m.nea]}  NIA ${m.nia === null ? 'off' : ALG[m.nia]}  profile ${m.profile}`,
+    `group ${hex24(m.groupId)}  GMI ${hex24(m.gmi)}  NEA ${ALG[m.nea]}  NIA ${m.nia === null ? 'off' : ALG[m.nia]}  profile ${m.profile}  source auth ${sourceAuthModeOf(m.sourceAuth)}`,
   ];
+  if (m.sourceAuth?.mode === 'signature') {
+    for (const [gmi, key] of m.sourceAuth.publicKeys) lines.push(`  member ${hex24(gmi)} public key ${hex(key)}${gmi === m.gmi ? ' (this UE)' : ''}`);
+  }
   for (const p of [...m.pgks].sort((a, b) => a.pgkId - b.pgkId)) {
     lines.push(
       `  PGK ID ${p.pgkId} (0x${p.pgkId.toString(16).padStart(8, '0')}, index ${p.pgkId & 0x1f})  expires ${new Date(p.expiresAtMs).toISOString()} (${until(p.expiresAtMs, now)})` +
-        (p.activeFromMs !== undefined && p.activeFromMs > now ? `  active from ${new Date(p.activeFromMs).toISOString()} (${until(p.activeFromMs, now)})` : ''),
+        (p.activeFromMs > now ? `  active from ${new Date(p.activeFromMs).toISOString()} (${until(p.activeFromMs, now)})` : ''),
     );
-    if (showKeys) lines.push(`    PGK ${Buffer.from(p.pgk).toString('hex')}`);
+    if (showKeys) lines.push(`    PGK ${hex(p.pgk)}`);
+    if (p.pairwiseKeys !== undefined) {
+      lines.push(`    pairwise keys with ${p.pairwiseKeys.size} member(s)${p.pairwiseKeys.size > 0 ? `: ${[...p.pairwiseKeys.keys()].map(hex24).join(', ')}` : ''}`);
+      if (showKeys) for (const [gmi, key] of p.pairwiseKeys) lines.push(`      ${hex24(gmi)} ${hex(key)}`);
+    }
   }
   return lines.join('\n');
 }

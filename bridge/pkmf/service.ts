@@ -57,6 +57,7 @@ export function routingTableOf(config: PkmfConfig): RoutingTable {
       pgk: { lifetimeMs: g.pgkLifetimeMs, overlapMs: g.pgkOverlapMs },
       members: new Set(g.members),
       operators: new Set(g.operators),
+      sourceAuth: g.sourceAuth,
     });
   }
   const peers = new Map<string, PeerPolicy>();
@@ -198,15 +199,17 @@ export class PkmfService {
 
   private issueLocal(supi: string, home: string, g: ValidGroupRequest): GroupResult {
     const group = this.table.groups.get(g.groupId)!;
-    const verdict = authorizeMember(this.table, group, supi, home, g.supportedNea, g.supportedNia);
+    const verdict = authorizeMember(this.table, group, supi, home, g.supportedNea, g.supportedNia, g.signingPublicKey !== undefined);
     if (verdict !== ErrorCode.NONE) return { groupId: g.groupId, ok: false, error: verdict };
     try {
-      const issued = this.store.issue(g.groupId, supi, group.pgk, this.clock.now(), this.clock.random, g.heldGmi);
+      const auth = { mode: group.sourceAuth, signingPublicKey: g.signingPublicKey };
+      const issued = this.store.issue(g.groupId, supi, group.pgk, this.clock.now(), this.clock.random, g.heldGmi, auth);
       this.requests.issued(g.groupId);
       if (issued.created) {
         const retired = issued.retiredGmi === undefined ? {} : { retiredGmi: hex24(issued.retiredGmi), heldGmi: g.heldGmi === undefined ? null : hex24(g.heldGmi) };
         this.log.info({ group: hex24(g.groupId), supi, gmi: hex24(issued.gmi), pgkIds: issued.pgks.map((p) => p.pgkId), ...retired }, 'issued new key material');
       }
+      if (issued.keyBound) this.log.info({ group: hex24(g.groupId), supi, gmi: hex24(issued.gmi) }, "bound the member's signing public key");
       return {
         groupId: g.groupId,
         ok: true,
@@ -218,8 +221,10 @@ export class PkmfService {
           profile: group.profile,
           allowNullAlgorithms: group.allowNullAlgorithms,
           pgks: issued.pgks,
+          ...(issued.sourceAuth === undefined ? {} : { sourceAuth: issued.sourceAuth }),
         },
         renewAfterMs: issued.renewAfterMs,
+        ...(issued.pendingMembers > 0 ? { pendingMembers: issued.pendingMembers } : {}),
       };
     } catch (e) {
       this.log.error({ err: e, group: hex24(g.groupId), supi }, 'issuing key material failed');

@@ -13,18 +13,30 @@
  * increasing if they come back; GMIs are never given to another UE of the group, and a retired
  * GMI (retired_gmis: its UE came back without PTK state for it) is never given to anyone again. Key bytes of PGKs
  * expired for more than a day are erased.
+ *
+ * Source authentication (src/pkmf/source-auth.ts): a `pairwise-mac` group's secret (group_secrets,
+ * made durably on first issue) never leaves this module: the pairwise keys are derived here, per
+ * answer, for the members the config lists that hold a GMI. Members' Ed25519 public keys
+ * (signing_keys) are bound to (group, SUPI), so to the member's current GMI.
  */
 import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { hmacSha256Key } from '../../src/crypto/hmac-sha256.js';
+import type { SourceAuthMode } from '../../src/keys/types.js';
 import type { IssuedPgk } from '../../src/pkmf/codec.js';
 import { PGK_BYTES } from '../../src/pkmf/codec.js';
 import type { PgkMeta, PgkPolicy, RandomBytes } from '../../src/pkmf/lifecycle.js';
 import { pickGmi, planPgks } from '../../src/pkmf/lifecycle.js';
+import type { IssuedSourceAuth } from '../../src/pkmf/source-auth.js';
+import { GROUP_SECRET_BYTES, pairwiseKeysOf, SIGNING_PUBLIC_KEY_BYTES } from '../../src/pkmf/source-auth.js';
 import type { GroupConfig } from './config.js';
 
-/** 2 added retired_gmis (fresh GMI on state loss); a version-1 database is upgraded in place. */
-const SCHEMA_VERSION = 2;
+/**
+ * 2 added retired_gmis (fresh GMI on state loss), 3 group_secrets and signing_keys (source
+ * authentication); older databases are upgraded in place (the new tables start empty).
+ */
+const SCHEMA_VERSION = 3;
 const ERASE_AFTER_EXPIRY_MS = 86_400_000;
 
 const SCHEMA = `
@@ -55,6 +67,15 @@ CREATE TABLE IF NOT EXISTS pgks (
   pgk BLOB, created_at_ms INTEGER NOT NULL, active_from_ms INTEGER NOT NULL, expires_at_ms INTEGER NOT NULL,
   PRIMARY KEY (group_id, pgk_id)
 );
+CREATE TABLE IF NOT EXISTS group_secrets (
+  group_id INTEGER PRIMARY KEY REFERENCES groups(group_id),
+  secret BLOB NOT NULL CHECK (length(secret) = ${GROUP_SECRET_BYTES}), created_at_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS signing_keys (
+  group_id INTEGER NOT NULL REFERENCES groups(group_id), supi TEXT NOT NULL,
+  public_key BLOB NOT NULL CHECK (length(public_key) = ${SIGNING_PUBLIC_KEY_BYTES}), bound_at_ms INTEGER NOT NULL,
+  PRIMARY KEY (group_id, supi)
+);
 CREATE TABLE IF NOT EXISTS issuance_log (
   id INTEGER PRIMARY KEY AUTOINCREMENT, at_ms INTEGER NOT NULL, transaction_id INTEGER,
   supi TEXT NOT NULL, group_id INTEGER NOT NULL, requester TEXT NOT NULL, result TEXT NOT NULL,
@@ -70,6 +91,19 @@ export interface Issued {
   created: boolean;
   /** The GMI this call retired (the UE did not hold durable state for it), if any. */
   retiredGmi?: number;
+  /** The group's source authentication for this member (its pairwise keys are on `pgks`); absent: none. */
+  sourceAuth?: IssuedSourceAuth;
+  /** With source authentication: configured members `sourceAuth` does not cover yet (no GMI, or no public key bound). */
+  pendingMembers: number;
+  /** This call bound a new or another signing public key to the member. */
+  keyBound: boolean;
+}
+
+/** What a Key Request says about source authentication, and what the group requires. */
+export interface SourceAuthRequest {
+  mode: SourceAuthMode;
+  /** The requester's Ed25519 public key: bound to it in the group whatever the mode, so a later switch to `signature` finds it. */
+  signingPublicKey?: Uint8Array | undefined;
 }
 
 export interface IssuanceLogEntry {
@@ -111,8 +145,8 @@ export class PkmfStore {
     this.db.exec(SCHEMA);
     const version = this.db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'schema_version'").get();
     if (!version) this.db.prepare("INSERT INTO meta (key, value) VALUES ('schema_version', ?)").run(String(SCHEMA_VERSION));
-    else if (version.value === '1') {
-      // Version 1 lacks only retired_gmis, which the SCHEMA above has just created.
+    else if (version.value === '1' || version.value === '2') {
+      // Older versions lack only tables (retired_gmis; group_secrets, signing_keys), which the SCHEMA above has just created.
       this.db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(String(SCHEMA_VERSION));
     } else if (version.value !== String(SCHEMA_VERSION)) {
       throw new Error(`${file}: database schema version ${version.value}, this PKMF needs ${SCHEMA_VERSION}`);
@@ -140,6 +174,21 @@ export class PkmfStore {
       deleteGmi: this.db.prepare('DELETE FROM gmis WHERE group_id = ? AND supi = ?'),
       retireGmi: this.db.prepare('INSERT INTO retired_gmis (group_id, gmi, supi, assigned_at_ms, retired_at_ms) VALUES (?, ?, ?, ?, ?)'),
       retiredCount: this.db.prepare<[number], { n: number }>('SELECT COUNT(*) AS n FROM retired_gmis WHERE group_id = ?'),
+      secretOf: this.db.prepare<[number], { secret: Buffer }>('SELECT secret FROM group_secrets WHERE group_id = ?'),
+      insertSecret: this.db.prepare('INSERT INTO group_secrets (group_id, secret, created_at_ms) VALUES (?, ?, ?)'),
+      signingKeyOf: this.db.prepare<[number, string], { public_key: Buffer }>('SELECT public_key FROM signing_keys WHERE group_id = ? AND supi = ?'),
+      bindSigningKey: this.db.prepare(
+        `INSERT INTO signing_keys (group_id, supi, public_key, bound_at_ms) VALUES (?, ?, ?, ?)
+         ON CONFLICT (group_id, supi) DO UPDATE SET public_key = excluded.public_key, bound_at_ms = excluded.bound_at_ms`,
+      ),
+      memberCount: this.db.prepare<[number], { n: number }>('SELECT COUNT(*) AS n FROM members WHERE group_id = ?'),
+      // The group's members as configured now, with a GMI (they asked at least once) and their public key if bound.
+      membersWithGmi: this.db.prepare<[number], { gmi: number; public_key: Buffer | null }>(
+        `SELECT g.gmi AS gmi, k.public_key AS public_key FROM members m
+         JOIN gmis g ON g.group_id = m.group_id AND g.supi = m.supi
+         LEFT JOIN signing_keys k ON k.group_id = m.group_id AND k.supi = m.supi
+         WHERE m.group_id = ? ORDER BY g.gmi`,
+      ),
       log: this.db.prepare(
         `INSERT INTO issuance_log (at_ms, transaction_id, supi, group_id, requester, result, gmi, pgk_ids)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -194,6 +243,10 @@ export class PkmfStore {
   /**
    * The member's GMI and the group's valid PGKs at `now`, creating (durably, before returning)
    * the next PGK when a rollover is due, and the GMI unless `heldGmi` is the one the member has.
+   * With `auth`: binds the member's public key, and answers the group's source authentication as
+   * of this transaction (the member's own GMI and key included): per PGK its pairwise keys with
+   * every other configured member holding a GMI (the group secret made, durably, on first need),
+   * or every such member's public key.
    *
    * Fresh GMI on state loss: the member keeps its GMI only when it says it holds durable PTK ID
    * state for it (`heldGmi` equal to the stored one). Otherwise (no state: first start, lost
@@ -201,12 +254,13 @@ export class PkmfStore {
    * and a GMI never used in the group, by anyone, is assigned: the GMI is a KDF input of every
    * PTK, so every (PTK ID, SN) the member then sends is under new keys.
    */
-  issue(groupId: number, supi: string, policy: PgkPolicy, now: number, random: RandomBytes, heldGmi?: number): Issued {
+  issue(groupId: number, supi: string, policy: PgkPolicy, now: number, random: RandomBytes, heldGmi?: number, auth: SourceAuthRequest = { mode: 'none' }): Issued {
     const rows = this.stmt.pgksOf.all(groupId);
     const plan = planPgks(rows.map(meta), now, policy, random);
     const existing = this.stmt.gmiOf.get(groupId, supi);
     const keep = existing !== undefined && existing.gmi === heldGmi;
-    const created = plan.create.length > 0 || !keep;
+    const secretDue = auth.mode === 'pairwise-mac' && this.stmt.secretOf.get(groupId) === undefined;
+    const created = plan.create.length > 0 || !keep || secretDue;
     // Single-threaded and synchronous from the read above to the commit: nothing can interleave.
     return this.withDurableCommit(created, () => {
       const newKeys = new Map<number, { meta: PgkMeta; pgk: Buffer }>();
@@ -231,8 +285,52 @@ export class PkmfStore {
         if (!row.pgk) throw new Error(`PGK ${id} of group ${groupId} is valid but its key bytes are erased`);
         return { ...meta(row), pgk: Uint8Array.from(row.pgk) };
       });
-      return { gmi, pgks, renewAfterMs: plan.renewAfterMs, created, ...(retiredGmi === undefined ? {} : { retiredGmi }) };
+      const keyBound = auth.signingPublicKey !== undefined && this.bindSigningKey(groupId, supi, auth.signingPublicKey, now);
+      if (secretDue) {
+        const secret = Buffer.from(random(GROUP_SECRET_BYTES));
+        if (secret.length !== GROUP_SECRET_BYTES) throw new RangeError('random: returned a short group secret');
+        this.stmt.insertSecret.run(groupId, secret, now);
+      }
+      const { sourceAuth, pendingMembers } = this.sourceAuthFor(groupId, gmi, auth.mode, pgks);
+      return {
+        gmi,
+        pgks,
+        renewAfterMs: plan.renewAfterMs,
+        created,
+        keyBound,
+        pendingMembers,
+        ...(retiredGmi === undefined ? {} : { retiredGmi }),
+        ...(sourceAuth === undefined ? {} : { sourceAuth }),
+      };
     });
+  }
+
+  /** Binds `publicKey` to (group, SUPI) unless it is bound already; true when it changed something. */
+  private bindSigningKey(groupId: number, supi: string, publicKey: Uint8Array, now: number): boolean {
+    const bound = this.stmt.signingKeyOf.get(groupId, supi);
+    if (bound !== undefined && Buffer.compare(bound.public_key, publicKey) === 0) return false;
+    this.stmt.bindSigningKey.run(groupId, supi, Buffer.from(publicKey), now);
+    return true;
+  }
+
+  /**
+   * Inside issue()'s transaction: the member `gmi`'s view of the group's source authentication
+   * (pairwise keys set on `pgks`), and how many configured members it leaves out.
+   */
+  private sourceAuthFor(groupId: number, gmi: number, mode: SourceAuthMode, pgks: IssuedPgk[]): { sourceAuth?: IssuedSourceAuth; pendingMembers: number } {
+    if (mode === 'none') return { pendingMembers: 0 };
+    const members = this.stmt.membersWithGmi.all(groupId);
+    const configured = this.stmt.memberCount.get(groupId)!.n;
+    if (mode === 'signature') {
+      const publicKeys = new Map<number, Uint8Array>();
+      for (const m of members) if (m.public_key !== null) publicKeys.set(m.gmi, Uint8Array.from(m.public_key));
+      return { sourceAuth: { mode, publicKeys }, pendingMembers: configured - publicKeys.size };
+    }
+    // Keyed once per answer: each pairwise key is then one HMAC of a short input.
+    const secret = hmacSha256Key(this.stmt.secretOf.get(groupId)!.secret);
+    const gmis = members.map((m) => m.gmi);
+    for (const p of pgks) p.pairwiseKeys = pairwiseKeysOf(secret, groupId, p.pgkId, gmi, gmis);
+    return { sourceAuth: { mode }, pendingMembers: configured - members.length };
   }
 
   /** Creates due PGKs of every configured group ahead of requests, and erases long-expired ones. */

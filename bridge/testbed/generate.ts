@@ -13,6 +13,7 @@
 import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, relative } from 'node:path';
+import type { SourceAuthMode } from '../../src/keys/types.js';
 import { hex24 } from '../../src/pkmf/identity.js';
 import { issueUe, makeOperatorPki, writeYaml, type OperatorPki } from '../pkmf/testbed.js';
 
@@ -76,6 +77,11 @@ export interface TestbedOptions {
    * `free`: ports free a moment ago, IPC endpoints in DIR, absolute paths.
    */
   ports: { base: number } | 'free';
+  /**
+   * The group's source authentication (default none); with a mode, every UE also requires it
+   * (`keys.groups[].sourceAuth`), so a PKMF answering without it is refused.
+   */
+  sourceAuth?: SourceAuthMode;
 }
 
 /** A TCP port on 127.0.0.1 free a moment ago (the PKMFs must know each other's ports up front). */
@@ -130,6 +136,7 @@ export async function writeTestbed(o: TestbedOptions): Promise<Testbed> {
     return { n, id: `ue${n}`, supi, home, serving, roaming };
   });
   const others = ops.slice(1).map((op) => op.pki.plmn);
+  const sourceAuth = o.sourceAuth ?? 'none';
 
   const pkmfs = ops.map((op): TestbedPkmf => {
     const name = `pkmf-op${op.k}`;
@@ -151,7 +158,19 @@ export async function writeTestbed(o: TestbedOptions): Promise<Testbed> {
       logLevel: 'info',
       limits: { peerTimeoutSec: 3 },
       ...(op === owner
-        ? { groups: [{ id: hex24(TESTBED_GROUP), nea: TESTBED_NEA, nia: TESTBED_NIA, profile: 'pcr', members: ues.map((u) => u.supi), ...(others.length > 0 ? { operators: others } : {}) }] }
+        ? {
+            groups: [
+              {
+                id: hex24(TESTBED_GROUP),
+                nea: TESTBED_NEA,
+                nia: TESTBED_NIA,
+                profile: 'pcr',
+                members: ues.map((u) => u.supi),
+                ...(others.length > 0 ? { operators: others } : {}),
+                ...(sourceAuth === 'none' ? {} : { sourceAuth }),
+              },
+            ],
+          }
         : {}),
       ...(peers.length > 0 ? { peers } : {}),
     };
@@ -182,7 +201,7 @@ export async function writeTestbed(o: TestbedOptions): Promise<Testbed> {
         // The UE trusts the CA of the operator serving it (its own certificate stays its home's).
         tls: { cert: ref(cert.certFile), key: ref(cert.keyFile), ca: ref(u.serving.pki.caCert) },
         pkmf: { host: '127.0.0.1', port: u.serving.uePort, servername: 'localhost', requestTimeoutSec: 5 },
-        groups: [{ id: hex24(TESTBED_GROUP), nea: [1, 2, 3], nia: [1, 2, 3] }],
+        groups: [{ id: hex24(TESTBED_GROUP), nea: [1, 2, 3], nia: [1, 2, 3], ...(sourceAuth === 'none' ? {} : { sourceAuth: [sourceAuth] }) }],
         stateDir,
         // A PKMF that is not up yet is retried quickly.
         refresh: { backoffBaseSec: 0.2, backoffMaxSec: 1 },

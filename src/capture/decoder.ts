@@ -26,6 +26,12 @@
  *   from two runs): they are tried newest PGK ID first; the first that accepts wins. When none
  *   accepts, `replay` is reported if some candidate saw that COUNT verified before, else the
  *   newest candidate's reason.
+ * - Source authentication (docs/pdcp.md): a keylog line with `source_auth` makes its candidate
+ *   check the source-auth block as the keylog's writer would (its GMI, its pairwise keys, the
+ *   members' public keys): PDUs of others by the tag addressed to it or the signature, its own
+ *   PDUs (tx records, or its datagrams in an interface capture) by every tag they carry or their
+ *   signature. A line written again after the members changed (same PGK, other keys) is one more
+ *   candidate, tried after the earlier one.
  */
 import type { AlgId } from '../crypto/types.js';
 import { GroupKeyState } from '../keys/group-key-state.js';
@@ -92,6 +98,8 @@ export interface DecodedFrame {
   pdu?: Uint8Array;
   /** Accepted frames: what vouched for the PDU under the keylog PGK that accepted it. */
   verifiedBy?: Verification;
+  /** Accepted frames of groups with source authentication: the source-auth block verified too, in this mode. */
+  sourceVerifiedBy?: 'pairwise-mac' | 'signature';
   outcome:
     | { kind: 'accepted'; sdu: Uint8Array; sduType: number; pgkId: number; ptkId: number; sn: number }
     | { kind: 'dropped'; reason: DropReason }
@@ -171,14 +179,18 @@ export class CaptureDecoder {
     for (const entry of entries) {
       const keys = new GroupKeyState();
       const nullAlg = entry.nea === 0 || entry.nia === 0;
+      const sa = entry.sourceAuthKeys;
       keys.install({
         groupId: entry.groupId,
-        gmi: 0, // our own GMI does not matter: own-source rejection is off
+        // Own-source rejection is off; the GMI matters only to pick the pairwise tag addressed to us.
+        gmi: sa?.gmi ?? 0,
         nea: entry.nea as AlgId,
         nia: entry.nia,
         profile: entry.profile,
         allowNullAlgorithms: nullAlg,
-        pgks: [{ pgkId: entry.pgkId, pgk: entry.pgk, expiresAtMs: entry.expiresAtMs }],
+        pgks: [{ pgkId: entry.pgkId, pgk: entry.pgk, expiresAtMs: entry.expiresAtMs, pairwiseKeys: sa?.mode === 'pairwise-mac' ? sa.pairwiseKeys : undefined }],
+        // No signing seed: a decoder verifies, it never signs.
+        sourceAuth: sa === undefined ? undefined : sa.mode === 'pairwise-mac' ? { mode: sa.mode } : { mode: sa.mode, publicKeys: sa.publicKeys },
       });
       const list = this.byGroup.get(entry.groupId) ?? [];
       list.push({ entry, rx: { tx: new PdcpRxEntity(keys, RX_OPTIONS), rx: new PdcpRxEntity(keys, RX_OPTIONS) } });
@@ -279,7 +291,10 @@ export class CaptureDecoder {
     if (result.ok) {
       this.counters.accepted++;
       frame.outcome = { kind: 'accepted', sdu: result.sdu, sduType: result.sduType, pgkId: result.pgkId, ptkId: result.ptkId, sn: result.sn };
-      if (acceptedBy !== undefined) frame.verifiedBy = verificationOf(acceptedBy);
+      if (acceptedBy !== undefined) {
+        frame.verifiedBy = verificationOf(acceptedBy);
+        if (acceptedBy.sourceAuthKeys !== undefined) frame.sourceVerifiedBy = acceptedBy.sourceAuthKeys.mode;
+      }
     } else {
       this.counters.dropped[result.reason]++;
       frame.outcome = { kind: 'dropped', reason: result.reason };

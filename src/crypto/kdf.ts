@@ -30,6 +30,11 @@ export const FC = {
   EPS_ALG_KEY: 0x15,
   /** 5GS algorithm keys (K_NASenc, K_RRCenc, ...), TS 33.501 A.8; used by the test vectors. */
   NR_ALG_KEY: 0x69,
+  /**
+   * Pairwise source-authentication key from a group's secret (src/pkmf/source-auth.ts): a value of
+   * sl-bridge's, not a 3GPP allocation; its key input (the group secret) is used with no other FC.
+   */
+  SLB_PAIRWISE_KEY: 0xf0,
 } as const;
 export type FcName = keyof typeof FC;
 
@@ -41,6 +46,7 @@ export const FC_CLAUSE: Readonly<Record<FcName, string>> = {
   SL_PEK_PIK: 'TS 33.533 A.4',
   EPS_ALG_KEY: 'TS 33.401 A.7',
   NR_ALG_KEY: 'TS 33.501 A.8',
+  SLB_PAIRWISE_KEY: 'sl-bridge, docs/pkmf.md (not 3GPP)',
 };
 
 /** Builds S = FC || P0 || L0 || P1 || L1 || ... (TS 33.220 B.2.0). */

@@ -23,7 +23,7 @@
  */
 import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
 import { GroupKeyState } from '../keys/group-key-state.js';
-import type { GroupKeyMaterial } from '../keys/types.js';
+import type { GroupKeyMaterial, SourceAuthMode } from '../keys/types.js';
 import type { RxCounters } from '../pdcp/drop-reasons.js';
 import type { PdcpProfiler } from '../pdcp/profiler.js';
 import { hex24 } from '../pkmf/identity.js';
@@ -115,6 +115,10 @@ export interface GroupFigures {
   txPtkId: number | null;
   /** When the newest PGK held expires (ms since the epoch): keys must be refreshed before. */
   pgkExpiresAtMs: number | null;
+  /** The group's source authentication, when it has one (absent: none)... */
+  sourceAuth?: Exclude<SourceAuthMode, 'none'>;
+  /** ...and the members its keys cover, this UE included: PDUs from others are refused. */
+  members?: number;
 }
 
 /** The status figures the core computes from its state (no key bytes). */
@@ -135,6 +139,12 @@ interface SenderState {
   delivered: number;
 }
 
+/** The members a group's source authentication knows (this UE included), for the log. */
+function knownMembers(g: GroupKeyMaterial): number {
+  if (g.sourceAuth?.mode === 'signature') return g.sourceAuth.publicKeys.size;
+  return 1 + Math.max(0, ...g.pgks.map((p) => p.pairwiseKeys?.size ?? 0));
+}
+
 function summarize(h: RecordableHistogram): LatencyFigures {
   if (h.count === 0) return { count: 0, p50Us: 0, p99Us: 0, p999Us: 0, maxUs: 0 };
   const us = (ns: number): number => Math.round(ns / 100) / 10;
@@ -151,6 +161,8 @@ export class DaemonCore<Peer> {
   readonly security: SecurityMode;
   readonly counters: DaemonCounters = newDaemonCounters();
   private readonly keys: GroupKeyState;
+  /** Per group with source authentication: the members its installed keys cover (figures and log). */
+  private readonly knownMembers = new Map<number, number>();
   private readonly protector: Protector;
   private readonly bound: ReadonlySet<number>;
   private readonly l2SourceId: number | undefined;
@@ -293,6 +305,7 @@ export class DaemonCore<Peer> {
       seen.add(g.groupId);
       try {
         this.keys.install(g);
+        this.knownMembers.set(g.groupId, knownMembers(g));
         this.onKeysInstalled?.(g);
       } catch (e) {
         this.log.error({ group: hex24(g.groupId), err: (e as Error).message }, 'key material refused; keeping what was held');
@@ -305,6 +318,7 @@ export class DaemonCore<Peer> {
           nea: g.nea,
           nia: g.nia,
           profile: g.profile,
+          ...(g.sourceAuth === undefined ? {} : { sourceAuth: g.sourceAuth.mode, members: this.knownMembers.get(g.groupId) }),
           pgks: g.pgks.map((p) => ({ pgkId: p.pgkId, expiresAt: new Date(p.expiresAtMs).toISOString(), ...(p.activeFromMs !== undefined ? { activeFrom: new Date(p.activeFromMs).toISOString() } : {}) })),
         },
         'group keys installed',
@@ -313,6 +327,7 @@ export class DaemonCore<Peer> {
     for (const id of this.keys.groupIds()) {
       if (!seen.has(id)) {
         this.keys.remove(id);
+        this.knownMembers.delete(id);
         this.log.warn({ group: hex24(id) }, 'group keys withdrawn (expired or refused)');
       }
     }
@@ -397,6 +412,7 @@ export class DaemonCore<Peer> {
           txPgkId: cur?.pgkId ?? null,
           txPtkId: cur?.ptkId ?? null,
           pgkExpiresAtMs: g?.pgksNewestFirst[0]?.expiresAtMs ?? null,
+          ...(g?.sourceAuth === undefined ? {} : { sourceAuth: g.sourceAuth.mode, members: this.knownMembers.get(id) ?? 1 }),
         };
       }),
       rxBySender,

@@ -106,7 +106,7 @@ export class PdcpProtector implements Protector {
     this.now = options.now;
     const prof = options.profiler ? { profiler: options.profiler } : {};
     const allocator = new PtkIdAllocator(store, { blockSize: options.ptkBlockSize });
-    this.tx = new PdcpTxEntity(keys, allocator, { snPerPtk: options.snPerPtk, maxSduBytes: options.maxSduBytes, ...prof });
+    this.tx = new PdcpTxEntity(keys, allocator, { snPerPtk: options.snPerPtk, maxSduBytes: options.maxSduBytes, maxPduBytes: options.maxPduBytes, ...prof });
     this.rx = new PdcpRxEntity(keys, { maxPduBytes: options.maxPduBytes, replayMarks: store, replayMarkStep: options.replayMarkStep, ...prof });
   }
 

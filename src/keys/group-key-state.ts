@@ -9,16 +9,31 @@
  * a group replaces the snapshot object, so users that cache per-group work (the PDCP entities)
  * detect a change by object identity without version counters.
  */
+import { AesCmac } from '../crypto/aes-cmac.js';
+import { ED25519_PUBLIC_KEY_BYTES, ED25519_SEED_BYTES, Ed25519Signer, Ed25519Verifier } from '../crypto/ed25519.js';
+import { AutoHmacSha256 } from '../crypto/hmac-auto.js';
 import { DEFAULT_KDF_BACKEND, KDF_BACKENDS, hmacSha256Key, type HmacSha256Key, type KdfBackend } from '../crypto/hmac-sha256.js';
 import { HIERARCHY_PROFILES, type AlgId, type HierarchyProfile } from '../crypto/types.js';
 import { pgkTag } from './pgk-tag.js';
-import type { GroupKeyMaterial } from './types.js';
+import type { GroupKeyMaterial, PgkRecord, SourceAuthMode } from './types.js';
 
 /** Number of distinct PGK Index values: the 5 least significant bits of the PGK ID (TS 36.323 6.3.12). */
 export const PGK_INDEX_COUNT = 32;
 export const MAX_24_BIT = 0xffffff;
 export const MAX_32_BIT = 0xffffffff;
 export const PGK_BYTES = 32;
+/** Length of a pairwise key of source authentication `pairwise-mac`. */
+export const PAIRWISE_KEY_BYTES = 16;
+/**
+ * Most pairwise keys per PGK (other members a sender addresses): the tag count of a PDU's
+ * source-auth block is one octet (src/pdcp/source-auth.ts).
+ */
+export const MAX_PAIRWISE_PEERS = 255;
+/**
+ * Label of K_SA = HMAC-SHA-256(PGK, label), the key of the per-PDU digest that source tags and
+ * signatures cover (docs/pdcp.md, "Source authentication"); an sl-bridge label, like pgk-tag.ts'.
+ */
+const SOURCE_DIGEST_LABEL = new TextEncoder().encode('sl-bridge source-auth v1');
 
 /** One PGK as the PDCP layer uses it. */
 export interface InstalledPgk {
@@ -38,7 +53,36 @@ export interface InstalledPgk {
   readonly activeFromMs: number;
   /** {@link pgkTag} of the key value: part of the sender's PTK ID space. */
   readonly tag: string;
+  /** Source authentication under this PGK; undefined when the group has none. */
+  readonly sourceAuth: PgkSourceAuth | undefined;
 }
+
+/**
+ * The per-PGK keys of source authentication, built once at install (docs/pdcp.md, "Source
+ * authentication"). Key material: never logged (each key object shows as a placeholder).
+ */
+export interface PgkSourceAuth {
+  /** HMAC-SHA-256 under K_SA = HMAC-SHA-256(PGK, "sl-bridge source-auth v1"): D of every PDU. */
+  readonly digest: AutoHmacSha256;
+  /** `pairwise-mac`: the other members' GMIs, ascending (empty in a `signature` group). */
+  readonly peers: readonly number[];
+  /** `pairwise-mac`: AES-CMAC under K(self, peers[i]), same order as `peers`. */
+  readonly peerMacs: readonly AesCmac[];
+  /** `pairwise-mac`: the same AES-CMAC keys by peer GMI. */
+  readonly pairwise: ReadonlyMap<number, AesCmac>;
+}
+
+/** A group's source authentication as installed: keys made once, here, never per packet. */
+export type InstalledSourceAuth =
+  /** The keys are per PGK: {@link PgkSourceAuth.pairwise}. */
+  | { readonly mode: 'pairwise-mac' }
+  | {
+      readonly mode: 'signature';
+      /** This UE's signing key; undefined when the material has no seed (receive only: capture decoding). */
+      readonly signer: Ed25519Signer | undefined;
+      /** Every member's verification key by GMI (own included when the UE signs). */
+      readonly verifiers: ReadonlyMap<number, Ed25519Verifier>;
+    };
 
 /** Snapshot of one group as installed. */
 export interface InstalledGroup {
@@ -52,6 +96,13 @@ export interface InstalledGroup {
   readonly pgksNewestFirst: readonly InstalledPgk[];
   /** PGKs by PGK Index (length 32, holes undefined). */
   readonly byIndex: readonly (InstalledPgk | undefined)[];
+  /** Source authentication inside the group; undefined: none (any member can pose as any other). */
+  readonly sourceAuth: InstalledSourceAuth | undefined;
+}
+
+/** The source-authentication mode of an installed group. */
+export function sourceAuthMode(group: InstalledGroup): SourceAuthMode {
+  return group.sourceAuth?.mode ?? 'none';
 }
 
 export interface GroupKeyStateOptions {
@@ -115,7 +166,9 @@ export function installGroup(material: GroupKeyMaterial, kdfBackend: KdfBackend 
       `material.${nea === 0 ? 'nea' : 'nia'}: NEA0/NIA0 (null algorithms) are refused unless allowNullAlgorithms is set`,
     );
   }
+  const sourceAuth = installSourceAuth(material, gmi);
   if (!Array.isArray(material.pgks)) throw new TypeError('material.pgks: expected an array');
+  // Each PGK Index's PGK so far, for the clash check (snapshot() builds the group's own table).
   const byIndex: (InstalledPgk | undefined)[] = new Array<InstalledPgk | undefined>(PGK_INDEX_COUNT).fill(undefined);
   const pgks: InstalledPgk[] = [];
   material.pgks.forEach((rec, i) => {
@@ -140,29 +193,122 @@ export function installGroup(material: GroupKeyMaterial, kdfBackend: KdfBackend 
       );
     }
     const pgk = Uint8Array.from(rec.pgk);
+    const kdfKey = hmacSha256Key(pgk, kdfBackend);
     const installed: InstalledPgk = Object.freeze({
       pgkId,
       index,
       pgk,
-      kdfKey: hmacSha256Key(pgk, kdfBackend),
+      kdfKey,
       expiresAtMs: rec.expiresAtMs,
       activeFromMs,
       tag: pgkTag(rec.pgk),
+      sourceAuth: installPgkSourceAuth(sourceAuth, rec, `material.pgks[${i}]`, gmi, kdfKey),
     });
     byIndex[index] = installed;
     pgks.push(installed);
   });
-  pgks.sort((a, b) => b.pgkId - a.pgkId);
-  return Object.freeze({
-    groupId,
-    gmi,
-    nea,
-    nia,
-    profile,
-    allowNullAlgorithms,
-    pgksNewestFirst: Object.freeze(pgks),
-    byIndex: Object.freeze(byIndex),
-  });
+  return snapshot({ groupId, gmi, nea, nia, profile, allowNullAlgorithms, sourceAuth }, pgks);
+}
+
+/** The immutable group of `fields` with `pgks` (already installed) sorted and indexed. */
+function snapshot(fields: Omit<InstalledGroup, 'pgksNewestFirst' | 'byIndex'>, pgks: readonly InstalledPgk[]): InstalledGroup {
+  const sorted = [...pgks].sort((a, b) => b.pgkId - a.pgkId);
+  const byIndex = new Array<InstalledPgk | undefined>(PGK_INDEX_COUNT).fill(undefined);
+  for (const p of sorted) byIndex[p.index] = p;
+  return Object.freeze({ ...fields, pgksNewestFirst: Object.freeze(sorted), byIndex: Object.freeze(byIndex) });
+}
+
+const hex24 = (v: number): string => `0x${v.toString(16).padStart(6, '0')}`;
+
+/** A Map of 24-bit GMIs to byte strings of `bytes` octets, checked entry by entry under `name`. */
+function checkKeyMap(value: unknown, name: string, bytes: number, maxEntries: number): ReadonlyMap<number, Uint8Array> {
+  if (!(value instanceof Map)) throw new TypeError(`${name}: expected a Map of GMI -> key bytes`);
+  if (value.size > maxEntries) throw new RangeError(`${name}: expected at most ${maxEntries} entries, got ${value.size}`);
+  for (const [gmi, key] of value as Map<unknown, unknown>) {
+    checkInt(gmi, MAX_24_BIT, `${name} key`);
+    const label = `${name}[${hex24(gmi as number)}]`;
+    if (!(key instanceof Uint8Array)) throw new TypeError(`${label}: expected a Uint8Array`);
+    if (key.length !== bytes) throw new RangeError(`${label}: expected ${bytes} bytes, got ${key.length}`);
+  }
+  return value as ReadonlyMap<number, Uint8Array>;
+}
+
+/**
+ * Validates `material.sourceAuth` and makes its group-wide keys (docs/pdcp.md, "Source
+ * authentication"): Ed25519 KeyObjects once per key, here.
+ */
+function installSourceAuth(material: GroupKeyMaterial, gmi: number): InstalledSourceAuth | undefined {
+  const sa = material.sourceAuth;
+  if (sa === undefined) return undefined;
+  if (typeof sa !== 'object' || sa === null) throw new TypeError('material.sourceAuth: expected an object with a mode, or nothing (none)');
+  if (sa.mode !== 'pairwise-mac' && sa.mode !== 'signature') {
+    throw new RangeError(`material.sourceAuth.mode: expected pairwise-mac or signature (absent: none), got ${String((sa as { mode?: unknown }).mode)}`);
+  }
+  // The block sits inside the ciphertext before the MAC-I and the tags cover the inner identity block.
+  if (material.profile === 'lte-prose' || material.nia === null) {
+    throw new RangeError(
+      `material.sourceAuth: ${sa.mode} needs the inner identity block and a MAC-I (profile pcr or ts33533 with integrity on), got profile ${material.profile} with nia ${String(material.nia)}`,
+    );
+  }
+  if (sa.mode === 'pairwise-mac') return Object.freeze({ mode: 'pairwise-mac' as const });
+  const publicKeys = checkKeyMap(sa.publicKeys, 'material.sourceAuth.publicKeys', ED25519_PUBLIC_KEY_BYTES, MAX_24_BIT + 1);
+  let signer: Ed25519Signer | undefined;
+  if (sa.signingSeed !== undefined) {
+    if (!(sa.signingSeed instanceof Uint8Array)) throw new TypeError('material.sourceAuth.signingSeed: expected a Uint8Array');
+    if (sa.signingSeed.length !== ED25519_SEED_BYTES) {
+      throw new RangeError(`material.sourceAuth.signingSeed: expected ${ED25519_SEED_BYTES} bytes, got ${sa.signingSeed.length}`);
+    }
+    const own = publicKeys.get(gmi);
+    if (own === undefined) {
+      throw new RangeError(`material.sourceAuth.publicKeys: no public key for this UE's own GMI ${hex24(gmi)}; its receivers could not verify it`);
+    }
+    signer = new Ed25519Signer(sa.signingSeed);
+    let diff = 0;
+    for (let i = 0; i < own.length; i++) diff |= own[i]! ^ signer.publicKey[i]!;
+    if (diff !== 0) {
+      throw new RangeError(`material.sourceAuth.publicKeys[${hex24(gmi)}]: is not the public key of signingSeed (a key bound to another member, or another seed)`);
+    }
+  }
+  const verifiers = new Map<number, Ed25519Verifier>();
+  for (const [member, key] of publicKeys) {
+    try {
+      verifiers.set(member, new Ed25519Verifier(key));
+    } catch (e) {
+      throw new RangeError(`material.sourceAuth.publicKeys[${hex24(member)}]: not an Ed25519 public key (${(e as Error).message})`);
+    }
+  }
+  return Object.freeze({ mode: 'signature' as const, signer, verifiers });
+}
+
+/** Validates a PGK record's pairwise keys against the group's mode and makes its source-auth keys. */
+function installPgkSourceAuth(
+  sourceAuth: InstalledSourceAuth | undefined,
+  rec: PgkRecord,
+  name: string,
+  gmi: number,
+  kdfKey: HmacSha256Key,
+): PgkSourceAuth | undefined {
+  if (sourceAuth?.mode !== 'pairwise-mac') {
+    if (rec.pairwiseKeys !== undefined) {
+      throw new RangeError(`${name}.pairwiseKeys: given, but the group's source authentication is ${sourceAuth?.mode ?? 'none'}, not pairwise-mac`);
+    }
+    return sourceAuth === undefined ? undefined : Object.freeze({ digest: sourceDigest(kdfKey), peers: [], peerMacs: [], pairwise: new Map() });
+  }
+  if (rec.pairwiseKeys === undefined) throw new TypeError(`${name}.pairwiseKeys: required when sourceAuth is pairwise-mac (an empty Map for a group of one)`);
+  const keys = checkKeyMap(rec.pairwiseKeys, `${name}.pairwiseKeys`, PAIRWISE_KEY_BYTES, MAX_PAIRWISE_PEERS);
+  if (keys.has(gmi)) throw new RangeError(`${name}.pairwiseKeys[${hex24(gmi)}]: a key with this UE itself (its own GMI)`);
+  const peers = [...keys.keys()].sort((a, b) => a - b);
+  const peerMacs = peers.map((peer) => new AesCmac(keys.get(peer)!));
+  const pairwise = new Map(peers.map((peer, i) => [peer, peerMacs[i]!]));
+  return Object.freeze({ digest: sourceDigest(kdfKey), peers: Object.freeze(peers), peerMacs: Object.freeze(peerMacs), pairwise });
+}
+
+/** The digest key of a PGK: K_SA = HMAC-SHA-256(PGK, "sl-bridge source-auth v1"), on both backends. */
+function sourceDigest(kdfKey: HmacSha256Key): AutoHmacSha256 {
+  const kSa = kdfKey.mac(SOURCE_DIGEST_LABEL);
+  const digest = new AutoHmacSha256(kSa);
+  kSa.fill(0);
+  return digest;
 }
 
 /**
@@ -265,21 +411,9 @@ export class GroupKeyState {
       const gone = group.pgksNewestFirst.filter((p) => nowMs >= p.expiresAtMs + this.rxExpiryGraceMs);
       if (gone.length === 0) continue;
       removed.set(group.groupId, gone.map((p) => p.pgkId));
-      this.groups.set(
-        group.groupId,
-        installGroup(
-          {
-            groupId: group.groupId,
-            gmi: group.gmi,
-            nea: group.nea,
-            nia: group.nia,
-            profile: group.profile,
-            allowNullAlgorithms: group.allowNullAlgorithms,
-            pgks: group.pgksNewestFirst.filter((p) => !gone.includes(p)),
-          },
-          this.kdfBackend,
-        ),
-      );
+      // The kept PGKs and keys were validated and built at install: reused as they are.
+      const { pgksNewestFirst, byIndex: _byIndex, ...fields } = group;
+      this.groups.set(group.groupId, snapshot(fields, pgksNewestFirst.filter((p) => !gone.includes(p))));
     }
     return removed;
   }

@@ -35,8 +35,11 @@ export type SourceAuthMaterial =
   | { mode: 'pairwise-mac' }
   | {
       mode: 'signature';
-      /** This UE's Ed25519 private key (32-byte seed), made by the UE; never leaves it, never logged. */
-      signingSeed: Uint8Array;
+      /**
+       * This UE's Ed25519 private key (32-byte seed), made by the UE; never leaves it, never logged.
+       * Absent: receive only (verifies, cannot send; a capture decoder holds no seed).
+       */
+      signingSeed?: Uint8Array;
       /** Member GMI -> Ed25519 public key (32 bytes), as the PKMF bound them to authenticated members (own included). */
       publicKeys: ReadonlyMap<number, Uint8Array>;
     };

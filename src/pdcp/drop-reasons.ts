@@ -36,6 +36,17 @@ export const DROP_REASONS = [
    * a group member can build a matching block in any member's name: docs/protocol.md, threat model).
    */
   'identity-mismatch',
+  /**
+   * Source authentication (groups that ask for it, docs/pdcp.md): the source-auth block is
+   * malformed, or its tag / signature for the claimed sender does not verify. Checked after the
+   * MAC-I and before the replay window.
+   */
+  'bad-source-tag',
+  /**
+   * Source authentication: no key for the claimed sender (not a member under this PGK's material,
+   * e.g. removed at the last key refresh), or no tag in the block addressed to this UE.
+   */
+  'unknown-member',
   /** The persisted replay mark could not be moved past this COUNT (state disk): not delivered. */
   'replay-state-error',
   /** An unexpected exception inside the receive path (a bug): caught, counted, never thrown. */
@@ -76,6 +87,8 @@ export const DROP_REASON_TEXT: Readonly<Record<DropReason, string>> = {
   'mac-failure': 'MAC-I does not verify',
   'wrong-group': 'Group ID inside the ciphered identity block differs from the L2 destination',
   'identity-mismatch': 'Group Member ID inside the ciphered identity block differs from the L2 source',
+  'bad-source-tag': 'source-auth block malformed, or its tag / signature for the sender does not verify',
+  'unknown-member': 'no source-auth key for the sender, or no tag addressed to this UE',
   'replay-state-error': 'the persisted replay mark could not be moved past this COUNT (state directory not writable)',
   'internal-error': 'unexpected internal error (bug)',
 };

@@ -11,6 +11,7 @@ export * from './token-bucket.js';
 export * from './ptk-allocator.js';
 export * from './ptk-engines.js';
 export * from './seal.js';
+export * from './source-auth.js';
 export * from './engine-cache.js';
 export * from './rx-entity.js';
 export * from './tx-entity.js';

@@ -7,7 +7,9 @@
  * Order of checks, cheapest first, so that most garbage dies before any crypto:
  *   L2 IDs, length, SDU type, group, own source, PGK Index / expiry, replay pre-check,
  *   engine cache (or a rate-limited derivation), decipher + MAC-I, inner identity block,
- *   replay window update.
+ *   source-auth block (groups with source authentication), replay window update.
+ * A PDU changes no state (engine cache, replay window) before it passed all of them, the source
+ * check included: a member cannot move another member's replay window.
  *
  * Nothing from outside can make it throw: every failure is a {@link DropReason}; an unexpected
  * exception is caught and counted as `internal-error`.
@@ -39,6 +41,7 @@ import { derivePtkEngines, type PtkEngines } from './ptk-engines.js';
 import { COUNT_SPACE, type ReplayMarkKey, type ReplayMarkStore } from './replay-marks.js';
 import { ReplayWindow } from './replay-window.js';
 import { openPdu } from './seal.js';
+import { MAX_SOURCE_AUTH_BLOCK_BYTES, maxSourceBlockBytes, minSourceBlockBytes, sourceAuthFor, type SourceAuth } from './source-auth.js';
 import { TokenBucket } from './token-bucket.js';
 
 export interface Accepted {
@@ -66,8 +69,15 @@ export interface DerivationLimit {
   ratePerSec: number;
 }
 
+/** Header + identity block + a 9000-octet SDU (TS 38.323 4.3.1) + MAC-I: the default largest PDU without source authentication. */
+export const DEFAULT_MAX_PDU_BYTES = HEADER_BYTES + INNER_IDENTITY_BYTES + DEFAULT_MAX_SDU_BYTES + MAC_I_BYTES;
+
 export interface RxEntityOptions {
-  /** Largest PDU accepted (default: header + identity block + 9000-octet SDU + MAC-I). */
+  /**
+   * Largest PDU accepted, source-auth block included (the lower layer's bound, hw-profile
+   * `pdu.max_bytes`). Default: per group, {@link DEFAULT_MAX_PDU_BYTES} plus the largest
+   * source-auth block of the group, so that a 9000-octet SDU always fits.
+   */
   maxPduBytes?: number;
   /** Engines kept, one per (PGK, sender GMI, PTK ID) (default 1024). */
   engineCacheSize?: number;
@@ -120,6 +130,8 @@ interface RxPgkState {
   readonly windows: Map<number, ReplayWindow>;
   /** The durable replay floor of each sender's window (with a ReplayMarkStore). */
   readonly floors: Map<number, number>;
+  /** The group's source check under this PGK; undefined without source authentication. */
+  readonly source: SourceAuth | undefined;
 }
 
 interface RxGroupState {
@@ -127,8 +139,10 @@ interface RxGroupState {
   readonly layout: PduLayout;
   /** Integrity with a real MAC (NIA1-3): the only case with replay windows. */
   readonly replayProtected: boolean;
-  /** Minimum PDU length: layout overhead + a 1-octet SDU. */
+  /** Minimum PDU length: layout overhead + a 1-octet SDU + the smallest source-auth block. */
   readonly minPduBytes: number;
+  /** Maximum PDU length: the configured bound, or the default one with the group's largest block. */
+  readonly maxPduBytes: number;
   readonly byIndex: (RxPgkState | undefined)[];
 }
 
@@ -151,6 +165,9 @@ export class PdcpRxEntity {
   readonly counters: RxCounters = newRxCounters();
   /** Key derivations done (cache misses that got a token). */
   derivations = 0;
+  /** The configured largest PDU; undefined: the default, per group. */
+  private readonly configuredMaxPduBytes: number | undefined;
+  /** Checked before the group is known: the configured bound, or the largest default of any group. */
   private readonly maxPduBytes: number;
   private readonly windowWords: number;
   private readonly maxSenders: number;
@@ -171,7 +188,8 @@ export class PdcpRxEntity {
     private readonly keys: GroupKeyState,
     options: RxEntityOptions = {},
   ) {
-    this.maxPduBytes = options.maxPduBytes ?? HEADER_BYTES + INNER_IDENTITY_BYTES + DEFAULT_MAX_SDU_BYTES + MAC_I_BYTES;
+    this.configuredMaxPduBytes = options.maxPduBytes;
+    this.maxPduBytes = options.maxPduBytes ?? DEFAULT_MAX_PDU_BYTES + MAX_SOURCE_AUTH_BLOCK_BYTES;
     if (!Number.isInteger(this.maxPduBytes) || this.maxPduBytes < HEADER_BYTES + 1) {
       throw new RangeError(`options.maxPduBytes: expected an integer > ${HEADER_BYTES}, got ${this.maxPduBytes}`);
     }
@@ -252,6 +270,7 @@ export class PdcpRxEntity {
     if (sduType < 0) return DROPPED['reserved-sdu-type'];
     const group = gs.group;
     if (length < gs.minPduBytes) return DROPPED.truncated;
+    if (length > gs.maxPduBytes) return DROPPED.oversized;
     if (this.rejectOwnSource && l2Src === group.gmi) return DROPPED['own-source'];
     if (marks !== undefined) marks.mark(1);
 
@@ -298,10 +317,11 @@ export class PdcpRxEntity {
     }
 
     if (marks !== undefined) marks.mark(2);
-    const opened = openPdu(engines, gs.layout, pdu, count, l2Src, l2Dst, marks);
+    const opened = openPdu(engines, gs.layout, pdu, count, l2Src, l2Dst, marks, ps.source);
     if (typeof opened === 'string') return DROPPED[opened];
 
-    // Authenticated (or, integrity off, identity block matched): now it may take memory.
+    // Authenticated (or, integrity off, identity block matched), its source too where the group
+    // asks for it: now it may take memory and move the sender's replay window.
     if (pending !== undefined) {
       this.probation.remove(pending);
       this.lru.add(ps.engines, key, engines);
@@ -421,10 +441,12 @@ export class PdcpRxEntity {
           this.lru.dropOwner(prev.engines);
           this.probation.dropOwner(prev.pending);
         }
-        byIndex[pgk.index] = { pgk, engines: prev.engines, pending: prev.pending, windows: prev.windows, floors: prev.floors };
+        // The source keys come from the new material (members may have left or joined).
+        const source = sourceAuthFor(group, pgk);
+        byIndex[pgk.index] = { pgk, engines: prev.engines, pending: prev.pending, windows: prev.windows, floors: prev.floors, source };
         kept.add(prev);
       } else {
-        byIndex[pgk.index] = { pgk, engines: new Map(), pending: new Map(), windows: new Map(), floors: new Map() };
+        byIndex[pgk.index] = { pgk, engines: new Map(), pending: new Map(), windows: new Map(), floors: new Map(), source: sourceAuthFor(group, pgk) };
       }
     }
     if (old !== undefined) {
@@ -433,7 +455,9 @@ export class PdcpRxEntity {
       }
     }
     const replayProtected = group.nia !== null && group.nia !== 0;
-    return { group, layout, replayProtected, minPduBytes: layout.overhead + 1, byIndex };
+    const minPduBytes = layout.overhead + 1 + minSourceBlockBytes(group);
+    const maxPduBytes = this.configuredMaxPduBytes ?? DEFAULT_MAX_PDU_BYTES + maxSourceBlockBytes(group);
+    return { group, layout, replayProtected, minPduBytes, maxPduBytes, byIndex };
   }
 
   private dropGroupState(gs: RxGroupState): void {

@@ -2,14 +2,17 @@
  * Stateless protection of one PDU with given engines (docs/protocol.md 4.2):
  *
  *   COUNT      = PTK ID << 16 | SN, BEARER = 0, DIRECTION = 0
- *   MAC-I      = NIA(PIK, COUNT, 0, 0, header || inner identity block || SDU)
- *   ciphertext = NEA(PEK, COUNT, 0, 0) over inner identity block || SDU || MAC-I
+ *   MAC-I      = NIA(PIK, COUNT, 0, 0, header || inner identity block || SDU [|| source-auth block])
+ *   ciphertext = NEA(PEK, COUNT, 0, 0) over inner identity block || SDU [|| source-auth block] || MAC-I
+ *
+ * The source-auth block (source-auth.ts) is there only in groups with source authentication.
  *
  * The entities (tx-entity.ts, rx-entity.ts) choose keys, PTK IDs and SNs and check replay; these
  * two functions only do the bytes. The `pdu` CLI calls them directly with hand-given fields.
  */
 import type { PtkEngines } from './ptk-engines.js';
 import type { StageMarks } from './profiler.js';
+import type { SourceAuth, SourceFailure } from './source-auth.js';
 import { HEADER_BYTES, MAC_I_BYTES, countOf, read24, write24, type PduLayout } from './pdu.js';
 
 const BEARER = 0;
@@ -18,7 +21,8 @@ const DIRECTION = 0;
 /**
  * Builds the protected PDU. Arguments are trusted (the transmit entity and the CLI validate
  * them); `sduType`, `pgkIndex`, `ptkId`, `sn` must already be in range. `marks` (profiling,
- * profiler.ts) receives the clock at the end of encode (2), integrity (3) and cipher (4).
+ * profiler.ts) receives the clock at the end of encode (2), integrity (3, source-auth block
+ * included) and cipher (4). `source` appends the group's source-auth block after the SDU.
  */
 export function sealPdu(
   engines: PtkEngines,
@@ -31,11 +35,13 @@ export function sealPdu(
   gmi: number,
   sdu: Uint8Array,
   marks?: StageMarks,
+  source?: SourceAuth,
 ): Uint8Array {
   const count = countOf(ptkId, sn);
+  const blockBytes = source === undefined ? 0 : source.blockBytes;
   // Every octet is written below; allocUnsafe takes small PDUs from Node's buffer pool, which
   // is several times cheaper than a fresh off-heap Uint8Array per packet.
-  const pdu: Uint8Array = Buffer.allocUnsafe(sdu.length + layout.overhead);
+  const pdu: Uint8Array = Buffer.allocUnsafe(sdu.length + layout.overhead + blockBytes);
   // TS 36.323 6.2.10 header.
   pdu[0] = (sduType << 5) | pgkIndex;
   pdu[1] = ptkId >>> 8;
@@ -49,6 +55,7 @@ export function sealPdu(
   }
   pdu.set(sdu, layout.sduOffset);
   if (marks !== undefined) marks.mark(2);
+  if (source !== undefined) source.seal(pdu, layout.sduOffset + sdu.length);
   if (layout.macI) {
     const integrity = engines.integrity;
     if (integrity === null) throw new TypeError('engines.integrity: the layout has a MAC-I but no integrity engine was given');
@@ -71,14 +78,15 @@ export function sealPdu(
   return pdu;
 }
 
-export type OpenFailure = 'mac-failure' | 'wrong-group' | 'identity-mismatch';
+export type OpenFailure = 'mac-failure' | 'wrong-group' | 'identity-mismatch' | SourceFailure;
 
 /**
  * Deciphers and verifies a PDU whose header was already checked (length fits `layout`, COUNT
  * from its PTK ID and SN). Returns the SDU (a view into a new buffer; `pdu` is not modified) or
  * why it fails. `l2Src` / `l2Dst` are the sender GMI and Group ID the layer below reported; the
- * inner identity block must equal them. `marks` (profiling, profiler.ts) receives the clock at
- * the end of cipher (3) and integrity (4).
+ * inner identity block must equal them. With `source`, the source-auth block before the MAC-I is
+ * checked after them and cut off the SDU. `marks` (profiling, profiler.ts) receives the clock at
+ * the end of cipher (3) and integrity (4, source check included).
  */
 export function openPdu(
   engines: PtkEngines,
@@ -88,6 +96,7 @@ export function openPdu(
   l2Src: number,
   l2Dst: number,
   marks?: StageMarks,
+  source?: SourceAuth,
 ): Uint8Array | OpenFailure {
   // Fully written below (header copy + deciphering of the rest); pooled, see sealPdu.
   const plain: Uint8Array = Buffer.allocUnsafe(pdu.length);
@@ -109,14 +118,25 @@ export function openPdu(
     // One XOR and one comparison of two 32-bit numbers: no data-dependent early exit.
     if ((expected ^ received) !== 0) return 'mac-failure';
   }
-  if (marks !== undefined) {
-    if (layout.macI) marks.mark(4);
-    else marks.at[4] = marks.at[3]!;
-    marks.integrity = layout.macI;
+  if (source === undefined) {
+    if (marks !== undefined) {
+      if (layout.macI) marks.mark(4);
+      else marks.at[4] = marks.at[3]!;
+      marks.integrity = layout.macI;
+    }
   }
   if (layout.innerIdentity) {
     if (read24(plain, HEADER_BYTES) !== l2Dst) return 'wrong-group';
     if (read24(plain, HEADER_BYTES + 3) !== l2Src) return 'identity-mismatch';
+  }
+  if (source !== undefined) {
+    const checked = source.check(plain, layout.sduOffset, sduEnd, l2Src);
+    if (typeof checked === 'string') return checked;
+    sduEnd = checked;
+    if (marks !== undefined) {
+      marks.mark(4);
+      marks.integrity = true;
+    }
   }
   return plain.subarray(layout.sduOffset, sduEnd);
 }

@@ -17,6 +17,7 @@ import { SampleGate, StageMarks, type PdcpProfiler } from './profiler.js';
 import type { PtkIdAllocator, PtkIdSpace } from './ptk-allocator.js';
 import { derivePtkEngines, type PtkEngines } from './ptk-engines.js';
 import { sealPdu } from './seal.js';
+import { sourceAuthFor, type SourceAuth } from './source-auth.js';
 
 export interface ProtectResult {
   readonly pdu: Uint8Array;
@@ -29,9 +30,12 @@ export interface ProtectResult {
   readonly sn: number;
 }
 
-export type ProtectErrorCode = 'unknown-group' | 'no-usable-pgk';
+export type ProtectErrorCode = 'unknown-group' | 'no-usable-pgk' | 'no-signing-key';
 
-/** The sender cannot protect for a state reason (not a bad argument): no keys for the group. */
+/**
+ * The sender cannot protect for a state reason (not a bad argument): no keys for the group, or
+ * (source authentication `signature`) no signing key in the material.
+ */
 export class ProtectError extends Error {
   constructor(
     readonly code: ProtectErrorCode,
@@ -51,6 +55,13 @@ export interface TxEntityOptions {
   /** Largest SDU accepted (default 9000 octets, TS 38.323). */
   maxSduBytes?: number;
   /**
+   * Largest PDU to emit, source-auth block included (the lower layer's bound, hw-profile
+   * `pdu.max_bytes`): an SDU that would make a longer PDU is refused with a RangeError naming the
+   * bound, instead of a PDU the layer below or the receivers drop. Default: no bound beyond
+   * `maxSduBytes`.
+   */
+  maxPduBytes?: number;
+  /**
    * Per-stage timing of `protect` (profiler.ts): key, encode, integrity, cipher, and the whole
    * call, for one PDU in `profiler.sampleEvery`. Without one no clock is read.
    */
@@ -65,7 +76,10 @@ interface TxTiming {
 interface TxContext {
   group: InstalledGroup;
   readonly layout: PduLayout;
-  readonly pgk: InstalledPgk;
+  /** The PGK as the current material installed it (its key value never changes within a context). */
+  pgk: InstalledPgk;
+  /** The group's source-auth block under this PGK, from the current material; undefined: none. */
+  source: SourceAuth | undefined;
   readonly space: PtkIdSpace;
   readonly ptkId: number;
   readonly engines: PtkEngines;
@@ -87,6 +101,7 @@ function sameKeyInputs(ctx: TxContext, group: InstalledGroup, pgk: InstalledPgk)
 export class PdcpTxEntity {
   readonly snPerPtk: number;
   readonly maxSduBytes: number;
+  readonly maxPduBytes: number | undefined;
   /** PTKs started (each one a derivation). */
   ptksStarted = 0;
   private readonly contexts = new Map<number, TxContext>();
@@ -104,6 +119,10 @@ export class PdcpTxEntity {
     this.maxSduBytes = options.maxSduBytes ?? DEFAULT_MAX_SDU_BYTES;
     if (!Number.isInteger(this.maxSduBytes) || this.maxSduBytes < 1) {
       throw new RangeError(`options.maxSduBytes: expected an integer >= 1, got ${this.maxSduBytes}`);
+    }
+    this.maxPduBytes = options.maxPduBytes;
+    if (this.maxPduBytes !== undefined && (!Number.isInteger(this.maxPduBytes) || this.maxPduBytes < 1)) {
+      throw new RangeError(`options.maxPduBytes: expected an integer >= 1, got ${this.maxPduBytes}`);
     }
     const profiler = options.profiler;
     this.timing = profiler && { gate: new SampleGate(profiler), marks: new StageMarks(profiler) };
@@ -133,9 +152,19 @@ export class PdcpTxEntity {
       ctx = this.refresh(group, ctx, nowMs);
     }
     const sduTypeWire = sduTypeCode(ctx.layout, sduType);
+    const source = ctx.source;
+    if (this.maxPduBytes !== undefined) {
+      const blockBytes = source === undefined ? 0 : source.blockBytes;
+      const pduBytes = sdu.length + ctx.layout.overhead + blockBytes;
+      if (pduBytes > this.maxPduBytes) {
+        throw new RangeError(
+          `sdu: ${sdu.length} octets make a ${pduBytes}-octet PDU (overhead ${ctx.layout.overhead}, source-auth block ${blockBytes}), over maxPduBytes ${this.maxPduBytes}`,
+        );
+      }
+    }
     const sn = ctx.nextSn++;
     if (marks !== undefined) marks.mark(1);
-    const pdu = sealPdu(ctx.engines, ctx.layout, sduTypeWire, ctx.pgk.index, ctx.ptkId, sn, group.groupId, group.gmi, sdu, marks);
+    const pdu = sealPdu(ctx.engines, ctx.layout, sduTypeWire, ctx.pgk.index, ctx.ptkId, sn, group.groupId, group.gmi, sdu, marks, source);
     if (marks !== undefined) recordTx(marks);
     return { pdu, l2Src: group.gmi, l2Dst: group.groupId, pgkId: ctx.pgk.pgkId, ptkId: ctx.ptkId, sn };
   }
@@ -153,6 +182,10 @@ export class PdcpTxEntity {
   }
 
   private refresh(group: InstalledGroup, ctx: TxContext | undefined, nowMs: number): TxContext {
+    const sa = group.sourceAuth;
+    if (sa?.mode === 'signature' && sa.signer === undefined) {
+      throw new ProtectError('no-signing-key', `group 0x${group.groupId.toString(16)} needs signed PDUs and its key material holds no signing key`);
+    }
     const guardMs = this.keys.txGuardMs;
     const spaceOf = (pgk: InstalledPgk): PtkIdSpace => ({ groupId: group.groupId, gmi: group.gmi, pgkId: pgk.pgkId, pgkTag: pgk.tag });
     const continuable = (pgk: InstalledPgk): boolean =>
@@ -170,7 +203,10 @@ export class PdcpTxEntity {
       }
       const recheckAtMs = nextTxSelectionChangeMs(group, nowMs, guardMs);
       if (ctx !== undefined && continuable(pgk)) {
+        // Same key, same PTK and SNs; the source keys may have changed with the members.
+        if (ctx.group !== group) ctx.source = sourceAuthFor(group, pgk);
         ctx.group = group;
+        ctx.pgk = pgk;
         ctx.recheckAtMs = recheckAtMs;
         return ctx;
       }
@@ -183,6 +219,7 @@ export class PdcpTxEntity {
         group,
         layout: pduLayout(group.profile, group.nia !== null),
         pgk,
+        source: sourceAuthFor(group, pgk),
         space,
         ptkId,
         engines,

@@ -12,6 +12,7 @@
  *   PLMN as a partner operator. The owner accepts such a request only from the UE's home PKMF.
  */
 import type { AlgId, HierarchyProfile } from '../crypto/types.js';
+import type { SourceAuthMode } from '../keys/types.js';
 import { ErrorCode } from './errors.js';
 import { homePlmnOf } from './identity.js';
 import type { PgkPolicy } from './lifecycle.js';
@@ -27,6 +28,8 @@ export interface GroupPolicy {
   members: ReadonlySet<string>;
   /** PLMNs ("MCC-MNC") whose PKMFs may fetch this group's keys for their own subscribers. */
   operators: ReadonlySet<string>;
+  /** Who may send in whose name inside the group (src/pkmf/source-auth.ts). */
+  sourceAuth: SourceAuthMode;
 }
 
 export interface PeerPolicy {
@@ -118,6 +121,8 @@ function routeAsHome(table: RoutingTable, groupId: number): GroupRoute {
 /**
  * May `supi` (whose home PLMN is `home`) have this group's keys, with these algorithms? Returns
  * NONE or the reason why not. `home` differs from the owner's PLMN for multi-operator members.
+ * A `signature` group needs the member's public key (`canSign`): without it the member could
+ * send nothing its receivers accept.
  */
 export function authorizeMember(
   table: RoutingTable,
@@ -126,10 +131,12 @@ export function authorizeMember(
   home: string,
   supportedNea: ReadonlySet<AlgId>,
   supportedNia: ReadonlySet<AlgId>,
+  canSign = false,
 ): ErrorCode {
   if (home !== table.plmn && !group.operators.has(home)) return ErrorCode.NO_OPERATOR_AGREEMENT;
   if (!group.members.has(supi)) return ErrorCode.NOT_A_MEMBER;
   if (!supportedNea.has(group.nea)) return ErrorCode.ALGORITHM_NOT_SUPPORTED;
   if (group.nia !== null && !supportedNia.has(group.nia)) return ErrorCode.ALGORITHM_NOT_SUPPORTED;
+  if (group.sourceAuth === 'signature' && !canSign) return ErrorCode.ALGORITHM_NOT_SUPPORTED;
   return ErrorCode.NONE;
 }

@@ -6,10 +6,12 @@
  */
 import protobuf from 'protobufjs';
 import type { AlgId, HierarchyProfile } from '../crypto/types.js';
-import type { GroupKeyMaterial, PgkRecord } from '../keys/types.js';
+import type { GroupKeyMaterial, PgkRecord, SourceAuthMode } from '../keys/types.js';
 import { PKMF_PROTO_DESCRIPTOR } from './descriptor.generated.js';
 import { ErrorCode, isErrorCode } from './errors.js';
 import { isUint24, isUint32 } from './identity.js';
+import type { IssuedSourceAuth } from './source-auth.js';
+import { gmiKeyMap, PAIRWISE_KEY_BYTES, SIGNING_PUBLIC_KEY_BYTES, sourceAuthModeOf, sourceAuthViolation } from './source-auth.js';
 
 const schema = PKMF_PROTO_DESCRIPTOR.nested.slbridge.nested.pkmf.nested.v1.nested;
 const root = protobuf.Root.fromJSON(PKMF_PROTO_DESCRIPTOR as unknown as protobuf.INamespace);
@@ -180,6 +182,8 @@ export interface GroupRequestMsg {
   supportedNia: number[];
   /** The GMI the UE holds durable PTK ID state for in this group; absent: none (proto `held_gmi`). */
   heldGmi?: number;
+  /** The UE's Ed25519 public key (proto `signing_public_key`); absent: the UE cannot sign. */
+  signingPublicKey?: Uint8Array;
 }
 
 export interface KeyRequestMsg {
@@ -194,14 +198,21 @@ export interface IssuedPgk extends PgkRecord {
   activeFromMs: number;
 }
 
-/** A group's key material as the PKMF issues it (see {@link IssuedPgk}). */
-export interface IssuedGroupKeys extends GroupKeyMaterial {
+/**
+ * A group's key material as the PKMF issues it (see {@link IssuedPgk}); its source authentication
+ * lacks the UE's signing seed, which never leaves the UE.
+ */
+export interface IssuedGroupKeys extends Omit<GroupKeyMaterial, 'pgks' | 'sourceAuth'> {
   pgks: IssuedPgk[];
+  sourceAuth?: IssuedSourceAuth;
 }
 
-/** One group's outcome: its key material, or why there is none. */
+/**
+ * One group's outcome: its key material, or why there is none. `pendingMembers` (groups with
+ * source authentication; absent: 0): members the material does not cover yet, so ask again.
+ */
 export type GroupResult =
-  | { groupId: number; ok: true; material: IssuedGroupKeys; renewAfterMs: number }
+  | { groupId: number; ok: true; material: IssuedGroupKeys; renewAfterMs: number; pendingMembers?: number }
   | { groupId: number; ok: false; error: ErrorCode };
 
 export interface KeyResponseMsg {
@@ -223,6 +234,14 @@ const PROFILE_TO_WIRE: Readonly<Record<HierarchyProfile, number>> = {
 };
 const PROFILE_FROM_WIRE: ReadonlyMap<number, HierarchyProfile> = new Map(
   Object.entries(PROFILE_TO_WIRE).map(([profile, wire]) => [wire, profile as HierarchyProfile]),
+);
+const SOURCE_AUTH_TO_WIRE: Readonly<Record<SourceAuthMode, number>> = {
+  none: schema.SourceAuth.values.SOURCE_AUTH_NONE,
+  'pairwise-mac': schema.SourceAuth.values.SOURCE_AUTH_PAIRWISE_MAC,
+  signature: schema.SourceAuth.values.SOURCE_AUTH_SIGNATURE,
+};
+const SOURCE_AUTH_FROM_WIRE: ReadonlyMap<number, SourceAuthMode> = new Map(
+  Object.entries(SOURCE_AUTH_TO_WIRE).map(([mode, wire]) => [wire, mode as SourceAuthMode]),
 );
 
 function isAlgId(v: unknown): v is AlgId {
@@ -262,7 +281,9 @@ export function encodeKeyRequest(req: KeyRequestMsg): Uint8Array {
  * invalid request gets a MALFORMED_REQUEST response instead of a closed connection.
  */
 export function decodeClientFrame(bytes: Uint8Array): KeyRequestMsg {
-  const msg = decodeWith<{ keyRequest?: { transactionId: number; groups: (GroupRequestMsg & { heldGmi?: number | null })[]; homePlmn: string } }>(
+  const msg = decodeWith<{
+    keyRequest?: { transactionId: number; groups: (Omit<GroupRequestMsg, 'signingPublicKey'> & { heldGmi?: number | null; signingPublicKey: Uint8Array })[]; homePlmn: string };
+  }>(
     ClientFrameType,
     bytes,
   );
@@ -276,6 +297,8 @@ export function decodeClientFrame(bytes: Uint8Array): KeyRequestMsg {
       supportedNea: [...g.supportedNea],
       supportedNia: [...g.supportedNia],
       ...(g.heldGmi === undefined || g.heldGmi === null ? {} : { heldGmi: g.heldGmi }),
+      // proto3 bytes: empty is absent. Its length is validateKeyRequest's to check.
+      ...(g.signingPublicKey.length === 0 ? {} : { signingPublicKey: Uint8Array.from(g.signingPublicKey) }),
     })),
   };
 }
@@ -294,9 +317,18 @@ function groupResultToWire(r: GroupResult): object {
       ...(m.nia === null ? {} : { nia: m.nia }),
       profile: PROFILE_TO_WIRE[m.profile],
       allowNullAlgorithms: m.allowNullAlgorithms ?? false,
+      sourceAuth: SOURCE_AUTH_TO_WIRE[sourceAuthModeOf(m.sourceAuth)],
     },
-    pgks: m.pgks.map((p) => ({ pgkId: p.pgkId, pgk: p.pgk, expiresAtMs: p.expiresAtMs, activeFromMs: p.activeFromMs })),
+    pgks: m.pgks.map((p) => ({
+      pgkId: p.pgkId,
+      pgk: p.pgk,
+      expiresAtMs: p.expiresAtMs,
+      activeFromMs: p.activeFromMs,
+      pairwiseKeys: [...(p.pairwiseKeys ?? [])].map(([peerGmi, key]) => ({ peerGmi, key })),
+    })),
     renewAfterMs: r.renewAfterMs,
+    memberKeys: m.sourceAuth?.mode === 'signature' ? [...m.sourceAuth.publicKeys].map(([gmi, publicKey]) => ({ gmi, publicKey })) : [],
+    pendingMembers: r.pendingMembers ?? 0,
   };
 }
 
@@ -321,9 +353,11 @@ interface WireGroupResult {
   groupId: number;
   error: number;
   gmi: number;
-  algorithms?: { nea: number; nia?: number | null; profile: number; allowNullAlgorithms: boolean };
-  pgks: { pgkId: number; pgk: Uint8Array; expiresAtMs: unknown; activeFromMs: unknown }[];
+  algorithms?: { nea: number; nia?: number | null; profile: number; allowNullAlgorithms: boolean; sourceAuth: number };
+  pgks: { pgkId: number; pgk: Uint8Array; expiresAtMs: unknown; activeFromMs: unknown; pairwiseKeys: { peerGmi: number; key: Uint8Array }[] }[];
   renewAfterMs: unknown;
+  memberKeys: { gmi: number; publicKey: Uint8Array }[];
+  pendingMembers: number;
 }
 
 function groupResultFromWire(g: WireGroupResult): GroupResult {
@@ -340,6 +374,8 @@ function groupResultFromWire(g: WireGroupResult): GroupResult {
   const profile = PROFILE_FROM_WIRE.get(a.profile);
   if (!profile) throw new ProtocolDecodeError(`${where}: unknown profile ${a.profile}`);
   if (profile === 'lte-prose' && nia !== null) throw new ProtocolDecodeError(`${where}: lte-prose has no integrity`);
+  const mode = SOURCE_AUTH_FROM_WIRE.get(a.sourceAuth);
+  if (!mode) throw new ProtocolDecodeError(`${where}: unknown source_auth ${a.sourceAuth}`);
   if (g.pgks.length === 0) throw new ProtocolDecodeError(`${where}: no PGK`);
   const indexes = new Set<number>();
   const pgks: IssuedPgk[] = g.pgks.map((p) => {
@@ -350,8 +386,19 @@ function groupResultFromWire(g: WireGroupResult): GroupResult {
     const expiresAtMs = toNumber(p.expiresAtMs, `${where}: expires_at_ms`);
     const activeFromMs = toNumber(p.activeFromMs, `${where}: active_from_ms`);
     if (activeFromMs > expiresAtMs) throw new ProtocolDecodeError(`${where}: PGK ${p.pgkId} activates after it expires`);
-    return { pgkId: p.pgkId, pgk: Uint8Array.from(p.pgk), expiresAtMs, activeFromMs };
+    const pgk: IssuedPgk = { pgkId: p.pgkId, pgk: Uint8Array.from(p.pgk), expiresAtMs, activeFromMs };
+    if (mode !== 'pairwise-mac' && p.pairwiseKeys.length > 0) throw new ProtocolDecodeError(`${where}: PGK ${p.pgkId} carries pairwise keys, but source_auth is ${mode}`);
+    if (mode === 'pairwise-mac') pgk.pairwiseKeys = checked(gmiKeyMap(p.pairwiseKeys.map((k) => [k.peerGmi, k.key]), PAIRWISE_KEY_BYTES, `${where}: PGK ${p.pgkId} pairwise_keys`));
+    return pgk;
   });
+  if (mode !== 'signature' && g.memberKeys.length > 0) throw new ProtocolDecodeError(`${where}: member_keys given, but source_auth is ${mode}`);
+  if (mode === 'none' && g.pendingMembers > 0) throw new ProtocolDecodeError(`${where}: pending_members given, but source_auth is none`);
+  const sourceAuth: IssuedSourceAuth | undefined =
+    mode === 'none' ? undefined
+    : mode === 'pairwise-mac' ? { mode }
+    : { mode, publicKeys: checked(gmiKeyMap(g.memberKeys.map((k) => [k.gmi, k.publicKey]), SIGNING_PUBLIC_KEY_BYTES, `${where}: member_keys`)) };
+  const violation = sourceAuthViolation(sourceAuth, g.gmi, pgks);
+  if (violation !== undefined) throw new ProtocolDecodeError(`${where}: ${violation}`);
   return {
     groupId: g.groupId,
     ok: true,
@@ -363,9 +410,16 @@ function groupResultFromWire(g: WireGroupResult): GroupResult {
       profile,
       pgks,
       allowNullAlgorithms: a.allowNullAlgorithms,
+      ...(sourceAuth === undefined ? {} : { sourceAuth }),
     },
     renewAfterMs: toNumber(g.renewAfterMs, `${where}: renew_after_ms`),
+    ...(g.pendingMembers > 0 ? { pendingMembers: g.pendingMembers } : {}),
   };
+}
+
+function checked<T>(r: { ok: true; value: T } | { ok: false; reason: string }): T {
+  if (!r.ok) throw new ProtocolDecodeError(r.reason);
+  return r.value;
 }
 
 /** Decodes and checks a ServerFrame (the UE side). */

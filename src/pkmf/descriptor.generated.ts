@@ -32,6 +32,13 @@ export const PKMF_PROTO_DESCRIPTOR = {
                     "PROFILE_LTE_PROSE": 2
                   }
                 },
+                "SourceAuth": {
+                  "values": {
+                    "SOURCE_AUTH_NONE": 0,
+                    "SOURCE_AUTH_PAIRWISE_MAC": 1,
+                    "SOURCE_AUTH_SIGNATURE": 2
+                  }
+                },
                 "GroupRequest": {
                   "oneofs": {
                     "_heldGmi": {
@@ -61,6 +68,10 @@ export const PKMF_PROTO_DESCRIPTOR = {
                       "options": {
                         "proto3_optional": true
                       }
+                    },
+                    "signingPublicKey": {
+                      "type": "bytes",
+                      "id": 5
                     }
                   }
                 },
@@ -98,6 +109,35 @@ export const PKMF_PROTO_DESCRIPTOR = {
                     "activeFromMs": {
                       "type": "uint64",
                       "id": 4
+                    },
+                    "pairwiseKeys": {
+                      "rule": "repeated",
+                      "type": "PairwiseKey",
+                      "id": 5
+                    }
+                  }
+                },
+                "PairwiseKey": {
+                  "fields": {
+                    "peerGmi": {
+                      "type": "uint32",
+                      "id": 1
+                    },
+                    "key": {
+                      "type": "bytes",
+                      "id": 2
+                    }
+                  }
+                },
+                "MemberKey": {
+                  "fields": {
+                    "gmi": {
+                      "type": "uint32",
+                      "id": 1
+                    },
+                    "publicKey": {
+                      "type": "bytes",
+                      "id": 2
                     }
                   }
                 },
@@ -128,6 +168,10 @@ export const PKMF_PROTO_DESCRIPTOR = {
                     "allowNullAlgorithms": {
                       "type": "bool",
                       "id": 4
+                    },
+                    "sourceAuth": {
+                      "type": "SourceAuth",
+                      "id": 5
                     }
                   }
                 },
@@ -157,6 +201,15 @@ export const PKMF_PROTO_DESCRIPTOR = {
                     "renewAfterMs": {
                       "type": "uint64",
                       "id": 6
+                    },
+                    "memberKeys": {
+                      "rule": "repeated",
+                      "type": "MemberKey",
+                      "id": 7
+                    },
+                    "pendingMembers": {
+                      "type": "uint32",
+                      "id": 8
                     }
                   }
                 },

@@ -36,7 +36,7 @@ const INFO: Record<ErrorCode, ErrorInfo> = {
   5: { name: 'MALFORMED_REQUEST', description: 'the request was malformed', transient: false },
   6: { name: 'NO_OPERATOR_AGREEMENT', description: "the group's owner has no operator agreement with the UE's home network", transient: false },
   7: { name: 'OWNER_NETWORK_UNREACHABLE', description: "the PKMF of the network that owns the group could not be reached", transient: true },
-  8: { name: 'ALGORITHM_NOT_SUPPORTED', description: "the UE does not support the group's ciphering or integrity algorithm", transient: false },
+  8: { name: 'ALGORITHM_NOT_SUPPORTED', description: "the UE does not support the group's ciphering or integrity algorithm, or its source authentication by signature (no public key sent)", transient: false },
   9: { name: 'FRAME_TOO_LARGE', description: 'the frame exceeds the maximum frame size', transient: false },
   10: { name: 'INTERNAL_ERROR', description: 'the PKMF failed internally', transient: true },
   11: { name: 'IDENTITY_REJECTED', description: "the client certificate names no SUPI or was not issued by the CA of the SUPI's home network", transient: false },

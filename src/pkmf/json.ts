@@ -6,14 +6,18 @@
  * Builders and checking parsers only; no I/O. Field reference: docs/pkmf.md.
  *
  * Encodings (TS 29.571 conventions): Group ID and GMI as 6 hex digits, PLMN as {mcc, mnc},
- * PGK as base64 ("Bytes"), times as RFC 3339 date-times with milliseconds ("DateTime").
+ * PGK, pairwise and public keys as base64 ("Bytes"), times as RFC 3339 date-times with
+ * milliseconds ("DateTime"). Source authentication (src/pkmf/source-auth.ts) travels with the keys,
+ * so a roaming or other-operator member gets the same material as a member at the owner.
  */
 import type { AlgId, HierarchyProfile } from '../crypto/types.js';
 import { HIERARCHY_PROFILES } from '../crypto/types.js';
-import type { GroupResult, IssuedPgk } from './codec.js';
+import type { GroupResult, IssuedGroupKeys, IssuedPgk } from './codec.js';
 import { PGK_BYTES } from './codec.js';
 import { ErrorCode, errorCodeByName, errorName } from './errors.js';
 import { formatPlmn, hex24, isGmi, isSupi, isUint32, parsePlmn } from './identity.js';
+import type { IssuedSourceAuth } from './source-auth.js';
+import { gmiKeyMap, isSourceAuthMode, PAIRWISE_KEY_BYTES, SIGNING_PUBLIC_KEY_BYTES, sourceAuthModeOf, sourceAuthViolation } from './source-auth.js';
 import type { ValidGroupRequest } from './validate.js';
 import { MAX_GROUPS_PER_REQUEST } from './validate.js';
 
@@ -73,6 +77,24 @@ function dateTimeFromJson(v: unknown): number | undefined {
   return Number.isFinite(ms) && ms >= 0 ? ms : undefined;
 }
 
+/** Base64 text as bytes, or undefined when it is not base64. */
+function bytesFromJson(v: unknown): Uint8Array | undefined {
+  return typeof v === 'string' && BASE64_RE.test(v) ? Uint8Array.from(Buffer.from(v, 'base64')) : undefined;
+}
+
+const base64 = (b: Uint8Array): string => Buffer.from(b).toString('base64');
+
+/** A list of {<gmiField>: 6 hex digits, <keyField>: base64} as a checked GMI -> key map. */
+function gmiKeysFromJson(v: unknown, gmiField: string, keyField: string, keyBytes: number, at: string): { ok: true; value: Map<number, Uint8Array> } | { ok: false; reason: string } {
+  if (!Array.isArray(v)) return { ok: false, reason: `${at}: expected a list` };
+  const entries: [unknown, Uint8Array | undefined][] = [];
+  for (const [i, e] of v.entries()) {
+    if (!isObj(e) || typeof e[gmiField] !== 'string' || !HEX24_RE.test(e[gmiField])) return { ok: false, reason: `${at}[${i}].${gmiField}: expected 6 hex digits` };
+    entries.push([parseInt(e[gmiField], 16), bytesFromJson(e[keyField])]);
+  }
+  return gmiKeyMap(entries, keyBytes, at);
+}
+
 function algList(v: unknown): Set<AlgId> | undefined {
   if (!Array.isArray(v) || v.length > 16) return undefined;
   const out = new Set<AlgId>();
@@ -95,6 +117,7 @@ export function buildPeerKeyRequest(req: PeerKeyRequest): object {
       supportedNea: [...g.supportedNea].sort(),
       supportedNia: [...g.supportedNia].sort(),
       ...(g.heldGmi === undefined ? {} : { heldGmi: hex24(g.heldGmi) }),
+      ...(g.signingPublicKey === undefined ? {} : { signingPublicKey: base64(g.signingPublicKey) }),
     })),
   };
 }
@@ -126,7 +149,20 @@ export function parsePeerKeyRequest(body: unknown): Parsed<PeerKeyRequest> {
       heldGmi = typeof g.heldGmi === 'string' && HEX24_RE.test(g.heldGmi) ? parseInt(g.heldGmi, 16) : undefined;
       if (!isGmi(heldGmi)) return { ok: false, reason: `groups[${i}].heldGmi: expected 6 hex digits, not 000000 or ffffff` };
     }
-    groups.push({ groupId, supportedNea, supportedNia, ...(heldGmi === undefined ? {} : { heldGmi }) });
+    let signingPublicKey: Uint8Array | undefined;
+    if (g.signingPublicKey !== undefined) {
+      signingPublicKey = bytesFromJson(g.signingPublicKey);
+      if (signingPublicKey?.length !== SIGNING_PUBLIC_KEY_BYTES) {
+        return { ok: false, reason: `groups[${i}].signingPublicKey: expected ${SIGNING_PUBLIC_KEY_BYTES} bytes in base64` };
+      }
+    }
+    groups.push({
+      groupId,
+      supportedNea,
+      supportedNia,
+      ...(heldGmi === undefined ? {} : { heldGmi }),
+      ...(signingPublicKey === undefined ? {} : { signingPublicKey }),
+    });
   }
   return { ok: true, value: { transactionId: body.transactionId, supi: body.supi, servingPlmn, groups } };
 }
@@ -142,14 +178,17 @@ export function buildPeerKeyResponse(res: PeerKeyResponse): object {
       return {
         groupId: hex24(r.groupId),
         gmi: hex24(m.gmi),
-        algorithms: { nea: m.nea, nia: m.nia, profile: m.profile, allowNullAlgorithms: m.allowNullAlgorithms ?? false },
+        algorithms: { nea: m.nea, nia: m.nia, profile: m.profile, allowNullAlgorithms: m.allowNullAlgorithms ?? false, sourceAuth: sourceAuthModeOf(m.sourceAuth) },
         pgks: m.pgks.map((p) => ({
           pgkId: p.pgkId,
-          pgk: Buffer.from(p.pgk).toString('base64'),
+          pgk: base64(p.pgk),
           expiry: dateTime(p.expiresAtMs),
           activeFrom: dateTime(p.activeFromMs),
+          ...(p.pairwiseKeys === undefined ? {} : { pairwiseKeys: [...p.pairwiseKeys].map(([gmi, key]) => ({ peerGmi: hex24(gmi), key: base64(key) })) }),
         })),
         renewAfter: dateTime(r.renewAfterMs),
+        ...(m.sourceAuth?.mode === 'signature' ? { memberKeys: [...m.sourceAuth.publicKeys].map(([gmi, key]) => ({ gmi: hex24(gmi), publicKey: base64(key) })) } : {}),
+        ...((r.pendingMembers ?? 0) > 0 ? { pendingMembers: r.pendingMembers } : {}),
       };
     }),
   };
@@ -181,6 +220,9 @@ function groupResultFromJson(g: unknown, i: number): Parsed<GroupResult> {
   const profile = a.profile as HierarchyProfile;
   if (profile === 'lte-prose' && nia !== null) return { ok: false, reason: `${at}.algorithms.nia: lte-prose has no integrity` };
   if (typeof a.allowNullAlgorithms !== 'boolean') return { ok: false, reason: `${at}.algorithms.allowNullAlgorithms: expected a boolean` };
+  // Absent: a peer from before source authentication, whose groups have none.
+  const mode = a.sourceAuth ?? 'none';
+  if (!isSourceAuthMode(mode)) return { ok: false, reason: `${at}.algorithms.sourceAuth: expected none, pairwise-mac or signature` };
   if (!Array.isArray(g.pgks) || g.pgks.length === 0 || g.pgks.length > 32) {
     return { ok: false, reason: `${at}.pgks: expected a list of 1 to 32 PGKs` };
   }
@@ -200,19 +242,33 @@ function groupResultFromJson(g: unknown, i: number): Parsed<GroupResult> {
     if (activeFromMs === undefined || activeFromMs > expiresAtMs) {
       return { ok: false, reason: `${pat}.activeFrom: expected an RFC 3339 date-time not after the expiry` };
     }
-    pgks.push({ pgkId: p.pgkId, pgk, expiresAtMs, activeFromMs });
+    const issued: IssuedPgk = { pgkId: p.pgkId, pgk, expiresAtMs, activeFromMs };
+    if (p.pairwiseKeys !== undefined) {
+      const keys = gmiKeysFromJson(p.pairwiseKeys, 'peerGmi', 'key', PAIRWISE_KEY_BYTES, `${pat}.pairwiseKeys`);
+      if (!keys.ok) return keys;
+      issued.pairwiseKeys = keys.value;
+    }
+    pgks.push(issued);
   }
   const renewAfterMs = dateTimeFromJson(g.renewAfter);
   if (renewAfterMs === undefined) return { ok: false, reason: `${at}.renewAfter: expected an RFC 3339 date-time` };
-  return {
-    ok: true,
-    value: {
-      groupId,
-      ok: true,
-      material: { groupId, gmi: parseInt(g.gmi, 16), nea, nia, profile, pgks, allowNullAlgorithms: a.allowNullAlgorithms },
-      renewAfterMs,
-    },
-  };
+  if (mode !== 'signature' && g.memberKeys !== undefined) return { ok: false, reason: `${at}.memberKeys: given, but sourceAuth is ${mode}` };
+  let sourceAuth: IssuedSourceAuth | undefined;
+  if (mode === 'pairwise-mac') sourceAuth = { mode };
+  else if (mode === 'signature') {
+    const keys = gmiKeysFromJson(g.memberKeys, 'gmi', 'publicKey', SIGNING_PUBLIC_KEY_BYTES, `${at}.memberKeys`);
+    if (!keys.ok) return keys;
+    sourceAuth = { mode, publicKeys: keys.value };
+  }
+  const gmi = parseInt(g.gmi, 16);
+  const violation = sourceAuthViolation(sourceAuth, gmi, pgks);
+  if (violation !== undefined) return { ok: false, reason: `${at}: ${violation}` };
+  const pendingMembers = g.pendingMembers;
+  if (pendingMembers !== undefined && (mode === 'none' || !isUint32(pendingMembers) || pendingMembers === 0)) {
+    return { ok: false, reason: `${at}.pendingMembers: expected a positive integer, in a group with source authentication` };
+  }
+  const material: IssuedGroupKeys = { groupId, gmi, nea, nia, profile, pgks, allowNullAlgorithms: a.allowNullAlgorithms, ...(sourceAuth === undefined ? {} : { sourceAuth }) };
+  return { ok: true, value: { groupId, ok: true, material, renewAfterMs, ...(pendingMembers === undefined ? {} : { pendingMembers }) } };
 }
 
 /**

@@ -8,9 +8,14 @@
  * Integrity is required by default in every profile: `pcr` and `ts33533` need it for what they
  * promise, and accepting `lte-prose` (which has none) by default would let a PKMF downgrade a
  * group to it. A group that really runs without integrity says `allowNoIntegrity: true`.
+ *
+ * Source authentication (src/pkmf/source-auth.ts) is the PKMF's choice too; a group whose policy
+ * lists the modes it accepts refuses an answer with any other, so a PKMF cannot silently turn
+ * a group the UE needs source-authenticated (ranging: distance fraud) back to `none`.
  */
 import type { AlgId } from '../crypto/types.js';
-import type { GroupKeyMaterial } from '../keys/types.js';
+import type { GroupKeyMaterial, SourceAuthMode } from '../keys/types.js';
+import { sourceAuthModeOf } from './source-auth.js';
 
 export interface GroupAlgorithmPolicy {
   /** Ciphering algorithms this UE advertises and accepts (never 0 without allowNullAlgorithms). */
@@ -21,10 +26,15 @@ export interface GroupAlgorithmPolicy {
   allowNoIntegrity: boolean;
   /** Accept NEA0 / NIA0 and a response flagging `allow_null_algorithms` (test set-ups). Default false. */
   allowNullAlgorithms: boolean;
+  /** The source-authentication modes accepted for the group; undefined: any. */
+  acceptSourceAuth?: readonly SourceAuthMode[] | undefined;
 }
 
+/** What the policy looks at: a group's algorithms and its source-authentication mode (issued or held). */
+export type PolicySubject = Pick<GroupKeyMaterial, 'nea' | 'nia' | 'profile' | 'allowNullAlgorithms'> & { sourceAuth?: { mode: SourceAuthMode } | undefined };
+
 /** Why `material` is outside `policy`, or undefined when it is acceptable. */
-export function policyViolation(material: GroupKeyMaterial, policy: GroupAlgorithmPolicy): string | undefined {
+export function policyViolation(material: PolicySubject, policy: GroupAlgorithmPolicy): string | undefined {
   if (!policy.supportedNea.includes(material.nea)) {
     return `the PKMF chose NEA${material.nea}, which this UE did not offer (nea: ${policy.supportedNea.join(', ')})`;
   }
@@ -37,6 +47,10 @@ export function policyViolation(material: GroupKeyMaterial, policy: GroupAlgorit
   }
   if ((material.allowNullAlgorithms ?? false) && !policy.allowNullAlgorithms) {
     return 'the PKMF allows null algorithms (NEA0/NIA0) for the group; this UE does not (allowNullAlgorithms: true accepts it)';
+  }
+  const mode = sourceAuthModeOf(material.sourceAuth);
+  if (policy.acceptSourceAuth !== undefined && !policy.acceptSourceAuth.includes(mode)) {
+    return `the PKMF set source authentication ${mode} for the group; this UE accepts only ${policy.acceptSourceAuth.join(', ')} (sourceAuth)`;
   }
   return undefined;
 }

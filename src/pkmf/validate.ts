@@ -5,6 +5,7 @@
 import type { AlgId } from '../crypto/types.js';
 import type { KeyRequestMsg } from './codec.js';
 import { hex24, isGmi, isPlmnString, isUint24 } from './identity.js';
+import { SIGNING_PUBLIC_KEY_BYTES } from './source-auth.js';
 
 export const MAX_GROUPS_PER_REQUEST = 64;
 
@@ -14,6 +15,8 @@ export interface ValidGroupRequest {
   supportedNia: ReadonlySet<AlgId>;
   /** The GMI the UE holds durable PTK ID state for; undefined: none (a fresh GMI is due). */
   heldGmi?: number;
+  /** The UE's Ed25519 public key (32 bytes); undefined: it cannot sign (src/pkmf/source-auth.ts). */
+  signingPublicKey?: Uint8Array;
 }
 
 export interface ValidKeyRequest {
@@ -52,7 +55,16 @@ export function validateKeyRequest(req: KeyRequestMsg): Validation<ValidKeyReque
     const nia = algSet(g.supportedNia, `group ${hex24(g.groupId)} supported_nia`);
     if (!nia.ok) return nia;
     if (g.heldGmi !== undefined && !isGmi(g.heldGmi)) return { ok: false, reason: `group ${hex24(g.groupId)}: held_gmi ${g.heldGmi} is not a GMI (1..0xfffffe)` };
-    groups.push({ groupId: g.groupId, supportedNea: nea.value, supportedNia: nia.value, ...(g.heldGmi === undefined ? {} : { heldGmi: g.heldGmi }) });
+    if (g.signingPublicKey !== undefined && g.signingPublicKey.length !== SIGNING_PUBLIC_KEY_BYTES) {
+      return { ok: false, reason: `group ${hex24(g.groupId)}: signing_public_key is ${g.signingPublicKey.length} bytes, not ${SIGNING_PUBLIC_KEY_BYTES}` };
+    }
+    groups.push({
+      groupId: g.groupId,
+      supportedNea: nea.value,
+      supportedNia: nia.value,
+      ...(g.heldGmi === undefined ? {} : { heldGmi: g.heldGmi }),
+      ...(g.signingPublicKey === undefined ? {} : { signingPublicKey: g.signingPublicKey }),
+    });
   }
   return { ok: true, value: { transactionId: req.transactionId, groups, homePlmn: req.homePlmn || undefined } };
 }

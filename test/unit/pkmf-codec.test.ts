@@ -69,12 +69,56 @@ const sampleResponse: KeyResponseMsg = {
   ],
 };
 
+const key = (n: number, fill: number): Uint8Array => new Uint8Array(n).fill(fill);
+
+/** Source authentication of both kinds: pairwise keys per PGK, members' public keys (own included). */
+const sourceAuthResponse: KeyResponseMsg = {
+  transactionId: 7,
+  error: ErrorCode.NONE,
+  servingPlmn: '001-02',
+  groups: [
+    {
+      groupId: 0x000401,
+      ok: true,
+      material: {
+        groupId: 0x000401,
+        gmi: 0x000010,
+        nea: 2,
+        nia: 2,
+        profile: 'pcr',
+        allowNullAlgorithms: false,
+        pgks: [
+          { pgkId: 40, pgk: pgk(4), expiresAtMs: 5000, activeFromMs: 0, pairwiseKeys: new Map([[0x000020, key(16, 0x20)], [0xfffffe, key(16, 0xfe)]]) },
+          { pgkId: 41, pgk: pgk(5), expiresAtMs: 9000, activeFromMs: 4000, pairwiseKeys: new Map() },
+        ],
+        sourceAuth: { mode: 'pairwise-mac' },
+      },
+      renewAfterMs: 3000,
+    },
+    {
+      groupId: 0x000402,
+      ok: true,
+      material: {
+        groupId: 0x000402,
+        gmi: 0x000011,
+        nea: 1,
+        nia: 3,
+        profile: 'ts33533',
+        allowNullAlgorithms: false,
+        pgks: [{ pgkId: 7, pgk: pgk(6), expiresAtMs: 5000, activeFromMs: 0 }],
+        sourceAuth: { mode: 'signature', publicKeys: new Map([[0x000011, key(32, 0x11)], [0x000001, key(32, 0x01)]]) },
+      },
+      renewAfterMs: 3000,
+    },
+  ],
+};
+
 const sampleRequest: KeyRequestMsg = {
   transactionId: 42,
   homePlmn: '001-01',
   groups: [
     { groupId: 0x000101, supportedNea: [1, 2, 3], supportedNia: [2] },
-    { groupId: 0xffffff, supportedNea: [2], supportedNia: [] },
+    { groupId: 0xffffff, supportedNea: [2], supportedNia: [], heldGmi: 0x123456, signingPublicKey: key(32, 9) },
   ],
 };
 
@@ -189,6 +233,48 @@ describe('messages', () => {
     expect(msg.response).toEqual(sampleResponse);
   });
 
+  it('round-trips source authentication: pairwise keys per PGK (an empty list too), members\' public keys', () => {
+    const msg = decodeServerFrame(encodeKeyResponse(sourceAuthResponse));
+    expect(msg.kind === 'key-response' && msg.response).toEqual(sourceAuthResponse);
+  });
+
+  it('refuses source authentication that breaks the contract, naming the group and the field', () => {
+    const pairwise = (patch: (m: Extract<GroupResult, { ok: true }>['material']) => void): Uint8Array => {
+      const res = structuredClone(sourceAuthResponse);
+      patch((res.groups[0] as Extract<GroupResult, { ok: true }>).material);
+      return encodeKeyResponse(res);
+    };
+    const signature = (patch: (m: Extract<GroupResult, { ok: true }>['material']) => void): Uint8Array => {
+      const res = structuredClone(sourceAuthResponse);
+      patch((res.groups[1] as Extract<GroupResult, { ok: true }>).material);
+      return encodeKeyResponse(res);
+    };
+    const keysOf = (m: Extract<GroupResult, { ok: true }>['material']): Map<number, Uint8Array> => m.pgks[0]!.pairwiseKeys as Map<number, Uint8Array>;
+    expect(() => decodeServerFrame(pairwise((m) => keysOf(m).set(0x30, key(15, 1))))).toThrow(/group 1025: PGK 40 pairwise_keys\[2\]: key of GMI 000030 is not 16 bytes/);
+    expect(() => decodeServerFrame(pairwise((m) => keysOf(m).set(0, key(16, 1))))).toThrow(/pairwise_keys\[2\]: GMI is not 1\.\.0xfffffe/);
+    expect(() => decodeServerFrame(pairwise((m) => keysOf(m).set(0x10, key(16, 1))))).toThrow(/pairwise key for this UE's own GMI 000010/);
+    expect(() => decodeServerFrame(pairwise((m) => (m.sourceAuth = undefined)))).toThrow(/PGK 40 carries pairwise keys, but source_auth is none/);
+    expect(() => decodeServerFrame(signature((m) => (m.sourceAuth = { mode: 'signature', publicKeys: new Map([[0x000001, key(32, 1)]]) })))).toThrow(/member keys lack this UE's own GMI 000011/);
+    expect(() => decodeServerFrame(signature((m) => (m.sourceAuth = { mode: 'signature', publicKeys: new Map([[0x000011, key(33, 1)]]) })))).toThrow(/member_keys\[0\]: key of GMI 000011 is not 32 bytes/);
+    expect(() => decodeServerFrame(signature((m) => (m.pgks[0]!.pairwiseKeys = new Map([[0x20, key(16, 1)]]))))).toThrow(/carries pairwise keys, but source_auth is signature/);
+
+    // Written by protobufjs from the .proto itself: duplicates, member keys outside signature, an unknown mode.
+    const ServerFrame = protobuf.loadSync(fileURLToPath(new URL('../../proto/pkmf.proto', import.meta.url))).lookupType('slbridge.pkmf.v1.ServerFrame');
+    const raw = (group: Record<string, unknown>): Uint8Array =>
+      ServerFrame.encode(
+        ServerFrame.fromObject({
+          keyResponse: { groups: [{ groupId: 1, gmi: 2, algorithms: { nea: 2, nia: 2, profile: 0 }, pgks: [{ pgkId: 1, pgk: pgk(1), expiresAtMs: 9, activeFromMs: 0 }], renewAfterMs: 1, ...group }] },
+        }),
+      ).finish();
+    expect(() => decodeServerFrame(raw({ algorithms: { nea: 2, nia: 2, profile: 0, sourceAuth: 7 } }))).toThrow(/unknown source_auth 7/);
+    expect(() => decodeServerFrame(raw({ memberKeys: [{ gmi: 2, publicKey: key(32, 1) }] }))).toThrow(/member_keys given, but source_auth is none/);
+    const twice = [{ gmi: 2, publicKey: key(32, 1) }, { gmi: 2, publicKey: key(32, 2) }];
+    expect(() => decodeServerFrame(raw({ algorithms: { nea: 2, nia: 2, profile: 0, sourceAuth: 2 }, memberKeys: twice }))).toThrow(/GMI 000002 listed twice/);
+    expect(decodeServerFrame(raw({ algorithms: { nea: 2, nia: 2, profile: 0, sourceAuth: 1 } }))).toMatchObject({
+      response: { groups: [{ material: { sourceAuth: { mode: 'pairwise-mac' }, pgks: [{ pairwiseKeys: new Map() }] } }] },
+    });
+  });
+
   it('decodes a ConnectionError', () => {
     expect(decodeServerFrame(encodeConnectionError(ErrorCode.FRAME_TOO_LARGE, 'too big'))).toEqual({
       kind: 'connection-error',
@@ -243,14 +329,14 @@ describe('messages', () => {
   });
 
   it('fuzz: random and mutated bytes only ever raise ProtocolDecodeError', () => {
-    const valid = [encodeKeyRequest(sampleRequest), encodeKeyResponse(sampleResponse)];
+    const valid = [encodeKeyRequest(sampleRequest), encodeKeyResponse(sampleResponse), encodeKeyResponse(sourceAuthResponse)];
     let decodedSomething = 0;
     for (let seed = 1; seed <= 5000; seed++) {
       const r = prng(seed * 7919);
       let bytes: Uint8Array;
       if (r.next() < 0.5) bytes = r.bytes(1 + r.int(64));
       else {
-        bytes = Uint8Array.from(valid[r.int(2)]!);
+        bytes = Uint8Array.from(valid[r.int(valid.length)]!);
         for (let k = 0, n = 1 + r.int(4); k < n; k++) bytes[r.int(bytes.length)] = r.int(256);
         if (r.next() < 0.3) bytes = bytes.subarray(0, r.int(bytes.length));
       }
@@ -280,6 +366,12 @@ describe('inter-PKMF JSON', () => {
       groups: [{ groupId: '000101', supportedNea: [1, 2], supportedNia: [2] }],
     });
     expect(parsePeerKeyRequest(body)).toEqual({ ok: true, value: req });
+    const withKey = { ...req, groups: [{ ...groups[0]!, heldGmi: 0x00abcd, signingPublicKey: key(32, 3) }] };
+    const keyBody = JSON.parse(JSON.stringify(buildPeerKeyRequest(withKey)));
+    expect(keyBody.groups[0]).toMatchObject({ heldGmi: '00abcd', signingPublicKey: Buffer.from(key(32, 3)).toString('base64') });
+    expect(parsePeerKeyRequest(keyBody)).toEqual({ ok: true, value: withKey });
+    keyBody.groups[0].signingPublicKey = Buffer.from(key(31, 3)).toString('base64');
+    expect(parsePeerKeyRequest(keyBody)).toMatchObject({ ok: false, reason: /signingPublicKey: expected 32 bytes/ });
 
     const res = { transactionId: 7, groups: sampleResponse.groups };
     const wire = JSON.parse(JSON.stringify(buildPeerKeyResponse(res)));
@@ -300,6 +392,67 @@ describe('inter-PKMF JSON', () => {
     ['transaction id', { transactionId: -1, supi: 'imsi-001010000000001', servingPlmn: { mcc: '001', mnc: '01' }, groups: [{ groupId: '000001', supportedNea: [1], supportedNia: [] }] }],
   ])('refuses a malformed request body: %s', (_name, body) => {
     expect(parsePeerKeyRequest(body).ok).toBe(false);
+  });
+
+  it('carries source authentication between PKMFs as it came from the owner; a body without it (an older peer) means none', () => {
+    const ids = [0x000401, 0x000402];
+    const wire = JSON.parse(JSON.stringify(buildPeerKeyResponse({ transactionId: 7, groups: sourceAuthResponse.groups })));
+    expect(wire.groups[0].algorithms.sourceAuth).toBe('pairwise-mac');
+    expect(wire.groups[0].pgks[0].pairwiseKeys).toEqual([
+      { peerGmi: '000020', key: Buffer.from(key(16, 0x20)).toString('base64') },
+      { peerGmi: 'fffffe', key: Buffer.from(key(16, 0xfe)).toString('base64') },
+    ]);
+    expect(wire.groups[1].memberKeys[0]).toEqual({ gmi: '000011', publicKey: Buffer.from(key(32, 0x11)).toString('base64') });
+    expect(parsePeerKeyResponse(wire, ids)).toEqual({ ok: true, value: { transactionId: 7, groups: sourceAuthResponse.groups } });
+
+    const old = JSON.parse(JSON.stringify(buildPeerKeyResponse({ transactionId: 7, groups: sampleResponse.groups })));
+    delete old.groups[0].algorithms.sourceAuth;
+    const parsed = parsePeerKeyResponse(old, [0x000101, 0x000202, 0x000303]);
+    expect(parsed.ok && parsed.value.groups[0]!.ok && parsed.value.groups[0]!.material.sourceAuth).toBe(undefined);
+
+    const bad = (patch: (w: typeof wire) => void): unknown => {
+      const w = structuredClone(wire);
+      patch(w);
+      return parsePeerKeyResponse(w, ids);
+    };
+    expect(bad((w) => (w.groups[0].algorithms.sourceAuth = 'psk'))).toMatchObject({ ok: false, reason: /algorithms\.sourceAuth: expected none, pairwise-mac or signature/ });
+    expect(bad((w) => delete w.groups[0].pgks[1].pairwiseKeys)).toMatchObject({ ok: false, reason: /PGK 41 carries no pairwise key list/ });
+    expect(bad((w) => (w.groups[0].pgks[0].pairwiseKeys[0].key = 'AAAA'))).toMatchObject({ ok: false, reason: /pairwiseKeys\[0\]: key of GMI 000020 is not 16 bytes/ });
+    expect(bad((w) => (w.groups[0].pgks[0].pairwiseKeys[1].peerGmi = '000010'))).toMatchObject({ ok: false, reason: /own GMI 000010/ });
+    expect(bad((w) => (w.groups[1].memberKeys = w.groups[1].memberKeys.slice(1)))).toMatchObject({ ok: false, reason: /lack this UE's own GMI 000011/ });
+    expect(bad((w) => (w.groups[0].memberKeys = []))).toMatchObject({ ok: false, reason: /memberKeys: given, but sourceAuth is pairwise-mac/ });
+    expect(bad((w) => (w.groups[1].memberKeys[1].gmi = 'zz'))).toMatchObject({ ok: false, reason: /memberKeys\[1\]\.gmi: expected 6 hex digits/ });
+  });
+
+  it('fuzz: mutated response bodies are refused with a reason or parsed, never thrown on', () => {
+    const base = JSON.parse(JSON.stringify(buildPeerKeyResponse({ transactionId: 7, groups: [...sampleResponse.groups, ...sourceAuthResponse.groups] })));
+    const ids = [0x000101, 0x000202, 0x000303, 0x000401, 0x000402];
+    const junk = [null, 0, -1, 1.5, '', 'zz', '000020', 'AAAA', [], {}, true, 2 ** 40];
+    let parsed = 0;
+    for (let seed = 1; seed <= 3000; seed++) {
+      const r = prng(seed * 104729);
+      const body = structuredClone(base);
+      for (let k = 0, n = 1 + r.int(3); k < n; k++) {
+        // A random path down the document; its last step is replaced by junk or deleted.
+        let node: Record<string, unknown> | unknown[] = body;
+        for (;;) {
+          const keys = Object.keys(node);
+          if (keys.length === 0) break;
+          const step = keys[r.int(keys.length)]!;
+          const child = (node as Record<string, unknown>)[step];
+          if (child !== null && typeof child === 'object' && r.next() < 0.75) node = child as Record<string, unknown>;
+          else {
+            if (r.next() < 0.2) delete (node as Record<string, unknown>)[step];
+            else (node as Record<string, unknown>)[step] = junk[r.int(junk.length)];
+            break;
+          }
+        }
+      }
+      const result = parsePeerKeyResponse(body, ids);
+      if (result.ok) parsed++;
+      else expect(typeof result.reason, `seed ${seed}`).toBe('string');
+    }
+    expect(parsed).toBeLessThan(3000);
   });
 
   it('refuses response bodies that miss, duplicate or mangle groups', () => {

@@ -134,6 +134,7 @@ describe('authorization and routing', () => {
     pgk: { lifetimeMs: 1000, overlapMs: 100 },
     members: new Set(members),
     operators: new Set(operators),
+    sourceAuth: 'none',
   });
   const peer = (plmn: string, roaming: boolean, groups: number[] = [], reachable = true): PeerPolicy => ({ plmn, roaming, groups: new Set(groups), reachable });
   const UE1 = 'imsi-001010000000001';
