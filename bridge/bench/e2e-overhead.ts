@@ -8,7 +8,9 @@
  *    process, so drift in machine load hits each alike. Each round is a harness.ts measurement
  *    (batches of calls); its p50 per-call time is robust to the preemptions of a shared machine,
  *    so throughput is taken as 1 / p50 and the figure per variant is the median over its rounds;
- *    the overhead is 1 - throughput / throughput(no profiler).
+ *    the overhead is 1 - throughput / throughput(no profiler), taken within each round (the
+ *    variants of a round ran back to back) and reported as the median over the rounds with its
+ *    95 % interval: "no measurable difference" when that interval contains 0.
  * 2. Stage sum vs call: with every PDU timed, the per-stage `_sum`s of the PDUs against the time
  *    measured around each `protect` / `unprotect` call by the caller (performance.now() before
  *    and after). The difference is what the stages do not cover: the entity's own first and last
@@ -20,6 +22,7 @@ import { MemoryPtkHighWaterStore, PdcpRxEntity, PdcpTxEntity, PtkIdAllocator } f
 import type { PdcpProfiler } from '../../src/pdcp/profiler.js';
 import { createDaemonMetrics, DEFAULT_SAMPLE_EVERY, type DaemonMetrics } from '../metrics/daemon-metrics.js';
 import { median } from '../../src/stats/percentile.js';
+import { formatDifference, formatInterval, judge, mapInterval, medianInterval, type Interval, type Judged } from '../../src/stats/interval.js';
 import { consume, measureCase, type BenchOptions } from './harness.js';
 import pino from 'pino';
 
@@ -39,7 +42,8 @@ export interface OverheadOptions {
   roundMs: number;
   /** PDUs for the stage-sum check. */
   checkPdus: number;
-  progress?: (line: string) => void;
+  /** After each round: `done` of `total` rounds (both ops), `what` names it. */
+  progress?: (done: number, total: number, what: string) => void;
 }
 
 export const DEFAULT_OVERHEAD_OPTIONS: OverheadOptions = { sduBytes: 128, nea: 2, nia: 2, rounds: 7, roundMs: 150, checkPdus: 20_000 };
@@ -50,10 +54,15 @@ export interface OverheadRow {
   sample_every: number;
   /** 1e9 / p50 per-call ns, median over the rounds. */
   ops_per_s: number;
+  /** 1e9 / p50 of each round: median and 95 % interval. */
+  ops_per_s_ci: Interval;
   /** p50 per-call ns of each round. */
   p50_ns_rounds: number[];
-  /** 1 - ops_per_s / ops_per_s(no profiler), percent (negative: faster, i.e. noise). */
-  overhead_pct: number;
+  /**
+   * 1 - throughput / throughput(no profiler) in each round, percent: median over the rounds, 95 %
+   * interval, and whether it is measurable (the interval excludes 0). Null for the no-profiler row.
+   */
+  overhead_pct: Judged | null;
 }
 
 export interface StageSumCheck {
@@ -137,21 +146,23 @@ export function measureProfilingOverhead(o: OverheadOptions = DEFAULT_OVERHEAD_O
     });
     const perRound: number[][] = variants.map(() => []);
     for (let r = 0; r < o.rounds; r++) {
-      o.progress?.(`profiling overhead: ${op} round ${r + 1}/${o.rounds}`);
       variants.forEach((every, v) => {
         const res = measureCase({ name: `${op}-${every}`, size: o.sduBytes, makeOp: () => ops[v]! }, benchOpts);
         perRound[v]!.push(res.p50_ns);
       });
+      o.progress?.((op === 'protect' ? 0 : o.rounds) + r + 1, 2 * o.rounds, `profiling overhead: ${op} round ${r + 1}/${o.rounds}`);
     }
-    const base = 1e9 / median(perRound[0]!);
+    const r1 = (x: number): number => Math.round(x * 10) / 10;
     variants.forEach((every, v) => {
-      const m = 1e9 / median(perRound[v]!);
+      // Throughput 1 / p50: within a round, 1 - t_v / t_0 = 1 - p50_0 / p50_v.
+      const overheads = perRound[v]!.map((p50, r) => 100 * (1 - perRound[0]![r]! / p50));
       rows.push({
         op,
         sample_every: every,
-        ops_per_s: Math.round(m),
+        ops_per_s: Math.round(1e9 / median(perRound[v]!)),
+        ops_per_s_ci: mapInterval(medianInterval(perRound[v]!.map((p50) => 1e9 / p50))!, Math.round),
         p50_ns_rounds: perRound[v]!,
-        overhead_pct: Math.round((1 - m / base) * 1000) / 10,
+        overhead_pct: every === 0 ? null : mapInterval(judge(medianInterval(overheads)!), r1),
       });
     });
   }
@@ -191,10 +202,13 @@ function stageSums(o: OverheadOptions, op: 'protect' | 'unprotect', pdus: Uint8A
 }
 
 export function formatOverhead(r: OverheadReport): string {
-  const lines = [`profiling overhead (${r.sdu_bytes}-byte SDUs, ${r.algorithms}; 1 / p50 per call, median of interleaved rounds):`];
+  const rounds = r.rows[0]?.p50_ns_rounds.length ?? 0;
+  const lines = [`profiling overhead (${r.sdu_bytes}-byte SDUs, ${r.algorithms}; 1 / p50 per call, median of ${rounds} interleaved rounds [95 % confidence interval]):`];
+  const pct = (v: number): string => v.toFixed(1);
   for (const row of r.rows) {
     const what = row.sample_every === 0 ? 'no profiler' : row.sample_every === 1 ? 'every PDU timed' : `1 PDU in ${row.sample_every} timed`;
-    lines.push(`  ${row.op.padEnd(9)} ${what.padEnd(18)} ${String(row.ops_per_s).padStart(8)} ops/s  ${row.sample_every === 0 ? '' : `overhead ${row.overhead_pct.toFixed(1)}%`}`);
+    const overhead = row.overhead_pct ? `overhead ${formatDifference(row.overhead_pct, pct, '%')}` : '';
+    lines.push(`  ${row.op.padEnd(9)} ${what.padEnd(18)} ${formatInterval(row.ops_per_s_ci, String).padStart(26)} ops/s  ${overhead}`.trimEnd());
   }
   lines.push('stage sums vs time measured around each call (every PDU timed):');
   for (const s of r.stage_sums) {

@@ -2,12 +2,19 @@
  * `bench e2e` figures: from the slices' accounts (e2e-traffic.ts), the daemons' stage profiles
  * (`/profile.json` of bridge/metrics, before and after each slice) and CPU readings, the per-rate
  * results of the `--json` document and the table on stdout. Pure functions.
+ *
+ * Each figure comes twice: pooled over all the slices of a rate and mode (the existing fields),
+ * and as the median over the slices with its 95 % interval (`ci`: each slice is one
+ * repetition). Differences on - off are taken per pair of adjacent slices (ABBA order: each pair
+ * has one of each mode), judged by the interval of their median (src/stats/interval.ts).
  */
 import type { ProfileSnapshot } from '../metrics/daemon-metrics.js';
 import { LogLinearHistogram } from '../metrics/histogram.js';
 import { percentile } from '../../src/stats/percentile.js';
+import { formatDifference, formatInterval, mapInterval, medianInterval, pairedDifference, type Interval, type Judged } from '../../src/stats/interval.js';
 import type { OverheadReport } from './e2e-overhead.js';
-import { stallFloor, type FloorFigures, type StallSummary, type StallTrace } from './stall-meter.js';
+import type { RunMetadata } from './run-metadata.js';
+import { floorWithInterval, type FloorWithInterval, type StallIntervals, type StallSummary, type StallTrace } from './stall-meter.js';
 import { SEGMENTS, mergeSlices, type Segment, type SliceAccount } from './e2e-traffic.js';
 
 export type SecurityMode = 'on' | 'off';
@@ -127,6 +134,17 @@ export interface ModeFigures {
   cdf: Array<[number, number]>;
   /** CPU over the slices' wall time, % of one core: the stack's daemons, its medium, this process. */
   cpu_pct: { daemons: number; medium: number; bench: number } | null;
+  /** The same figures per slice: their median over the slices and its 95 % interval. */
+  ci: ModeIntervals;
+}
+
+/** Figures of a mode as the median over its slices and the 95 % interval (null: no slice had the figure). */
+export interface ModeIntervals {
+  latency_us: { p50: Interval; p99: Interval; p999: Interval; mean: Interval } | null;
+  /** Median of each segment of the one-way path. */
+  segments_p50_us: Record<Segment, Interval> | null;
+  delivered_pps: Interval | null;
+  cpu_pct: { daemons: Interval; medium: Interval; bench: Interval } | null;
 }
 
 export interface StageFigure {
@@ -137,8 +155,12 @@ export interface StageFigure {
 }
 
 export interface SecurityFigures {
-  /** One-way latency with security on minus off, at each percentile, µs. */
-  added_us: { mean: number; p50: number; p99: number; p999: number } | null;
+  /**
+   * One-way latency with security on minus off, at each percentile and for the mean, µs: the
+   * median of the differences of adjacent on/off slices, its 95 % interval and whether it is
+   * measurable (the interval excludes 0).
+   */
+  added_us: { mean: Judged; p50: Judged; p99: Judged; p999: Judged } | null;
   /** Stage histograms of the timed PDUs (one in `sample_every`) of the security-on daemons. */
   stages: { tx: Record<string, StageFigure>; rx: Record<string, StageFigure> } | null;
   /** Whole protect / accepted unprotect calls of those PDUs (= the sum of their stages). */
@@ -156,9 +178,20 @@ export interface SecurityFigures {
   /**
    * The machine's floor for the same work: wall time of a protect and an unprotect of their p50
    * CPU time each, started at random moments of the stall trace recorded before the run
-   * (stall-meter.ts). Null without a stall trace or a stage profile.
+   * (stall-meter.ts), and per window of that trace for its interval. Null without a stall trace
+   * or a stage profile.
    */
-  machine_floor_us: FloorFigures | null;
+  machine_floor_us: FloorWithInterval | null;
+  /** The figures above per slice: median over the security-on slices and 95 % interval. */
+  ci: SecurityIntervals | null;
+}
+
+export interface SecurityIntervals {
+  protect_us: { p50: Interval; p99: Interval } | null;
+  unprotect_us: { p50: Interval; p99: Interval } | null;
+  per_packet_us: { p50: Interval; p99: Interval; p999: Interval; mean: Interval } | null;
+  /** The median (p50) of each stage, per direction. */
+  stages_p50_us: { tx: Record<string, Interval>; rx: Record<string, Interval> } | null;
 }
 
 export interface RateResult {
@@ -167,10 +200,16 @@ export interface RateResult {
   security_on: ModeFigures;
   security_off: ModeFigures;
   security: SecurityFigures;
+  /** The run's verdict (the stall meter before it), repeated per rate. */
+  unreliable: boolean;
 }
 
 /** The `--json` document. */
 export interface E2eReport {
+  run: RunMetadata;
+  /** More than 5 % of the time lost to stalls before the run (stall-meter.ts); false when not measured. */
+  unreliable: boolean;
+  stall_lost_pct: number | null;
   settings: {
     ues: number;
     rates_per_ue: number[];
@@ -191,6 +230,8 @@ export interface E2eReport {
     loadavg_after: number[];
     /** Stalls of a running thread, measured before the stacks start (null with --no-stall-meter). */
     stalls: StallSummary | null;
+    /** The same per window of that measurement: median and 95 % interval. */
+    stall_windows: StallIntervals | null;
   };
   rates: RateResult[];
   /** Stage sums against the daemons' own protect / unprotect timing (status lines), whole run. */
@@ -259,6 +300,38 @@ export function thinCdf(points: Array<[number, number]>, max = 160): Array<[numb
   return out;
 }
 
+/** Median and interval of per-slice values, rounded to 0.01 (null when no slice had one). */
+function across(values: readonly number[]): Interval | null {
+  const i = medianInterval(values);
+  return i && mapInterval(i, r2);
+}
+
+/** Like `across`, for a figure every slice has or none does. */
+function acrossAll<K extends string>(keys: readonly K[], per: ReadonlyArray<Record<K, number> | null>): Record<K, Interval> | null {
+  const have = per.filter((x): x is Record<K, number> => x !== null);
+  if (have.length === 0) return null;
+  return Object.fromEntries(keys.map((k) => [k, across(have.map((x) => x[k]))!])) as Record<K, Interval>;
+}
+
+/** One-way latency figures of one slice, µs. */
+function sliceLatency(r: SliceRecord): Record<'p50' | 'p99' | 'p999' | 'mean', number> | null {
+  const p = percentiles(r.account.oneWay);
+  return p && { p50: p.p50, p99: p.p99, p999: p.p999, mean: p.mean };
+}
+
+function modeIntervals(records: readonly SliceRecord[]): ModeIntervals {
+  const cpu = records.map((r) => (r.cpu && r.cpu.wallMs > 0 ? { daemons: (100 * r.cpu.daemonsMs) / r.cpu.wallMs, medium: (100 * r.cpu.mediumMs) / r.cpu.wallMs, bench: (100 * r.cpu.benchMs) / r.cpu.wallMs } : null));
+  const segs = records.map((r) =>
+    r.account.oneWay.length === 0 ? null : (Object.fromEntries(SEGMENTS.map((k) => [k, r.account.segments[k].percentile(50) / 1000])) as Record<Segment, number>),
+  );
+  return {
+    latency_us: acrossAll(['p50', 'p99', 'p999', 'mean'], records.map(sliceLatency)),
+    segments_p50_us: acrossAll(SEGMENTS, segs),
+    delivered_pps: across(records.filter((r) => r.trafficMs > 0).map((r) => Math.round((r.account.distinct * 1000) / r.trafficMs))),
+    cpu_pct: acrossAll(['daemons', 'medium', 'bench'], cpu),
+  };
+}
+
 export function modeFigures(records: readonly SliceRecord[]): ModeFigures {
   const acc = mergeSlices(records.map((r) => r.account));
   const trafficS = records.reduce((a, r) => a + r.trafficMs, 0) / 1000;
@@ -292,6 +365,7 @@ export function modeFigures(records: readonly SliceRecord[]): ModeFigures {
     segments_us: segs,
     cdf: sampleCdf(acc.oneWay),
     cpu_pct: wall > 0 ? { daemons: pct(cpus.reduce((a, c) => a + c.daemonsMs, 0)), medium: pct(cpus.reduce((a, c) => a + c.mediumMs, 0)), bench: pct(cpus.reduce((a, c) => a + c.benchMs, 0)) } : null,
+    ci: modeIntervals(records),
   };
 }
 
@@ -301,7 +375,55 @@ function sumDrops(list: ReadonlyArray<Record<string, number>>): Record<string, n
   return out;
 }
 
-export function securityFigures(on: ModeFigures, off: ModeFigures, profiles: readonly ProfileDelta[], stalls?: StallTrace): SecurityFigures {
+/** Whole-call and per-packet figures of one profile, µs (null without both calls). */
+function callFigures(p: ProfileDelta): { protect: StageFigure; unprotect: StageFigure; perPacket: { p50: number; p99: number; p999: number; mean: number } } | null {
+  const protect = stageFigure(p.call.tx);
+  const unprotect = stageFigure(p.call.rx);
+  if (!protect || !unprotect) return null;
+  const both = p.call.tx.convolve(p.call.rx);
+  return {
+    protect,
+    unprotect,
+    perPacket: { p50: r2(both.percentile(50) / 1000), p99: r2(both.percentile(99) / 1000), p999: r2(both.percentile(99.9) / 1000), mean: r2(protect.mean_us + unprotect.mean_us) },
+  };
+}
+
+function securityIntervals(profiles: readonly ProfileDelta[]): SecurityIntervals | null {
+  if (profiles.length === 0) return null;
+  const calls = profiles.map(callFigures);
+  const stageP50 = (dir: 'tx' | 'rx'): Record<string, Interval> => {
+    const names = [...new Set(profiles.flatMap((p) => Object.keys(p[dir])))];
+    const out: Record<string, Interval> = {};
+    for (const n of names) {
+      const i = across(profiles.map((p) => stageFigure(p[dir][n])?.p50_us ?? NaN));
+      if (i) out[n] = i;
+    }
+    return out;
+  };
+  return {
+    protect_us: acrossAll(['p50', 'p99'], calls.map((c) => c && { p50: c.protect.p50_us, p99: c.protect.p99_us })),
+    unprotect_us: acrossAll(['p50', 'p99'], calls.map((c) => c && { p50: c.unprotect.p50_us, p99: c.unprotect.p99_us })),
+    per_packet_us: acrossAll(['p50', 'p99', 'p999', 'mean'], calls.map((c) => c && c.perPacket)),
+    stages_p50_us: { tx: stageP50('tx'), rx: stageP50('rx') },
+  };
+}
+
+/**
+ * On - off per pair of adjacent slices: the i-th slice of each mode belong to the same ABBA pair
+ * (on off | off on | ...), so differences within a pair share the machine's state.
+ */
+function addedLatency(on: readonly SliceRecord[], off: readonly SliceRecord[]): SecurityFigures['added_us'] {
+  const n = Math.min(on.length, off.length);
+  const a = on.slice(0, n).map(sliceLatency);
+  const b = off.slice(0, n).map(sliceLatency);
+  const pairs = a.flatMap((x, i) => (x && b[i] ? [[x, b[i]!] as const] : []));
+  if (pairs.length === 0) return null;
+  const diff = (k: 'p50' | 'p99' | 'p999' | 'mean'): Judged => mapInterval(pairedDifference(pairs.map((p) => p[0][k]), pairs.map((p) => p[1][k]))!, r2);
+  return { mean: diff('mean'), p50: diff('p50'), p99: diff('p99'), p999: diff('p999') };
+}
+
+export function securityFigures(on: readonly SliceRecord[], off: readonly SliceRecord[], fOn: ModeFigures, stalls?: StallTrace): SecurityFigures {
+  const profiles = on.map((r) => r.profile).filter((x): x is ProfileDelta => x !== null);
   const p = emptyProfile();
   for (const d of profiles) addProfile(p, d);
   const hasProfile = profiles.length > 0 && (p.call.tx.count > 0 || p.call.rx.count > 0);
@@ -313,29 +435,30 @@ export function securityFigures(on: ModeFigures, off: ModeFigures, profiles: rea
     }
     return out;
   };
-  const protect = stageFigure(p.call.tx);
-  const unprotect = stageFigure(p.call.rx);
-  const perPacket = protect && unprotect ? r2(protect.mean_us + unprotect.mean_us) : null;
-  const both = protect && unprotect ? p.call.tx.convolve(p.call.rx) : null;
-  const a = on.latency_us;
-  const b = off.latency_us;
+  const call = callFigures(p);
+  const protect = call?.protect ?? null;
+  const unprotect = call?.unprotect ?? null;
+  const perPacket = call ? call.perPacket.mean : null;
+  const a = fOn.latency_us;
   return {
-    added_us: a && b ? { mean: r2(a.mean - b.mean), p50: r2(a.p50 - b.p50), p99: r2(a.p99 - b.p99), p999: r2(a.p999 - b.p999) } : null,
+    added_us: addedLatency(on, off),
     stages: hasProfile ? { tx: stages(p.tx), rx: stages(p.rx) } : null,
     protect_us: protect,
     unprotect_us: unprotect,
     per_packet_mean_us: perPacket,
-    per_packet_us: both ? { p50: r2(both.percentile(50) / 1000), p99: r2(both.percentile(99) / 1000), p999: r2(both.percentile(99.9) / 1000) } : null,
+    per_packet_us: call ? { p50: call.perPacket.p50, p99: call.perPacket.p99, p999: call.perPacket.p999 } : null,
     share_of_one_way_pct: perPacket !== null && a ? Math.round((perPacket / a.mean) * 1e4) / 100 : null,
-    machine_floor_us: stalls && protect && unprotect && protect.p50_us > 0 && unprotect.p50_us > 0 ? stallFloor(stalls, [protect.p50_us, unprotect.p50_us]) : null,
+    machine_floor_us: stalls && protect && unprotect && protect.p50_us > 0 && unprotect.p50_us > 0 ? floorWithInterval(stalls, [protect.p50_us, unprotect.p50_us]) : null,
+    ci: hasProfile ? securityIntervals(profiles) : null,
   };
 }
 
 /**
  * Groups slice records by rate into results (rates in the order given); with the stall trace of
- * the run, each rate also gets the machine's floor for its protect + unprotect.
+ * the run, each rate also gets the machine's floor for its protect + unprotect. `unreliable` is
+ * the run's verdict (stall-meter.ts), repeated in each rate.
  */
-export function rateResults(records: readonly SliceRecord[], rates: readonly number[], ues: number, stalls?: StallTrace): RateResult[] {
+export function rateResults(records: readonly SliceRecord[], rates: readonly number[], ues: number, stalls?: StallTrace, unreliable = false): RateResult[] {
   return rates.map((rate) => {
     const on = records.filter((r) => r.rate === rate && r.mode === 'on');
     const off = records.filter((r) => r.rate === rate && r.mode === 'off');
@@ -346,7 +469,8 @@ export function rateResults(records: readonly SliceRecord[], rates: readonly num
       offered_pps: rate * ues,
       security_on: fOn,
       security_off: fOff,
-      security: securityFigures(fOn, fOff, on.map((r) => r.profile).filter((x): x is ProfileDelta => x !== null), stalls),
+      security: securityFigures(on, off, fOn, stalls),
+      unreliable,
     };
   });
 }
@@ -356,52 +480,70 @@ function fmt(v: number | null | undefined, digits = 1): string {
   return Math.abs(v) >= 1000 ? String(Math.round(v)) : v.toFixed(digits);
 }
 
+const fmt0 = (v: number): string => fmt(v, 0);
+const fmt2 = (v: number): string => fmt(v, 2);
+/** A latency in µs, 3 significant digits (ms-scale figures have no meaningful sub-µs digits). */
+const sig3 = (v: number): string => (Math.abs(v) >= 100 ? String(Math.round(v)) : String(Number(v.toPrecision(3))));
+
 function table(header: string[], rows: string[][]): string[] {
   const w = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]): string => cells.map((c, i) => (i < 2 || i === cells.length - 1 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ').trimEnd();
   return [line(header), ...rows.map(line)];
 }
 
-/** The stdout table. */
+/** The stdout table: per rate and mode, the median over the slices [95 % interval] of each measured figure; counts are totals. */
 export function formatRateResults(results: readonly RateResult[]): string {
   const rows: string[][] = [];
   for (const r of results) {
     for (const [mode, f] of [['on', r.security_on], ['off', r.security_off]] as const) {
+      const ci = f.ci;
       rows.push([
         String(r.rate_per_ue),
         mode,
         String(f.sent),
         String(f.received),
         `${f.loss_pct.toFixed(3)}%`,
-        fmt(f.latency_us?.p50),
-        fmt(f.latency_us?.p99),
-        fmt(f.latency_us?.p999),
-        String(f.delivered_pps),
-        fmt(f.cpu_pct?.daemons, 0),
-        fmt(f.cpu_pct?.medium, 0),
-        fmt(f.cpu_pct?.bench, 0),
+        formatInterval(ci.latency_us?.p50 ?? null, sig3),
+        formatInterval(ci.latency_us?.p99 ?? null, sig3),
+        formatInterval(ci.latency_us?.p999 ?? null, sig3),
+        formatInterval(ci.delivered_pps, fmt0),
+        formatInterval(ci.cpu_pct?.daemons ?? null, fmt0),
+        formatInterval(ci.cpu_pct?.medium ?? null, fmt0),
+        formatInterval(ci.cpu_pct?.bench ?? null, fmt0),
         f.drops === null ? '-' : Object.entries(f.drops).map(([k, v]) => `${k}:${v}`).join(' ') || '0',
       ]);
     }
   }
-  const lines = table(
-    ['rate/UE', 'security', 'sent', 'received', 'loss', 'p50_us', 'p99_us', 'p99.9_us', 'delivered/s', 'cpu_daemons%', 'cpu_medium%', 'cpu_bench%', 'drops'],
-    rows,
+  const slices = results[0]?.security_on.slices ?? 0;
+  const lines = [`per rate and mode: median over ${slices} slices [95 % confidence interval]; sent, received, loss and drops: totals`];
+  lines.push(
+    ...table(
+      ['rate/UE', 'security', 'sent', 'received', 'loss', 'p50_us', 'p99_us', 'p99.9_us', 'delivered/s', 'cpu_daemons%', 'cpu_medium%', 'cpu_bench%', 'drops'],
+      rows,
+    ),
   );
   lines.push('', 'security layer (protect + unprotect), per rate:');
   for (const r of results) {
     const s = r.security;
     const parts = [`  ${r.rate_per_ue}/s per UE:`];
-    if (s.added_us) parts.push(`on - off one-way p50 ${fmt(s.added_us.p50)} µs, p99 ${fmt(s.added_us.p99)} µs, mean ${fmt(s.added_us.mean)} µs;`);
-    if (s.protect_us && s.unprotect_us) {
+    if (s.added_us) {
+      const d = s.added_us;
+      parts.push(`on - off one-way p50 ${formatDifference(d.p50, sig3, 'µs')}, p99 ${formatDifference(d.p99, sig3, 'µs')}, mean ${formatDifference(d.mean, sig3, 'µs')};`);
+    }
+    const ci = s.ci;
+    if (ci?.protect_us && ci.unprotect_us && ci.per_packet_us) {
       parts.push(
-        `protect p50/p99 ${fmt(s.protect_us.p50_us, 2)}/${fmt(s.protect_us.p99_us, 2)} µs, unprotect ${fmt(s.unprotect_us.p50_us, 2)}/${fmt(s.unprotect_us.p99_us, 2)} µs;`,
-        `per packet (protect + unprotect) p50/p99 ${fmt(s.per_packet_us?.p50, 2)}/${fmt(s.per_packet_us?.p99, 2)} µs, ` +
-          `mean ${fmt(s.per_packet_mean_us, 2)} µs = ${fmt(s.share_of_one_way_pct, 2)}% of the mean one-way latency`,
+        `protect p50 ${formatInterval(ci.protect_us.p50, fmt2)}, p99 ${formatInterval(ci.protect_us.p99, fmt2)} µs; unprotect p50 ${formatInterval(ci.unprotect_us.p50, fmt2)}, p99 ${formatInterval(ci.unprotect_us.p99, fmt2)} µs;`,
+        `per packet (protect + unprotect) p50 ${formatInterval(ci.per_packet_us.p50, fmt2)}, p99 ${formatInterval(ci.per_packet_us.p99, fmt2)}, ` +
+          `mean ${formatInterval(ci.per_packet_us.mean, fmt2)} µs (pooled mean = ${fmt(s.share_of_one_way_pct, 2)}% of the mean one-way latency)`,
       );
       if (s.machine_floor_us) {
         const f = s.machine_floor_us;
-        parts.push(`(the machine's floor for the same CPU time, its stalls alone: p50/p99/p99.9 ${fmt(f.p50, 2)}/${fmt(f.p99, 2)}/${fmt(f.p999, 2)} µs)`);
+        parts.push(
+          f.ci
+            ? `(the machine's floor for the same CPU time, its stalls alone: p50 ${formatInterval(f.ci.p50, fmt2)}, p99 ${formatInterval(f.ci.p99, fmt2)}, p99.9 ${formatInterval(f.ci.p999, fmt2)} µs)`
+            : `(the machine's floor for the same CPU time, its stalls alone: p50/p99/p99.9 ${fmt(f.p50, 2)}/${fmt(f.p99, 2)}/${fmt(f.p999, 2)} µs)`,
+        );
       }
     } else {
       parts.push('no stage profile (daemons without metrics)');

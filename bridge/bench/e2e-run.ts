@@ -3,15 +3,18 @@
  * medium emulator, with security on and off in the same run, swept over the offered load.
  *
  * After a warm-up second per stack (not counted), for each rate (probes per second per UE), slices
- * of at most 1 s alternate between the security-on and the security-off stack in ABBA order (on,
- * off, off, on, on, off, ...) until each has had `--seconds` of traffic, so both see the same
- * machine at the same time and a drift in load hits both alike.
+ * of at most 1 s, at least REPETITIONS (6) per mode, alternate between the security-on and the
+ * security-off stack in ABBA order (on, off, off, on, on, off, ...) until each has had `--seconds`
+ * of traffic, so both see the same machine at the same time and a drift in load hits both alike.
+ * Each slice is one repetition for the 95 % intervals, each on/off pair one for the differences.
  * After each slice the traffic pauses `DRAIN_MS` so its probes land before the next slice's CPU
  * and profile readings. docs/profiling.md explains every figure.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { REPETITIONS } from '../../src/stats/interval.js';
+import type { SourceAuthMode } from '../../src/keys/types.js';
 import { CliError, cannotWrite, writeJsonFile } from '../cli-error.js';
 import { ChildFailure } from '../demo/children.js';
 import { DEMO_NEA, DEMO_NIA } from '../demo/setup.js';
@@ -20,8 +23,10 @@ import { histogramSeries, parsePrometheusText } from '../metrics/prom-text.js';
 import { formatOverhead, measureProfilingOverhead, DEFAULT_OVERHEAD_OPTIONS, type OverheadReport } from './e2e-overhead.js';
 import { addProfile, dropDelta, emptyProfile, formatRateResults, profileDelta, rateResults, type CpuSample, type E2eReport, type ProfileDelta, type SecurityMode, type SliceRecord, type StageCheck } from './e2e-results.js';
 import { E2eTestbed, sleep } from './e2e-stack.js';
-import { formatStalls, measureStalls, summarizeStalls, type StallTrace } from './stall-meter.js';
+import { formatReliability, formatStalls, judgeReliability, measureStalls, stallIntervals, summarizeStalls, type StallTrace } from './stall-meter.js';
 import { E2eAccounting, runProbes } from './e2e-traffic.js';
+import { Progress } from './progress.js';
+import { runMetadata } from './run-metadata.js';
 
 /** The flags as bridge/commands/bench.ts parses them. */
 export interface BenchE2eFlags {
@@ -37,6 +42,8 @@ export interface BenchE2eFlags {
   stallMeter?: boolean;
   metrics?: boolean;
   keep?: boolean;
+  /** The security-on stack's group source authentication (docs/pkmf.md); default none. */
+  sourceAuth?: SourceAuthMode;
 }
 
 const SLICE_MS = 1000;
@@ -50,39 +57,13 @@ const WARMUP_MIN_RATE = 500;
 /** How long the stall meter spins before the stacks start (stall-meter.ts). */
 const STALL_METER_MS = 2000;
 
-class Progress {
-  private readonly tty = process.stderr.isTTY === true;
-  private readonly t0 = performance.now();
-  private last = '';
-
-  constructor(private readonly totalMs: number) {}
-
-  /**
-   * `doneMs` of `totalMs` of traffic done; `what` names the current step. Without a terminal,
-   * one line per rate (the part of `what` before its first comma).
-   */
-  update(doneMs: number, what: string): void {
-    if (!this.tty) {
-      const head = what.split(',')[0]!;
-      if (head !== this.last) process.stderr.write(`bench e2e: ${head}\n`);
-      this.last = head;
-      return;
-    }
-    const frac = Math.min(1, doneMs / this.totalMs);
-    const width = 28;
-    const full = Math.round(frac * width);
-    const elapsed = (performance.now() - this.t0) / 1000;
-    const eta = frac > 0.02 ? Math.max(0, elapsed / frac - elapsed) : NaN;
-    const etaText = Number.isFinite(eta) ? `${Math.floor(eta / 60)}:${String(Math.round(eta % 60)).padStart(2, '0')}` : '-:--';
-    process.stderr.write(`\r\x1b[2K[${'#'.repeat(full)}${'.'.repeat(width - full)}] ${String(Math.round(frac * 100)).padStart(3)}%  ${what}  ETA ${etaText}`);
-  }
-
-  done(): void {
-    if (this.tty) process.stderr.write('\r\x1b[2K');
-  }
+/** Slices per rate and mode for `seconds` of traffic: at most SLICE_MS each, at least REPETITIONS of them. */
+export function slicesPerMode(seconds: number): number {
+  return Math.max(REPETITIONS, Math.ceil((seconds * 1000) / SLICE_MS));
 }
 
 export async function benchE2e(flags: BenchE2eFlags): Promise<void> {
+  const run = runMetadata('bench e2e', flags);
   const withMetrics = flags.metrics !== false;
   const say = (line: string): void => void process.stderr.write(`${line}\n`);
   const loadBefore = loadavg();
@@ -90,7 +71,9 @@ export async function benchE2e(flags: BenchE2eFlags): Promise<void> {
   let overhead: OverheadReport | null = null;
   if (flags.overhead !== false) {
     say('bench e2e: measuring the profiler overhead on protect / unprotect (in this process, before the daemons start)');
-    overhead = measureProfilingOverhead({ ...DEFAULT_OVERHEAD_OPTIONS, sduBytes: flags.sduBytes });
+    const progress = new Progress({ label: 'bench e2e', total: 1 });
+    overhead = measureProfilingOverhead({ ...DEFAULT_OVERHEAD_OPTIONS, sduBytes: flags.sduBytes, progress: (done, total, what) => progress.update(done / total, what) });
+    progress.finish();
   }
 
   let stallTrace: StallTrace | null = null;
@@ -101,7 +84,8 @@ export async function benchE2e(flags: BenchE2eFlags): Promise<void> {
 
   const dir = mkdtempSync(join(tmpdir(), 'sl-bridge-bench-e2e-'));
   const accounting = new E2eAccounting();
-  const tb = new E2eTestbed({ dir, ues: flags.ues, metrics: withMetrics, say, accounting });
+  const sourceAuth = flags.sourceAuth ?? 'none';
+  const tb = new E2eTestbed({ dir, ues: flags.ues, metrics: withMetrics, say, accounting, sourceAuth });
   let interrupted = false;
   const onSignal = (): void => {
     if (interrupted) {
@@ -124,9 +108,9 @@ export async function benchE2e(flags: BenchE2eFlags): Promise<void> {
   try {
     await tb.start();
     const seqs = { on: new Map<number, number>(), off: new Map<number, number>() };
-    const slicesPerMode = Math.max(1, Math.ceil((flags.seconds * 1000) / SLICE_MS));
-    const sliceMs = (flags.seconds * 1000) / slicesPerMode;
-    const progress = new Progress(flags.rates.length * slicesPerMode * 2 * sliceMs);
+    const perMode = slicesPerMode(flags.seconds);
+    const sliceMs = (flags.seconds * 1000) / perMode;
+    const progress = new Progress({ label: 'bench e2e', total: flags.rates.length * perMode * 2 * sliceMs });
     let doneMs = 0;
     let sliceId = 0;
     for (const mode of ['on', 'off'] as const) {
@@ -136,16 +120,17 @@ export async function benchE2e(flags: BenchE2eFlags): Promise<void> {
       await sleep(DRAIN_MS);
     }
     for (const rate of flags.rates) {
-      for (let k = 0; k < slicesPerMode * 2; k++) {
+      for (let k = 0; k < perMode * 2; k++) {
         if (interrupted) throw new Interrupted();
         tb.check();
         // ABBA: on off | off on | on off ...
         const mode: SecurityMode = (k % 2 === 0) === (Math.floor(k / 2) % 2 === 0) ? 'on' : 'off';
-        const what = `${rate}/s per UE, security ${mode}, slice ${Math.floor(k / 2) + 1}/${slicesPerMode}`;
+        const what = `${rate}/s per UE, security ${mode}, slice ${Math.floor(k / 2) + 1}/${perMode}`;
         progress.update(doneMs, what);
         const slice = accounting.openSlice(sliceId++, flags.ues);
         const before = { prof: await tb.profiles(mode), drops: await tb.drops(mode), cpu: tb.cpuMs(mode), bench: process.cpuUsage(), at: performance.now() };
-        const tick = setInterval(() => progress.update(doneMs + (performance.now() - before.at), what), 250);
+        // Within the slice's traffic time only: the pause and the readings after it are not progress.
+        const tick = setInterval(() => progress.update(doneMs + Math.min(sliceMs, performance.now() - before.at), what), 250);
         const t0 = performance.now();
         await runProbes({ clients: tb.stacks[mode].clients, accounting, slice, ratePerClient: rate, durationMs: sliceMs, sduBytes: flags.sduBytes, seqs: seqs[mode] });
         const trafficMs = performance.now() - t0;
@@ -171,7 +156,7 @@ export async function benchE2e(flags: BenchE2eFlags): Promise<void> {
         records.push({ rate, mode, account: slice, trafficMs, cpu, profile, drops });
       }
     }
-    progress.done();
+    progress.finish();
     await sleep(DRAIN_MS);
     if (accounting.foreign > 0) problems.push(`${accounting.foreign} deliveries were not probes of this run`);
     ({ check: stageCheck, sampleEvery } = await checkStages(tb, problems));
@@ -197,17 +182,22 @@ export async function benchE2e(flags: BenchE2eFlags): Promise<void> {
     else rmSync(dir, { recursive: true, force: true });
   }
 
-  const results = rateResults(records, flags.rates, flags.ues, stallTrace ?? undefined);
   const stalls = stallTrace && summarizeStalls(stallTrace);
+  const stallWindows = stallTrace && stallIntervals(stallTrace);
+  const reliability = judgeReliability(stalls);
+  const results = rateResults(records, flags.rates, flags.ues, stallTrace ?? undefined, reliability.unreliable);
   const report: E2eReport = {
+    run,
+    unreliable: reliability.unreliable,
+    stall_lost_pct: reliability.stall_lost_pct,
     settings: {
       ues: flags.ues,
       rates_per_ue: flags.rates,
       seconds_per_rate_and_mode: flags.seconds,
-      slice_ms: Math.round((flags.seconds * 1000) / Math.max(1, Math.ceil((flags.seconds * 1000) / SLICE_MS))),
+      slice_ms: Math.round((flags.seconds * 1000) / slicesPerMode(flags.seconds)),
       drain_ms: DRAIN_MS,
       sdu_bytes: flags.sduBytes,
-      algorithms: `128-NEA${DEMO_NEA}/128-NIA${DEMO_NIA}`,
+      algorithms: `128-NEA${DEMO_NEA}/128-NIA${DEMO_NIA}${sourceAuth === 'none' ? '' : ` + source authentication ${sourceAuth}`}`,
       profile: 'pcr',
       medium: 'sl-bridge medium, no loss, no delay',
       metrics: withMetrics,
@@ -219,6 +209,7 @@ export async function benchE2e(flags: BenchE2eFlags): Promise<void> {
       loadavg_before: loadBefore.map((v) => Math.round(v * 100) / 100),
       loadavg_after: loadavg().map((v) => Math.round(v * 100) / 100),
       stalls,
+      stall_windows: stallWindows,
     },
     rates: results,
     stage_check: stageCheck,
@@ -236,9 +227,10 @@ export async function benchE2e(flags: BenchE2eFlags): Promise<void> {
         `${c.unprotect.daemon_measured_p50_us}/${c.unprotect.daemon_measured_p99_us}\n`,
     );
   }
-  if (stalls) process.stdout.write(`this machine, before the run: ${formatStalls(stalls, [])}`);
+  if (stalls) process.stdout.write(`this machine, before the run: ${formatStalls(stalls, [], stallWindows ?? undefined)}`);
   if (overhead) process.stdout.write(formatOverhead(overhead));
   for (const p of problems) process.stdout.write(`problem: ${p}\n`);
+  process.stdout.write(`${formatReliability(reliability)}\n`);
   if (flags.json !== undefined) {
     writeJsonFile(flags.json, report);
     say(`bench e2e: wrote ${flags.json}`);

@@ -20,6 +20,7 @@
 import { performance } from 'node:perf_hooks';
 import { seededRandom } from '../../src/medium/random.js';
 import { percentile } from '../../src/stats/percentile.js';
+import { REPETITIONS, formatInterval, mapInterval, medianInterval, type Interval } from '../../src/stats/interval.js';
 
 /** Stalls recorded over one measurement: start offsets and lengths in µs, in time order. */
 export interface StallTrace {
@@ -54,6 +55,36 @@ export interface FloorFigures {
   p999: number;
   /** Share of starts whose computation was hit by at least one stall, %. */
   hit_pct: number;
+}
+
+/**
+ * The floor over the whole trace, and over each of its windows (`floorWithInterval`): the median
+ * of the windows and its 95 % interval per figure; null when a window is too short for the CPU time.
+ */
+export interface FloorWithInterval extends FloorFigures {
+  ci: { p50: Interval; p99: Interval; p999: Interval; hit_pct: Interval } | null;
+}
+
+/** Stall figures per window of a trace: the median of the windows and its 95 % interval. */
+export interface StallIntervals {
+  windows: number;
+  lost_pct: Interval;
+  over_20us_per_s: Interval;
+  over_100us_per_s: Interval;
+}
+
+/**
+ * Above this share of the time lost to stalls (%), a run is marked unreliable: its tails, and
+ * any difference smaller than the stalls, are the machine's (docs/profiling.md, "statistics").
+ */
+export const UNRELIABLE_LOST_PCT = 5;
+
+/** Whether a run's figures can be trusted to show the code rather than the machine. */
+export interface Reliability {
+  /** The stall meter found more than UNRELIABLE_LOST_PCT of the time lost (false when it did not run). */
+  unreliable: boolean;
+  /** The share of the time it found lost, %; null when it did not run. */
+  stall_lost_pct: number | null;
 }
 
 export interface StallMeterOptions {
@@ -200,8 +231,111 @@ function firstEndingAfter(starts: Float64Array, lengths: Float64Array, t: number
   return lo;
 }
 
-/** One line for humans: rates and lost time, and the floor for the given CPU times. */
-export function formatStalls(summary: StallSummary, floors: readonly FloorFigures[]): string {
+/**
+ * Cuts a trace into `windows` consecutive windows of equal duration (a stall across a boundary is
+ * split between the two), for intervals over the windows.
+ */
+export function splitTrace(trace: StallTrace, windows: number): StallTrace[] {
+  if (!Number.isInteger(windows) || windows < 1) throw new RangeError(`windows: expected an integer >= 1, got ${windows}`);
+  const span = trace.durationUs / windows;
+  const out: StallTrace[] = [];
+  let i = 0;
+  let carry = 0; // what is left of a stall cut by the previous boundary
+  for (let w = 0; w < windows; w++) {
+    const from = w * span;
+    const to = w === windows - 1 ? trace.durationUs : from + span;
+    const starts: number[] = [];
+    const lengths: number[] = [];
+    if (carry > 0) {
+      const l = Math.min(carry, to - from);
+      starts.push(0);
+      lengths.push(l);
+      carry -= l;
+    }
+    while (carry === 0 && i < trace.startsUs.length && trace.startsUs[i]! < to) {
+      const start = trace.startsUs[i]!;
+      const end = start + trace.lengthsUs[i]!;
+      starts.push(start - from);
+      lengths.push(Math.min(end, to) - start);
+      carry = Math.max(0, end - to);
+      i++;
+    }
+    out.push({
+      durationUs: to - from,
+      readings: Math.round((trace.readings * (to - from)) / Math.max(trace.durationUs, 1e-9)),
+      thresholdUs: trace.thresholdUs,
+      startsUs: Float64Array.from(starts),
+      lengthsUs: Float64Array.from(lengths),
+    });
+  }
+  return out;
+}
+
+/** Traces measured one after another as one trace: each begins where the previous one ended (what ran between them is left out). */
+export function concatTraces(traces: readonly StallTrace[]): StallTrace {
+  if (traces.length === 0) throw new RangeError('traces: expected at least one');
+  const starts: number[] = [];
+  const lengths: number[] = [];
+  let offset = 0;
+  let readings = 0;
+  for (const t of traces) {
+    for (let k = 0; k < t.startsUs.length; k++) {
+      starts.push(offset + t.startsUs[k]!);
+      lengths.push(t.lengthsUs[k]!);
+    }
+    offset += t.durationUs;
+    readings += t.readings;
+  }
+  return { durationUs: offset, readings, thresholdUs: traces[0]!.thresholdUs, startsUs: Float64Array.from(starts), lengthsUs: Float64Array.from(lengths) };
+}
+
+/** Lost time and stall rates per window of the trace, as intervals. */
+export function stallIntervals(trace: StallTrace, windows = REPETITIONS): StallIntervals {
+  const sums = splitTrace(trace, windows).map(summarizeStalls);
+  const ci = (f: (s: StallSummary) => number): Interval => mapInterval(medianInterval(sums.map(f))!, r2);
+  return { windows, lost_pct: ci((s) => s.lost_pct), over_20us_per_s: ci((s) => s.per_s.over_20us), over_100us_per_s: ci((s) => s.per_s.over_100us) };
+}
+
+/**
+ * `stallFloor` over the whole trace, and per window (`samples` spread over them) for the
+ * intervals; the windows' intervals are null when a window is too short for the CPU time.
+ */
+export function floorWithInterval(trace: StallTrace, cpuUs: number | readonly number[], windows = REPETITIONS, samples = 200_000): FloorWithInterval {
+  const whole = stallFloor(trace, cpuUs, samples);
+  const longest = typeof cpuUs === 'number' ? cpuUs : Math.max(...cpuUs);
+  const parts = splitTrace(trace, windows);
+  if (parts.some((p) => !(p.durationUs > longest * 4))) return { ...whole, ci: null };
+  let per: FloorFigures[];
+  try {
+    per = parts.map((p) => stallFloor(p, cpuUs, Math.max(1000, Math.ceil(samples / windows))));
+  } catch (e) {
+    if (e instanceof RangeError) return { ...whole, ci: null }; // a window that is one long stall
+    throw e;
+  }
+  const ci = (f: (x: FloorFigures) => number): Interval => mapInterval(medianInterval(per.map(f))!, r2);
+  return { ...whole, ci: { p50: ci((x) => x.p50), p99: ci((x) => x.p99), p999: ci((x) => x.p999), hit_pct: ci((x) => x.hit_pct) } };
+}
+
+/** The 5 % rule on a stall summary (null: the meter did not run). */
+export function judgeReliability(summary: StallSummary | null): Reliability {
+  if (summary === null) return { unreliable: false, stall_lost_pct: null };
+  return { unreliable: summary.lost_pct > UNRELIABLE_LOST_PCT, stall_lost_pct: summary.lost_pct };
+}
+
+/** The verdict for people: one line, the same in every bench's output and plots. */
+export function formatReliability(r: Reliability): string {
+  if (r.stall_lost_pct === null) return 'reliability not checked: the stall meter did not run';
+  if (r.unreliable) {
+    return (
+      `UNRELIABLE RUN: this machine lost ${r.stall_lost_pct} % of the time to stalls (more than ${UNRELIABLE_LOST_PCT} %); ` +
+      'tails and small differences are the machine\'s, not the code\'s'
+    );
+  }
+  return `machine check: ${r.stall_lost_pct} % of the time lost to stalls (at most ${UNRELIABLE_LOST_PCT} %)`;
+}
+
+/** One line for humans: rates and lost time (with their intervals over windows), and the floor for the given CPU times. */
+export function formatStalls(summary: StallSummary, floors: ReadonlyArray<FloorFigures | FloorWithInterval>, windows?: StallIntervals): string {
   const p = summary.per_s;
   const len = summary.length_us;
   let out =
@@ -210,8 +344,18 @@ export function formatStalls(summary: StallSummary, floors: readonly FloorFigure
     `${summary.lost_pct}% of the time lost` +
     (len ? `; stall length p50/p90/p99/max ${len.p50}/${len.p90}/${len.p99}/${len.max} µs` : '') +
     '\n';
+  const num = (v: number): string => String(Number(v.toPrecision(3)));
+  if (windows) {
+    out +=
+      `  per window (${windows.windows} x ${num(summary.duration_ms / windows.windows)} ms; median [95 % CI]): ${formatInterval(windows.lost_pct, num)} % of the time lost, ` +
+      `${formatInterval(windows.over_20us_per_s, num)}/s > 20 µs, ${formatInterval(windows.over_100us_per_s, num)}/s > 100 µs\n`;
+  }
   for (const f of floors) {
-    out += `  floor for a ${f.cpu_us} µs computation: wall p50/p99/p99.9 ${f.p50}/${f.p99}/${f.p999} µs (${f.hit_pct}% of starts hit by a stall)\n`;
+    const ci = 'ci' in f ? f.ci : null;
+    out += ci
+      ? `  floor for a ${f.cpu_us} µs computation: wall p50 ${formatInterval(ci.p50, num)}, p99 ${formatInterval(ci.p99, num)}, p99.9 ${formatInterval(ci.p999, num)} µs ` +
+        `(${formatInterval(ci.hit_pct, num)} % of starts hit by a stall; median of ${ci.p50.n} windows [95 % CI])\n`
+      : `  floor for a ${f.cpu_us} µs computation: wall p50/p99/p99.9 ${f.p50}/${f.p99}/${f.p999} µs (${f.hit_pct}% of starts hit by a stall)\n`;
   }
   return out;
 }

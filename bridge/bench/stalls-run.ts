@@ -1,10 +1,27 @@
 /**
  * `sl-bridge bench stalls`: how much this machine stalls a running thread, and the floor that
  * puts under the wall-clock percentiles of a short computation (stall-meter.ts).
+ *
+ * The meter runs in REPETITIONS windows back to back (progress between them, never during one);
+ * each window is one repetition for the 95 % intervals of the lost time, the stall rates and the
+ * floors. The run is unreliable for benchmarks when more than 5 % of the time is lost.
  */
 import { cpus, loadavg } from 'node:os';
+import { REPETITIONS } from '../../src/stats/interval.js';
 import { writeJsonFile } from '../cli-error.js';
-import { formatStalls, measureStalls, stallFloor, summarizeStalls } from './stall-meter.js';
+import { Progress } from './progress.js';
+import { runMetadata } from './run-metadata.js';
+import {
+  concatTraces,
+  floorWithInterval,
+  formatReliability,
+  formatStalls,
+  judgeReliability,
+  measureStalls,
+  stallIntervals,
+  summarizeStalls,
+  type StallTrace,
+} from './stall-meter.js';
 import { formatWake, measureWake, type WakeRow } from './wake-meter.js';
 
 /** The flags as bridge/commands/bench.ts parses them. */
@@ -19,23 +36,40 @@ export interface BenchStallsFlags {
 }
 
 export function benchStalls(flags: BenchStallsFlags): void {
+  const run = runMetadata('bench stalls', flags);
   const { seconds, cpuUs, afterSleep: afterSleepUs, samples } = flags;
-  process.stderr.write(`bench stalls: spinning one core on the clock for ${seconds} s\n`);
+  process.stderr.write(`bench stalls: spinning one core on the clock for ${seconds} s in ${REPETITIONS} windows\n`);
   const loadBefore = loadavg();
-  const trace = measureStalls({ durationMs: seconds * 1000 });
+  const progress = new Progress({ label: 'bench stalls', total: REPETITIONS });
+  const windows: StallTrace[] = [];
+  for (let w = 0; w < REPETITIONS; w++) {
+    progress.update(w, `window ${w + 1}/${REPETITIONS}`);
+    windows.push(measureStalls({ durationMs: (seconds * 1000) / REPETITIONS }));
+  }
+  progress.update(REPETITIONS, 'floors');
+  progress.finish();
+  const trace = concatTraces(windows);
   const summary = summarizeStalls(trace);
-  const floors = cpuUs.map((d) => stallFloor(trace, d));
-  process.stdout.write(formatStalls(summary, floors));
+  const intervals = stallIntervals(trace, REPETITIONS);
+  const floors = cpuUs.map((d) => floorWithInterval(trace, d, REPETITIONS));
+  const reliability = judgeReliability(summary);
+  process.stdout.write(formatStalls(summary, floors, intervals));
   let wake: WakeRow[] | null = null;
   if (afterSleepUs !== undefined) {
     process.stderr.write(`bench stalls: timing calls right after a ${afterSleepUs} µs sleep and back to back (${samples} each)\n`);
-    wake = measureWake({ sleepUs: afterSleepUs, samples, sduBytes: 128, spinUs: 2 });
+    const wakeProgress = new Progress({ label: 'bench stalls', total: 1 });
+    wake = measureWake({ sleepUs: afterSleepUs, samples, sduBytes: 128, spinUs: 2, progress: (done, total, what) => wakeProgress.update(done / total, what) });
+    wakeProgress.finish();
     process.stdout.write(formatWake(wake, afterSleepUs, samples));
   }
+  process.stdout.write(`${formatReliability(reliability)}\n`);
   if (flags.json !== undefined) {
     const doc = {
+      run,
+      unreliable: reliability.unreliable,
+      stall_lost_pct: reliability.stall_lost_pct,
       machine: { cpus: cpus().length, node: process.version, loadavg_before: loadBefore },
-      stalls: summary,
+      stalls: { ...summary, ci: intervals },
       floors,
       wake: wake && { sleep_us: afterSleepUs, samples, rows: wake },
     };

@@ -7,7 +7,9 @@
  * instructions run slower. The stall meter (stall-meter.ts) cannot see this: it never sleeps.
  * Each op is timed one call at a time (`performance.now()` around it, ~50 ns a reading, so only
  * for calls of a microsecond or more), alternating: sleep `sleepUs` (Atomics.wait, a real futex
- * sleep), call, ... then the same number of calls back to back.
+ * sleep), call, ... then the same number of calls back to back. The samples are split into
+ * `rounds` (each: some calls after sleeps, then as many back to back), the repetitions behind the
+ * 95 % intervals; the cost of waking is the difference within each round.
  *
  * The ops: `spin` (a register-only loop calibrated to about `spinUs`: no memory to miss, so it
  * shows the CPU itself waking up slowly) and the PDCP rows of `bench crypto`
@@ -16,6 +18,7 @@
 import { performance } from 'node:perf_hooks';
 import type { BenchCase } from './cases.js';
 import { percentile } from '../../src/stats/percentile.js';
+import { REPETITIONS, formatDifference, formatInterval, mapInterval, medianInterval, pairedDifference, type Interval, type Judged } from '../../src/stats/interval.js';
 import { pdcpCases } from './pdcp-cases.js';
 
 export interface WakeOptions {
@@ -26,6 +29,10 @@ export interface WakeOptions {
   sduBytes: number;
   /** CPU time the spin op is calibrated to, µs. */
   spinUs: number;
+  /** Rounds the samples are split into (default REPETITIONS). */
+  rounds?: number;
+  /** Called after each round of each op: `done` of `total` rounds. */
+  progress?: (done: number, total: number, what: string) => void;
 }
 
 export interface WakeFigures {
@@ -35,11 +42,21 @@ export interface WakeFigures {
   p999_us: number;
 }
 
+export type WakeIntervals = Record<keyof WakeFigures, Interval>;
+
 export interface WakeRow {
   name: string;
+  /** Pooled over all the samples. */
   after_sleep: WakeFigures;
   back_to_back: WakeFigures;
+  /**
+   * Per round: the median and 95 % interval of each figure, and of what a sleep adds (after
+   * sleep - back to back, within each round), judged against 0.
+   */
+  ci: { after_sleep: WakeIntervals; back_to_back: WakeIntervals; added_us: Record<keyof WakeFigures, Judged> };
 }
+
+const WAKE_KEYS = ['p50_us', 'p90_us', 'p99_us', 'p999_us'] as const;
 
 const r2 = (x: number): number => Math.round(x * 100) / 100;
 
@@ -88,25 +105,54 @@ export function measureWake(options: WakeOptions): WakeRow[] {
   if (!(sleepUs > 0) || sleepUs > 1_000_000) throw new RangeError(`sleepUs: expected 0 < µs <= 1000000, got ${sleepUs}`);
   if (!Number.isInteger(samples) || samples < 10) throw new RangeError(`samples: expected an integer >= 10, got ${samples}`);
   if (!(spinUs > 0)) throw new RangeError(`spinUs: expected > 0, got ${spinUs}`);
+  const rounds = Math.max(1, options.rounds ?? REPETITIONS);
+  const perRound = Math.ceil(samples / rounds);
   const n = calibrateSpin(spinUs);
   const cases: BenchCase[] = [
     { name: `spin ~${spinUs} µs`, size: 0, makeOp: () => () => spin(n) },
     ...pdcpCases([sduBytes], ['nea2', 'nia2']).filter((c) => c.name === 'protect-nea2-nia2' || c.name === 'unprotect-nea2-nia2'),
   ];
+  let done = 0;
   return cases.map((c) => {
     const op = c.makeOp();
+    const name = c.size > 0 ? `${c.name} ${c.size} B` : c.name;
     // Warm-up (JIT, engines), not counted.
     timeOp(op, Math.min(samples, 2000), 0);
-    const afterSleep = timeOp(op, samples, sleepUs);
-    const backToBack = timeOp(op, samples, 0);
-    const name = c.size > 0 ? `${c.name} ${c.size} B` : c.name;
-    return { name, after_sleep: figures(afterSleep), back_to_back: figures(backToBack) };
+    const after: Float64Array[] = [];
+    const b2b: Float64Array[] = [];
+    for (let r = 0; r < rounds; r++) {
+      after.push(timeOp(op, perRound, sleepUs));
+      b2b.push(timeOp(op, perRound, 0));
+      options.progress?.(++done, rounds * cases.length, `${name}, round ${r + 1}/${rounds}`);
+    }
+    const pooled = (parts: Float64Array[]): Float64Array => Float64Array.from(parts.flatMap((p) => Array.from(p)));
+    const fa = after.map(figures);
+    const fb = b2b.map(figures);
+    const r2i = <T extends Interval>(i: T): T => mapInterval(i, r2);
+    const each = <T>(f: (k: (typeof WAKE_KEYS)[number]) => T): Record<keyof WakeFigures, T> =>
+      Object.fromEntries(WAKE_KEYS.map((k) => [k, f(k)])) as Record<keyof WakeFigures, T>;
+    return {
+      name,
+      after_sleep: figures(pooled(after)),
+      back_to_back: figures(pooled(b2b)),
+      ci: {
+        after_sleep: each((k) => r2i(medianInterval(fa.map((x) => x[k]))!)),
+        back_to_back: each((k) => r2i(medianInterval(fb.map((x) => x[k]))!)),
+        added_us: each((k) => r2i(pairedDifference(fa.map((x) => x[k]), fb.map((x) => x[k]))!)),
+      },
+    };
   });
 }
 
 export function formatWake(rows: readonly WakeRow[], sleepUs: number, samples: number): string {
-  const f = (w: WakeFigures): string => `${w.p50_us}/${w.p90_us}/${w.p99_us}/${w.p999_us}`;
-  let out = `one call right after a ${sleepUs} µs sleep vs back to back (${samples} calls each; p50/p90/p99/p99.9 µs):\n`;
-  for (const r of rows) out += `  ${r.name.padEnd(28)} after sleep ${f(r.after_sleep).padEnd(26)} back to back ${f(r.back_to_back)}\n`;
+  const num = (v: number): string => String(Number(v.toPrecision(3)));
+  const f = (w: WakeIntervals): string => WAKE_KEYS.map((k) => formatInterval(w[k], num)).join(' / ');
+  const rounds = rows[0]?.ci.after_sleep.p50_us.n ?? 0;
+  let out = `one call right after a ${sleepUs} µs sleep vs back to back (${samples} calls each in ${rounds} rounds; p50 / p90 / p99 / p99.9 µs, median of the rounds [95 % CI]):\n`;
+  for (const r of rows) {
+    out += `  ${r.name.padEnd(28)} after sleep   ${f(r.ci.after_sleep)}\n`;
+    out += `  ${''.padEnd(28)} back to back  ${f(r.ci.back_to_back)}\n`;
+    out += `  ${''.padEnd(28)} a sleep adds  p50 ${formatDifference(r.ci.added_us.p50_us, num, 'µs')}, p99 ${formatDifference(r.ci.added_us.p99_us, num, 'µs')}\n`;
+  }
   return out;
 }

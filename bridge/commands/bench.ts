@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { ALL_CRYPTO_ALGS, DEFAULT_SIZES, MAX_BENCH_SIZE } from '../bench/crypto-rows.js';
 import { choice, commaList, integerIn, positive, secondsIn, type FlagParser } from '../cli-flags.js';
+import { REPETITIONS } from '../../src/stats/interval.js';
 
 // Type-only imports: the implementations load lazily in the actions.
 import type { BenchCryptoFlags } from '../bench/crypto-run.js';
@@ -43,6 +44,8 @@ export function registerBench(program: Command): void {
     .option('--json <file>', 'also write the results as JSON to <file>')
     .option('--min-time <ms>', 'measuring time per row in ms', positive(), 250)
     .option('--warmup <ms>', 'warm-up time per row in ms', positive(), 50)
+    .option('--rounds <n>', 'interleaved rounds the measuring time of each row is split into (1 to 100; 6 or more for 95 % intervals)', integerIn(1, 100), REPETITIONS)
+    .option('--no-stall-meter', "skip measuring this machine's stalls between the rounds (0.1 s each; gives the reliability verdict)")
     .option('--no-baseline', 'do not add baseline-nea2/baseline-nia2 when nea2/nia2 are selected')
     .option('--report <dir>', 'also write an SVG plot of cost against payload size with the fits to <dir>/crypto-cost.svg')
     .addHelpText(
@@ -50,16 +53,24 @@ export function registerBench(program: Command): void {
       `
 Each row is one algorithm at one payload size, run through an engine built once per key with a
 fresh COUNT per call. Calls are timed in batches of ~30 us (process.hrtime.bigint() around k
-back-to-back calls); each batch gives one per-call sample. Columns:
+back-to-back calls); each batch gives one per-call sample. Each row's --min-time is split into
+--rounds rounds run round-robin over all rows (a drift in load hits every row alike); each figure
+is printed as the median over the rounds [95 % confidence interval]. Columns:
   p50_ns / p99_ns / p99.9_ns   per-call latency percentiles over the samples, in nanoseconds
   ops/s                        calls per second over the measured time
 Then, per algorithm, a least-squares fit p50 = fixed_ns + ns/byte x size, and for nea2/nia2 the
 ratio of their p50 to a naive baseline measured in the same run (baseline-nea2: a fresh
-createCipheriv('aes-128-ctr') per packet; baseline-nia2: a fresh AES-CBC CMAC per packet).
-Progress goes to stderr, the table to stdout. --json writes
-  {"results":[{"name","size","p50_ns","p99_ns","p999_ns","ops_per_s"},...],"fits":[...],"ratios":[...]}
---report DIR writes DIR/crypto-cost.svg: p50 per call against payload size per algorithm, with
-the fixed + per-byte fit drawn through the points.
+createCipheriv('aes-128-ctr') per packet; baseline-nia2: a fresh AES-CBC CMAC per packet), or
+"no measurable difference" when its interval contains 1. A stall meter runs before each round:
+more than 5 % of the time lost marks the run UNRELIABLE. Progress goes to stderr (one line), the
+table to stdout. --json writes
+  {"run":{...},"unreliable","stall_lost_pct","results":[{"name","size","p50_ns","p99_ns","p999_ns",
+   "ops_per_s","ci":{"p50_ns":{"median","low","high","n","level"},...},"rounds":[...]},...],
+   "fits":[...],"ratios":[...],"stalls":{...}}
+(p50_ns etc. pooled over all rounds; ci: median over the rounds and its interval).
+--report DIR writes DIR/crypto-cost.svg: p50 per call against payload size (log scale) per
+algorithm with its interval, the fixed + per-byte fit drawn through the points, and the run's
+metadata (date, host, CPU, Node, commit, flags) in the footer.
 
 Examples:
   sl-bridge bench crypto
@@ -96,8 +107,9 @@ Starts the demo's testbed (PKI, home and visited PKMF) and two stacks side by si
 processes: a medium emulator and N daemons with security on (128-NEA2/128-NIA2, keys from the
 PKMF, --metrics), and a medium and N daemons with --security off. In this process, one probe
 application per daemon sends SDUs of --sdu-bytes to the group at the given rate; every other UE
-of the stack receives each one. For each rate, 1-second slices alternate between the two stacks
-until each had --seconds of traffic, so both see the same machine at the same time.
+of the stack receives each one. For each rate, slices of at most 1 s (at least 6 per stack)
+alternate between the two stacks in ABBA order until each had --seconds of traffic, so both see
+the same machine at the same time.
 
 Per rate and mode: sent, received, loss (expected copies - distinct received), one-way latency
 p50/p99/p99.9 (receiving app's clock - sending app's clock), delivered copies per second, CPU of
@@ -106,8 +118,12 @@ the stack's daemons, its medium and this process (% of one core). Per rate: what
 daemons' stage histograms, and the security layer's share of the mean one-way latency; next to
 them the machine's floor for the same CPU time: what its stalls alone (measured for 2 s before
 the run, see \`bench stalls\`) do to a protect and an unprotect of that p50 length.
-Progress on stderr (a bar on a terminal), the table on stdout. docs/profiling.md explains each
-figure: what it includes and what it does not.
+Every figure is the median over the slices [95 % confidence interval]; on - off is taken per pair
+of adjacent slices and printed as "no measurable difference (±x)" when its interval contains 0.
+More than 5 % of the time lost to stalls marks the run UNRELIABLE (text, JSON, plots). The JSON
+has a "run" object (date, host, CPU, Node, commit, flags) and per rate "ci" objects.
+Progress on stderr (one line), the table on stdout. docs/profiling.md explains each figure: what
+it includes and what it does not, and the statistics.
 
 Examples:
   sl-bridge bench e2e
@@ -143,7 +159,9 @@ readings longer than 2 µs is a stall: the thread was not running (another threa
 or in a virtual machine the hypervisor running something else). Prints stalls per second by
 length and the share of time lost, then for each --cpu-us D the wall-clock p50/p99/p99.9 of a
 computation needing D µs of CPU started at a random moment of the recorded timeline: no code
-path of that length can have lower wall-clock percentiles on this machine. Run it on an idle
+path of that length can have lower wall-clock percentiles on this machine. The time is measured
+in 6 windows: each figure is the median over them [95 % confidence interval]. More than 5 % of
+the time lost marks this machine's benchmark runs UNRELIABLE. Run it on an idle
 machine to judge whether it can show a latency target (bench e2e measures it before its run),
 or beside a load to see what the load adds. --after-sleep US adds what the floor cannot see:
 the cost of waking up (cold caches, a vCPU the host gave away), as each daemon call after an

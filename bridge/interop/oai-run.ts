@@ -20,13 +20,13 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { RangingApp, type RangingStats } from '../app/ranging.js';
 import { CliError, writeJsonFile } from '../cli-error.js';
 import type { DaemonStatus } from '../daemon/daemon.js';
-import { buildInfo } from '../build-info.js';
+import { runMetadata, type RunMetadata } from '../bench/run-metadata.js';
 import { Child, ChildFailure, describeExit, slBridgeBin } from '../demo/children.js';
 import { OaiNamespaces, netnsProblem } from './netns.js';
 import { OAI_TUN, OaiPair, readOaiBuild, type OaiBuildInfo, type OaiPhyCounters } from './oai-ue.js';
@@ -107,19 +107,14 @@ export interface PathResult {
 
 export interface OaiInteropResult {
   ok: boolean;
-  startedAt: string;
+  /** When and where it ran, which sl-bridge (version, commit) and the settings: the benches' run metadata. */
+  run: RunMetadata;
   machine: {
-    cpus: number;
-    model: string;
-    node: string;
-    platform: string;
     /** This machine's stalls, measured before OAI starts (bench stalls), and the floor they put under a 50 µs computation. */
     stalls: StallSummary;
     floor50us: FloorFigures;
   };
   oai: { dir: string; meta: OaiBuildInfo['meta'] };
-  /** sl-bridge's version and, in a git checkout, its commit. */
-  slBridge: { version: string; commit: string | null };
   settings: { seconds: number; rate: number; rounds: number; group: string };
   paths: PathResult[];
   line: string;
@@ -167,6 +162,8 @@ class DaemonRun {
 
 export async function runOaiInterop(o: OaiInteropOptions): Promise<OaiInteropResult> {
   const say = o.say;
+  const { say: _say, ...flags } = o;
+  const run = runMetadata('interop oai', flags);
   const problem = netnsProblem();
   if (problem) throw new CliError(`interop oai: ${problem}`, 1);
   const buildDir = o.oaiBuild ?? (await buildOai(o));
@@ -195,10 +192,9 @@ export async function runOaiInterop(o: OaiInteropOptions): Promise<OaiInteropRes
   process.on('exit', cleanupNow);
   const result: OaiInteropResult = {
     ok: false,
-    startedAt: new Date().toISOString(),
-    machine: { cpus: cpus().length, model: cpus()[0]?.model ?? '?', node: process.version, platform: `${process.platform} ${process.arch}`, stalls, floor50us },
+    run,
+    machine: { stalls, floor50us },
     oai: { dir: build.dir, meta: build.meta },
-    slBridge: buildInfo(),
     settings: { seconds: o.seconds, rate: o.rate, rounds: o.rounds, group: OAI_GROUP.toString(16).padStart(6, '0') },
     paths: [],
     line: '',

@@ -17,6 +17,8 @@ export interface AxisSpec {
   max?: number;
   /** Tick label text (default: a compact number). */
   format?: (v: number) => string;
+  /** Ticks at these values (e.g. the measured sizes on a log axis) instead of the automatic ones. */
+  ticks?: readonly number[];
 }
 
 export interface LineSeries {
@@ -33,6 +35,8 @@ export interface LineSeries {
   step?: boolean;
   /** Leave out of the legend (e.g. the measured points under their fitted line). */
   hideInLegend?: boolean;
+  /** A vertical error bar [low, high] per point (same order as `points`; null: none), e.g. a 95 % interval. */
+  intervals?: ReadonlyArray<readonly [number, number] | null>;
 }
 
 export type LegendPlace = 'right' | 'top-left' | 'bottom-right';
@@ -157,7 +161,8 @@ function makeAxis(spec: AxisSpec, values: number[], zeroBased: boolean): Axis {
       }
     }
   }
-  const ticks = scale === 'log' ? logTicks(min, max) : linearTicks(min, max);
+  const auto = scale === 'log' ? logTicks(min, max) : linearTicks(min, max);
+  const ticks = spec.ticks ? spec.ticks.filter((t) => t >= min * (1 - 1e-9) && t <= max * (1 + 1e-9)) : auto;
   const frac =
     scale === 'log'
       ? (v: number): number => (Math.log10(Math.max(v, min * 1e-3)) - Math.log10(min)) / (Math.log10(max) - Math.log10(min))
@@ -197,14 +202,16 @@ function frame(
 ): { svg: string[]; box: PlotBox } {
   const out: string[] = [];
   const yTickWidth = Math.max(...y.ticks.map((t) => textWidth(y.format(t), 11)), 10);
-  const top = note ? 46 : 32;
+  // A note wider than the panel goes on as many lines as it needs.
+  const noteLines = note ? wrapText(note, Math.floor((width - 20) / textWidth('x', 11))) : [];
+  const top = 32 + noteLines.length * 14;
   const left = 22 + yTickWidth + 8;
   const bottom = 'categorical' in x ? 30 + 14 * x.labelLines : 44;
   // Without a legend on the right, room for half of the last x tick label.
   const right = legendWidth > 0 ? 12 + legendWidth : 26;
   const box: PlotBox = { left, top, width: Math.max(40, width - left - right), height: Math.max(40, height - top - bottom) };
   out.push(text(width / 2, 18, title, `text-anchor="middle" font-size="14" font-weight="bold"`));
-  if (note) out.push(text(width / 2, 34, note, `text-anchor="middle" font-size="11" fill="#555"`));
+  noteLines.forEach((line, i) => out.push(text(width / 2, 34 + i * 14, line, `text-anchor="middle" font-size="11" fill="#555"`)));
   out.push(`<rect x="${f1(box.left)}" y="${f1(box.top)}" width="${f1(box.width)}" height="${f1(box.height)}" fill="#fff" stroke="#999"/>`);
   for (const t of y.ticks) {
     const py = box.top + box.height * (1 - y.frac(t));
@@ -264,7 +271,7 @@ export function lineChart(spec: LineChartSpec): Panel {
   return {
     render(width, height) {
       const xs = spec.series.flatMap((s) => s.points.map((p) => p[0]));
-      const ys = spec.series.flatMap((s) => s.points.map((p) => p[1]));
+      const ys = spec.series.flatMap((s) => [...s.points.map((p) => p[1]), ...(s.intervals ?? []).flatMap((i) => (i ? [i[0], i[1]] : []))]);
       const x = makeAxis(spec.x, xs, false);
       const y = makeAxis(spec.y, ys, true);
       const all: Array<LegendEntry & { hidden: boolean }> = spec.series.map((s, i) => ({
@@ -284,7 +291,8 @@ export function lineChart(spec: LineChartSpec): Panel {
       const py = (v: number): number => box.top + box.height * (1 - y.frac(v));
       spec.series.forEach((s, i) => {
         const color = all[i]!.color;
-        const pts = s.points.filter(([a, b]) => Number.isFinite(a) && Number.isFinite(b) && (x.scale === 'linear' || a > 0) && (y.scale === 'linear' || b > 0));
+        const drawable = ([a, b]: readonly [number, number]): boolean => Number.isFinite(a) && Number.isFinite(b) && (x.scale === 'linear' || a > 0) && (y.scale === 'linear' || b > 0);
+        const pts = s.points.filter(drawable);
         const g = [`<g class="series" data-name="${escapeXml(s.name)}" clip-path="url(#${clipId})">`];
         if (s.line !== false && pts.length > 1) {
           const coords: string[] = [];
@@ -296,6 +304,19 @@ export function lineChart(spec: LineChartSpec): Panel {
         }
         g.push('</g>');
         // Markers stay visible on the frame's edge (not clipped).
+        if (s.intervals) {
+          g.push(`<g class="intervals" data-name="${escapeXml(s.name)}">`);
+          s.points.forEach((p, k) => {
+            const iv = s.intervals![k];
+            if (!iv || !drawable(p) || !drawable([p[0], iv[0]]) || !drawable([p[0], iv[1]])) return;
+            const cx = px(p[0]);
+            const [y0, y1] = [py(iv[0]), py(iv[1])];
+            g.push(
+              `<path d="M${f1(cx)},${f1(y0)}V${f1(y1)}M${f1(cx - 3)},${f1(y0)}H${f1(cx + 3)}M${f1(cx - 3)},${f1(y1)}H${f1(cx + 3)}" stroke="${color}" stroke-width="1.2" fill="none"/>`,
+            );
+          });
+          g.push('</g>');
+        }
         if (s.markers || s.line === false) {
           g.push(`<g class="markers" data-name="${escapeXml(s.name)}">`);
           for (const [a, b] of pts) g.push(`<circle cx="${f1(px(a))}" cy="${f1(py(b))}" r="3.5" fill="${color}"/>`);
@@ -376,8 +397,26 @@ export interface FigureSpec {
   columns?: number;
   panelWidth?: number;
   panelHeight?: number;
-  /** Small print under everything (what the figures include). */
+  /** Small print under everything (what the figures include, the run's metadata); long lines are wrapped. */
   footer?: string[];
+  /** A warning in red under the title (an unreliable run). */
+  warning?: string;
+}
+
+/** Splits `line` at spaces into lines of at most `max` characters (a longer word stays whole). */
+export function wrapText(line: string, max: number): string[] {
+  const out: string[] = [];
+  let cur = '';
+  for (const word of line.split(' ')) {
+    if (cur !== '' && cur.length + 1 + word.length > max) {
+      out.push(cur);
+      cur = word;
+    } else {
+      cur = cur === '' ? word : `${cur} ${word}`;
+    }
+  }
+  out.push(cur);
+  return out;
 }
 
 /** An SVG document with the panels in a grid. */
@@ -386,9 +425,10 @@ export function figure(spec: FigureSpec): string {
   const pw = spec.panelWidth ?? 640;
   const ph = spec.panelHeight ?? 380;
   const rows = Math.ceil(spec.panels.length / columns);
-  const titleH = spec.title ? 34 : 0;
-  const footer = spec.footer ?? [];
   const width = pw * Math.min(columns, Math.max(spec.panels.length, 1));
+  const warning = spec.warning ? wrapText(spec.warning, Math.floor((width - 20) / textWidth('x', 13))) : [];
+  const titleH = (spec.title ? 34 : 0) + warning.length * 17;
+  const footer = (spec.footer ?? []).flatMap((l) => wrapText(l, Math.floor((width - 20) / textWidth('x', 11))));
   const height = titleH + rows * ph + (footer.length ? footer.length * 15 + 10 : 0);
   const out = [
     `<?xml version="1.0" encoding="UTF-8"?>`,
@@ -396,6 +436,9 @@ export function figure(spec: FigureSpec): string {
     `<rect width="100%" height="100%" fill="#fafafa"/>`,
   ];
   if (spec.title) out.push(text(width / 2, 23, spec.title, `text-anchor="middle" font-size="17" font-weight="bold"`));
+  warning.forEach((line, i) =>
+    out.push(text(width / 2, (spec.title ? 34 : 0) + 14 + i * 17, line, `class="warning" text-anchor="middle" font-size="13" font-weight="bold" fill="#C00000"`)),
+  );
   spec.panels.forEach((p, i) => {
     const x = (i % columns) * pw;
     const y = titleH + Math.floor(i / columns) * ph;

@@ -4,14 +4,16 @@
  * of the whole command (PKI, PKMFs, two media, daemons with security on and off as processes).
  * Shapes and invariants only: no wall-clock assertions.
  */
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { measureProfilingOverhead } from '../../bridge/bench/e2e-overhead.js';
 import type { E2eReport } from '../../bridge/bench/e2e-results.js';
-import { thinCdf } from '../../bridge/bench/e2e-results.js';
+import { formatRateResults, thinCdf } from '../../bridge/bench/e2e-results.js';
+import { slicesPerMode } from '../../bridge/bench/e2e-run.js';
+import type { Interval } from '../../src/stats/interval.js';
 import { E2eAccounting, PROBE_HEADER_BYTES, SEGMENTS, decodeProbe, encodeProbe, runProbes } from '../../bridge/bench/e2e-traffic.js';
 import { ZmqAppServer } from '../../bridge/transport/zmq-app-server.js';
 import { createZmqAppClient } from '../../bridge/transport/zmq-app-client.js';
@@ -21,6 +23,14 @@ import { T0, delivery, sampleRun } from '../fixtures/e2e-sample.js';
 import { findAll, parseXml } from '../fixtures/e2e-xml.js';
 
 const BIN = new URL('../../bin/sl-bridge.js', import.meta.url).pathname;
+
+/** low <= median <= high over `n` repetitions. */
+function expectInterval(i: Interval | null | undefined, n: number): void {
+  expect(i).toBeTruthy();
+  expect(i!.n).toBe(n);
+  expect(i!.low).toBeLessThanOrEqual(i!.median);
+  expect(i!.median).toBeLessThanOrEqual(i!.high);
+}
 const dir = mkdtempSync(join(tmpdir(), 'sl-bench-e2e-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -69,32 +79,51 @@ describe('probes and accounting', () => {
     expect(SEGMENTS.reduce((a, k) => a + s0.segments[k].sumNs, 0)).toBe(18 * 1000);
   });
 
-  it('turns slices into per-rate figures: loss, what security adds, per-stage split', () => {
+  it('turns slices into per-rate figures: loss, what security adds, per-stage split, intervals over the slices', () => {
     const lose = (rate: number, mode: string, seq: number, receiver: number): boolean => rate === 1000 && mode === 'off' && seq < 5 && receiver === 0;
     const { results } = sampleRun({ ues: 3, rates: [100, 1000], perSender: 40, addedNs: 4000, lose });
     expect(results.map((r) => r.rate_per_ue)).toEqual([100, 1000]);
     const [a, b] = results;
+    // 6 slices per rate and mode, 40 probes per sender each.
     expect(a!.offered_pps).toBe(300);
-    expect(a!.security_on.sent).toBe(120);
-    expect(a!.security_on.expected).toBe(240);
-    expect(a!.security_on.received).toBe(240);
+    expect(a!.security_on.slices).toBe(6);
+    expect(a!.security_on.sent).toBe(6 * 120);
+    expect(a!.security_on.expected).toBe(6 * 240);
+    expect(a!.security_on.received).toBe(6 * 240);
     expect(a!.security_on.loss_pct).toBe(0);
-    // Receiver 0 lost probes 0..4 of senders 1 and 2.
-    expect(b!.security_off.lost).toBe(10);
+    // Receiver 0 lost probes 0..4 of senders 1 and 2, in each slice.
+    expect(b!.security_off.lost).toBe(6 * 10);
     expect(b!.security_off.loss_pct).toBeCloseTo((10 / 240) * 100, 2);
-    // Security on adds 4 µs to every copy in the sample.
-    expect(a!.security.added_us!.mean).toBeCloseTo(4, 1);
-    expect(a!.security.added_us!.p50).toBeCloseTo(4, 6);
-    expect(a!.security.added_us!.p99).toBeCloseTo(4, 6);
+    // Security on adds 4 µs to every copy in the sample: in every pair of slices, so measurably.
+    for (const k of ['mean', 'p50', 'p99', 'p999'] as const) {
+      const d = a!.security.added_us![k];
+      expect(d.median, k).toBeCloseTo(4, 1);
+      expect(d.low, k).toBeGreaterThan(0);
+      expect(d).toMatchObject({ n: 6, measurable: true });
+    }
     // Protect and unprotect calls of 2 µs each: 4 µs per packet.
     expect(a!.security.per_packet_mean_us).toBe(4);
     expect(Math.abs(a!.security.per_packet_us!.p50 - 4)).toBeLessThan(0.15);
+    expect(Math.abs(a!.security.ci!.per_packet_us!.p50.median - 4)).toBeLessThan(0.15);
+    expectInterval(a!.security.ci!.protect_us!.p99, 6);
     expect(a!.security.stages!.tx.integrity!.mean_us).toBeCloseTo(0.9, 5);
-    expect(a!.security.stages!.rx.key!.n).toBe(240);
+    expect(Math.abs(a!.security.ci!.stages_p50_us!.tx.integrity!.median - 0.9)).toBeLessThan(0.03);
+    expect(a!.security.stages!.rx.key!.n).toBe(6 * 240);
     expect(a!.security.share_of_one_way_pct).toBeCloseTo((4 / a!.security_on.latency_us!.mean) * 100, 1);
     expect(a!.security_on.cpu_pct).toEqual({ daemons: 30, medium: 10, bench: 5 });
+    expect(a!.security_on.ci.cpu_pct!.daemons).toMatchObject({ median: 30, low: 30, high: 30, n: 6 });
+    for (const f of [a!.security_on, a!.security_off, b!.security_on, b!.security_off]) {
+      for (const k of ['p50', 'p99', 'p999', 'mean'] as const) expectInterval(f.ci.latency_us![k], 6);
+      expect(f.ci.latency_us!.p50.median).toBeLessThanOrEqual(f.ci.latency_us!.p99.median);
+      expectInterval(f.ci.delivered_pps, 6);
+      expectInterval(f.ci.segments_p50_us!.tx_to_rx, 6);
+    }
     expect(a!.security_on.drops).toEqual({});
-    expect(a!.security_off.drops).toEqual({ 'app-hwm': 2 });
+    expect(a!.security_off.drops).toEqual({ 'app-hwm': 6 * 2 });
+    expect(a!.unreliable).toBe(false);
+    const text = formatRateResults(results);
+    expect(text).toContain('per rate and mode: median over 6 slices [95 % confidence interval]');
+    expect(text).toMatch(/on - off one-way p50 \+4 µs \[\+4, \+4\]/);
     const cdf = a!.security_on.cdf;
     expect(cdf.at(-1)![1]).toBe(1);
     for (let i = 1; i < cdf.length; i++) expect(cdf[i]![0] > cdf[i - 1]![0] && cdf[i]![1] >= cdf[i - 1]![1]).toBe(true);
@@ -109,6 +138,20 @@ describe('probes and accounting', () => {
     expect(t.at(-1)).toEqual([n, 1]);
     expect(t.filter((p) => p[1] >= 0.99).length).toBeGreaterThanOrEqual(7);
     for (let i = 1; i < t.length; i++) expect(t[i]![0]).toBeGreaterThan(t[i - 1]![0]);
+  });
+
+  it('reports a difference its interval cannot tell from 0 as no measurable difference', () => {
+    // No security cost in the sample: every pair of slices differs by 0.
+    const { results } = sampleRun({ ues: 3, rates: [1000], perSender: 20, addedNs: 0 });
+    const d = results[0]!.security.added_us!.p50;
+    expect(d.measurable).toBe(false);
+    expect(formatRateResults(results)).toMatch(/on - off one-way p50 no measurable difference \(±[\d.]+ µs\)/);
+  });
+
+  it('runs at least 6 slices per mode, at most 1 s each', () => {
+    expect(slicesPerMode(0.5)).toBe(6);
+    expect(slicesPerMode(5)).toBe(6);
+    expect(slicesPerMode(10)).toBe(10);
   });
 
   it('validates its flags', async () => {
@@ -167,7 +210,13 @@ describe('profiling overhead measurement', () => {
       ['unprotect', 1],
       ['unprotect', 8],
     ]);
-    for (const row of r.rows) expect(row.ops_per_s).toBeGreaterThan(0);
+    for (const row of r.rows) {
+      expect(row.ops_per_s).toBeGreaterThan(0);
+      expectInterval(row.ops_per_s_ci, 1);
+      // The no-profiler row is the reference; one round cannot tell a cost from noise.
+      if (row.sample_every === 0) expect(row.overhead_pct).toBeNull();
+      else expect(row.overhead_pct).toMatchObject({ n: 1, measurable: false });
+    }
     for (const s of r.stage_sums) {
       expect(s.pdus).toBe(3000);
       expect(s.stage_sum_us).toBe(s.call_sum_us); // the stages tile the call
@@ -187,11 +236,24 @@ describe('sl-bridge bench e2e', () => {
     expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
     expect(r.stdout).toMatch(/^rate\/UE\s+security/m);
     const doc = JSON.parse(readFileSync(json, 'utf8')) as E2eReport;
+    // Run metadata, the reliability verdict from the stall meter, per-rate intervals.
+    expect(doc.run).toMatchObject({ command: 'bench e2e', node: process.version, flags: { ues: 2, rates: [200], seconds: 1 } });
+    expect(doc.run.commit).toBe(execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8' }).trim());
+    expect(doc.run.cores).toBeGreaterThan(0);
+    expect(doc.stall_lost_pct).toBe(doc.machine.stalls!.lost_pct);
+    expect(doc.unreliable).toBe(doc.stall_lost_pct! > 5);
+    expect(r.stdout).toContain(doc.unreliable ? `UNRELIABLE RUN: this machine lost ${doc.stall_lost_pct} %` : `machine check: ${doc.stall_lost_pct} %`);
+    expectInterval(doc.machine.stall_windows!.lost_pct, 6);
+    expect(r.stdout).toContain('per rate and mode: median over 6 slices [95 % confidence interval]');
     expect(doc.settings).toMatchObject({ ues: 2, rates_per_ue: [200], sdu_bytes: 128, metrics: true, algorithms: '128-NEA2/128-NIA2' });
     expect(doc.settings.sample_every).toBeGreaterThanOrEqual(1);
     expect(doc.rates).toHaveLength(1);
     const rate = doc.rates[0]!;
+    expect(rate.unreliable).toBe(doc.unreliable);
     for (const f of [rate.security_on, rate.security_off]) {
+      expect(f.slices).toBe(6);
+      for (const k of ['p50', 'p99', 'p999', 'mean'] as const) expectInterval(f.ci.latency_us![k], 6);
+      expectInterval(f.ci.delivered_pps, 6);
       expect(f.sent).toBeGreaterThan(0);
       expect(f.expected).toBe(f.sent); // 2 UEs: each probe goes to the one other
       expect(f.received).toBe(f.expected); // no loss on a medium without impairments
@@ -200,7 +262,13 @@ describe('sl-bridge bench e2e', () => {
       expect(f.cdf.at(-1)![1]).toBe(1);
     }
     const sec = rate.security;
-    expect(sec.added_us).not.toBeNull();
+    for (const k of ['p50', 'p99', 'p999', 'mean'] as const) {
+      const d = sec.added_us![k];
+      expectInterval(d, 6);
+      // Measurable exactly when the interval excludes 0.
+      expect(d.measurable).toBe(d.low > 0 || d.high < 0);
+    }
+    for (const k of ['p50', 'p99', 'p999', 'mean'] as const) expectInterval(sec.ci!.per_packet_us![k], 6);
     expect(Object.keys(sec.stages!.tx).sort()).toEqual(['cipher', 'encode', 'handoff', 'integrity', 'key']);
     expect(Object.keys(sec.stages!.rx).sort()).toEqual(['cipher', 'decode', 'handoff', 'integrity', 'key']);
     expect(sec.protect_us!.n).toBeGreaterThan(0);
@@ -211,6 +279,7 @@ describe('sl-bridge bench e2e', () => {
     expect(floor.cpu_us).toBeCloseTo(sec.protect_us!.p50_us + sec.unprotect_us!.p50_us, 1);
     expect(floor.p50).toBeGreaterThanOrEqual(floor.cpu_us);
     expect(floor.p99).toBeGreaterThanOrEqual(floor.p50);
+    expectInterval(floor.ci!.p99, 6);
     expect(r.stdout).toMatch(/the machine's floor for the same CPU time/);
     expect(r.stdout).toMatch(/^this machine, before the run: stalls over /m);
     expect(doc.stage_check!.prometheus_ok).toBe(true);

@@ -3,12 +3,13 @@
  * machine's stalls put under a short computation's percentiles, on synthetic traces whose answer
  * is known, the meter on an injected clock, and one short real run of the command.
  */
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { measureStalls, stallFloor, summarizeStalls, type StallTrace } from '../../bridge/bench/stall-meter.js';
+import { floorWithInterval, measureStalls, stallFloor, summarizeStalls, type StallTrace } from '../../bridge/bench/stall-meter.js';
+import type { Interval } from '../../src/stats/interval.js';
 import { measureWake } from '../../bridge/bench/wake-meter.js';
 import { parseCommandLine } from '../fixtures/cli-parse.js';
 import { rateResults } from '../../bridge/bench/e2e-results.js';
@@ -86,7 +87,10 @@ describe('the floor in bench e2e results', () => {
     const trace = periodic(100, 10);
     for (const r of rateResults(records, [100, 1000], 3, trace)) {
       const s = r.security;
-      expect(s.machine_floor_us).toEqual(stallFloor(trace, [s.protect_us!.p50_us, s.unprotect_us!.p50_us]));
+      expect(s.machine_floor_us).toEqual(floorWithInterval(trace, [s.protect_us!.p50_us, s.unprotect_us!.p50_us]));
+      // The floor over the whole trace is the one stallFloor gives; the interval comes from its windows.
+      expect(s.machine_floor_us).toMatchObject(stallFloor(trace, [s.protect_us!.p50_us, s.unprotect_us!.p50_us]));
+      expect(s.machine_floor_us!.ci!.p99.n).toBe(6);
     }
   });
 });
@@ -142,9 +146,14 @@ describe('measureStalls', () => {
 
 describe('measureWake', () => {
   it('times a spin, a protect and an unprotect after sleeps and back to back', () => {
-    const rows = measureWake({ sleepUs: 50, samples: 200, sduBytes: 128, spinUs: 1 });
+    const progress: number[] = [];
+    const rows = measureWake({ sleepUs: 50, samples: 240, sduBytes: 128, spinUs: 1, progress: (done, total) => void progress.push(done / total) });
     expect(rows.map((r) => r.name)).toEqual(['spin ~1 µs', 'protect-nea2-nia2 128 B', 'unprotect-nea2-nia2 128 B']);
+    expect(progress).toEqual(Array.from({ length: 18 }, (_, i) => (i + 1) / 18));
     for (const r of rows) {
+      // 6 rounds: each figure's median and interval, and what a sleep adds, judged against 0.
+      for (const side of [r.ci.after_sleep, r.ci.back_to_back]) for (const i of Object.values(side)) expect(i.low <= i.median && i.median <= i.high && i.n === 6).toBe(true);
+      for (const d of Object.values(r.ci.added_us)) expect(d.measurable).toBe(d.level >= 0.95 && (d.low > 0 || d.high < 0));
       for (const f of [r.after_sleep, r.back_to_back]) {
         expect(f.p50_us).toBeGreaterThan(0);
         expect(f.p90_us).toBeGreaterThanOrEqual(f.p50_us);
@@ -185,13 +194,26 @@ describe('sl-bridge bench stalls', () => {
     });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^stalls over \d/m);
-    expect(r.stdout).toMatch(/floor for a 5 µs computation: wall p50\/p99\/p99\.9 /);
-    expect(r.stdout).toMatch(/^one call right after a 100 µs sleep vs back to back \(200 calls each/m);
+    expect(r.stdout).toMatch(/^ {2}per window \(6 x [\d.]+ ms; median \[95 % CI\]\): [\d.]+ \[[\d.]+, [\d.]+\] % of the time lost/m);
+    expect(r.stdout).toMatch(/floor for a 5 µs computation: wall p50 [\d.]+ \[[\d.]+, [\d.]+\], p99 /);
+    expect(r.stdout).toMatch(/^one call right after a 100 µs sleep vs back to back \(200 calls each in 6 rounds/m);
+    expect(r.stdout).toMatch(/a sleep adds {2}p50 /);
     const doc = JSON.parse(readFileSync(json, 'utf8')) as {
-      stalls: { per_s: Record<string, number> };
-      floors: Array<{ cpu_us: number; p50: number; p99: number }>;
-      wake: { sleep_us: number; samples: number; rows: Array<{ name: string }> };
+      run: { command: string; commit: string; flags: Record<string, unknown> };
+      unreliable: boolean;
+      stall_lost_pct: number;
+      stalls: { per_s: Record<string, number>; lost_pct: number; ci: { windows: number; lost_pct: Interval } };
+      floors: Array<{ cpu_us: number; p50: number; p99: number; ci: { p50: Interval; p99: Interval } }>;
+      wake: { sleep_us: number; samples: number; rows: Array<{ name: string; ci: { added_us: Record<string, Interval & { measurable: boolean }> } }> };
     };
+    expect(doc.run).toMatchObject({ command: 'bench stalls', flags: { seconds: 0.3, cpuUs: [5, 10], afterSleep: 100 } });
+    expect(doc.run.commit).toBe(execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8' }).trim());
+    expect(doc.stall_lost_pct).toBe(doc.stalls.lost_pct);
+    expect(doc.unreliable).toBe(doc.stall_lost_pct > 5);
+    expect(r.stdout).toContain(doc.unreliable ? 'UNRELIABLE RUN: ' : 'machine check: ');
+    expect(doc.stalls.ci.windows).toBe(6);
+    expect(doc.stalls.ci.lost_pct.low).toBeLessThanOrEqual(doc.stalls.ci.lost_pct.high);
+    for (const row of doc.wake.rows) expect(typeof row.ci.added_us.p50_us!.measurable).toBe('boolean');
     expect(doc.wake.sleep_us).toBe(100);
     expect(doc.wake.rows).toHaveLength(3);
     expect(Object.keys(doc.stalls.per_s)).toEqual(['over_5us', 'over_20us', 'over_50us', 'over_100us', 'over_1ms']);
@@ -199,6 +221,9 @@ describe('sl-bridge bench stalls', () => {
     for (const f of doc.floors) {
       expect(f.p50).toBeGreaterThanOrEqual(f.cpu_us);
       expect(f.p99).toBeGreaterThanOrEqual(f.p50);
+      expect(f.ci.p50.n).toBe(6);
+      expect(f.ci.p99.low).toBeLessThanOrEqual(f.ci.p99.median);
+      expect(f.ci.p99.median).toBeLessThanOrEqual(f.ci.p99.high);
     }
     const bad = spawnSync(process.execPath, [BIN, 'bench', 'stalls', '--cpu-us', 'nope'], { encoding: 'utf8' });
     expect(bad.status).toBe(2);

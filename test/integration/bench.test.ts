@@ -1,12 +1,13 @@
 /** The benchmark harness and `sl-bridge bench crypto` (shape and sanity only, never timings). */
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ALL_CRYPTO_ALGS, cryptoCases, naiveCmacNia2 } from '../../bridge/bench/crypto-cases.js';
 import { selectAlgs } from '../../bridge/bench/crypto-run.js';
-import { fitCosts, measureCase, ratios, type BenchResult } from '../../bridge/bench/harness.js';
+import { fitCosts, measureCase, ratios, rowIntervals, runBench, type BenchResult } from '../../bridge/bench/harness.js';
+import type { Interval } from '../../src/stats/interval.js';
 import { percentile } from '../../src/stats/percentile.js';
 import { createIntegrityEngine } from '../../src/crypto/index.js';
 import { parseCommandLine } from '../fixtures/cli-parse.js';
@@ -15,7 +16,8 @@ const BIN = new URL('../../bin/sl-bridge.js', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'sl-bench-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const row = (name: string, size: number, p50: number): BenchResult => ({
+/** A row whose six rounds had p50 + each of `jitter`. */
+const row = (name: string, size: number, p50: number, jitter = [0, 0, 0, 0, 0, 0]): BenchResult => ({
   name,
   size,
   p50_ns: p50,
@@ -24,7 +26,16 @@ const row = (name: string, size: number, p50: number): BenchResult => ({
   ops_per_s: 1e9 / p50,
   batch: 1,
   samples: 1,
+  rounds: jitter.map((j) => ({ p50_ns: p50 + j, p99_ns: p50 + j, p999_ns: p50 + j, ops_per_s: 1e9 / (p50 + j) })),
 });
+
+/** low <= median <= high, over as many repetitions as expected. */
+function expectInterval(i: Interval, n: number): void {
+  expect(i.n).toBe(n);
+  expect(i.low).toBeLessThanOrEqual(i.median);
+  expect(i.median).toBeLessThanOrEqual(i.high);
+  expect(i.level).toBeGreaterThanOrEqual(0.95);
+}
 
 describe('harness', () => {
   it('takes nearest-rank percentiles', () => {
@@ -43,11 +54,59 @@ describe('harness', () => {
     expect(fits[0]!.name).toBe('x');
     expect(fits[0]!.fixed_ns).toBeCloseTo(300, 5);
     expect(fits[0]!.per_byte_ns).toBeCloseTo(2.5, 5);
+    // Every round on the same line: the per-round fits agree exactly.
+    expect(fits[0]!.ci).toMatchObject({ fixed_ns: { median: 300, low: 300, high: 300, n: 6 }, per_byte_ns: { median: 2.5, low: 2.5, high: 2.5 } });
+    // Rounds shifted by -10..+15 ns: the fixed cost's interval spans the shifts, the slope stays.
+    const shifted = fitCosts([16, 64, 128, 512, 1500].map((s) => row('y', s, 300 + 2.5 * s, [-10, -5, 0, 5, 10, 15])));
+    expect(shifted[0]!.ci!.fixed_ns).toMatchObject({ low: 290, high: 315, median: 302.5 });
+    expect(shifted[0]!.ci!.per_byte_ns.median).toBe(2.5);
   });
 
-  it('computes ratios to the baseline at the same size only', () => {
+  it('computes ratios to the baseline at the same size only, per round for the interval', () => {
     const rs = ratios([row('nea2', 128, 500), row('baseline-nea2', 128, 2000), row('nea2', 64, 400)], [['nea2', 'baseline-nea2']]);
-    expect(rs).toEqual([{ name: 'nea2', baseline: 'baseline-nea2', size: 128, p50_ratio: 0.25 }]);
+    expect(rs).toEqual([
+      { name: 'nea2', baseline: 'baseline-nea2', size: 128, p50_ratio: 0.25, ci: { median: 0.25, low: 0.25, high: 0.25, n: 6, level: 1 - 2 / 64, measurable: true } },
+    ]);
+    // Rounds of two rows within noise of each other: no measurable difference.
+    const same = ratios([row('a', 16, 1000, [-40, 30, -10, 20, 0, -20]), row('b', 16, 1000, [10, -30, 40, -20, 0, 20])], [['a', 'b']]);
+    expect(same[0]!.ci!.measurable).toBe(false);
+  });
+
+  it('runs the cases in interleaved rounds and reports each round and the intervals', () => {
+    const order: string[] = [];
+    const cases = ['a', 'b'].map((name) => ({
+      name,
+      size: 1,
+      makeOp: () => {
+        let x = 0;
+        return () => {
+          if (order.at(-1) !== name) order.push(name);
+          x = Math.sqrt(x + 1);
+        };
+      },
+    }));
+    const between: number[] = [];
+    const progress: number[] = [];
+    const rs = runBench(cases, {
+      warmupMs: 2,
+      minTimeMs: 12,
+      minSamples: 60,
+      batchTargetNs: 20_000,
+      rounds: 6,
+      betweenRounds: (r) => void between.push(r),
+      progress: (done, total) => void progress.push(done / total),
+    });
+    // Warm-up a then b, then six rounds of a then b.
+    expect(order).toEqual(['a', 'b', ...Array.from({ length: 6 }, () => ['a', 'b']).flat()]);
+    expect(between).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    expect(progress).toEqual([...progress].sort((x, y) => x - y));
+    expect(progress.at(-1)).toBe(1);
+    for (const r of rs) {
+      expect(r.rounds).toHaveLength(6);
+      expect(r.samples).toBeGreaterThanOrEqual(60);
+      const ci = rowIntervals(r);
+      for (const i of Object.values(ci)) expectInterval(i, 6);
+    }
   });
 
   it('measures a case in batches and reports ordered percentiles', () => {
@@ -111,18 +170,38 @@ describe('sl-bridge bench crypto', () => {
       [BIN, 'bench', 'crypto', '--sizes', '16,128', '--algs', 'nea1,nia3,nea2,nia2', '--min-time', '15', '--warmup', '5', '--json', json],
       { encoding: 'utf8' },
     );
-    expect(r.stderr).toContain('bench: [1/');
-    expect(r.status).toBe(0);
+    expect(r.status, r.stderr).toBe(0);
+    // Progress without a terminal: a few plain lines that only go forward.
+    const progress = r.stderr.split('\n').filter((l) => /^bench crypto: \d+%/.test(l));
+    expect(progress.length).toBeLessThanOrEqual(11);
+    expect(progress.at(-1)).toMatch(/^bench crypto: 100% /);
+    const pcts = progress.map((l) => Number(/(\d+)%/.exec(l)![1]));
+    expect(pcts).toEqual([...pcts].sort((a, b) => a - b));
     const out = JSON.parse(readFileSync(json, 'utf8')) as {
+      run: { command: string; commit: string; host: string; node: string; cores: number; flags: Record<string, unknown> };
+      unreliable: boolean;
+      stall_lost_pct: number;
+      stalls: { lost_pct: number; ci: { windows: number; lost_pct: Interval } };
       results: Record<string, unknown>[];
-      fits: { name: string }[];
-      ratios: { name: string; baseline: string; size: number; p50_ratio: number }[];
+      fits: { name: string; ci: { fixed_ns: Interval; per_byte_ns: Interval } }[];
+      ratios: { name: string; baseline: string; size: number; p50_ratio: number; ci: Interval & { measurable: boolean } }[];
     };
+    expect(out.run).toMatchObject({ command: 'bench crypto', node: process.version, flags: { sizes: [16, 128], minTime: 15, rounds: 6 } });
+    expect(out.run.commit).toBe(execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8' }).trim());
+    // The stall meter ran before each of the 6 rounds and after the last: the 5 % rule on its figure.
+    expect(out.stalls.ci.windows).toBe(7);
+    expect(out.stall_lost_pct).toBe(out.stalls.lost_pct);
+    expect(out.unreliable).toBe(out.stall_lost_pct > 5);
+    expect(r.stdout).toContain(out.unreliable ? `UNRELIABLE RUN: this machine lost ${out.stall_lost_pct} %` : `machine check: ${out.stall_lost_pct} %`);
     const names = ['nea1', 'nia3', 'nea2', 'nia2', 'baseline-nea2', 'baseline-nia2'];
     const crypto = out.results.filter((x) => names.includes(x.name as string));
     expect(crypto.map((x) => `${x.name as string}/${x.size as number}`)).toEqual(names.flatMap((n) => [`${n}/16`, `${n}/128`]));
     for (const x of out.results) {
-      expect(Object.keys(x).sort()).toEqual(['name', 'ops_per_s', 'p50_ns', 'p999_ns', 'p99_ns', 'size']);
+      expect(Object.keys(x).sort()).toEqual(['ci', 'name', 'ops_per_s', 'p50_ns', 'p999_ns', 'p99_ns', 'rounds', 'size']);
+      const ci = x.ci as Record<string, Interval>;
+      expect(Object.keys(ci).sort()).toEqual(['ops_per_s', 'p50_ns', 'p999_ns', 'p99_ns']);
+      for (const i of Object.values(ci)) expectInterval(i, 6);
+      expect(x.rounds).toHaveLength(6);
       expect(x.ops_per_s as number).toBeGreaterThan(0);
       expect(x.p50_ns as number).toBeGreaterThan(0);
       expect(x.p99_ns as number).toBeGreaterThanOrEqual(x.p50_ns as number);
@@ -132,9 +211,18 @@ describe('sl-bridge bench crypto', () => {
     expect(out.ratios.map((x) => `${x.name}:${x.baseline}:${x.size}`).sort()).toEqual(
       ['nea2:baseline-nea2:128', 'nea2:baseline-nea2:16', 'nia2:baseline-nia2:128', 'nia2:baseline-nia2:16'],
     );
-    for (const x of out.ratios) expect(x.p50_ratio).toBeGreaterThan(0);
+    for (const x of out.ratios) {
+      expect(x.p50_ratio).toBeGreaterThan(0);
+      expectInterval(x.ci, 6);
+      expect(typeof x.ci.measurable).toBe('boolean');
+    }
+    for (const f of out.fits) {
+      expectInterval(f.ci.fixed_ns, 6);
+      expectInterval(f.ci.per_byte_ns, 6);
+    }
+    expect(r.stdout).toContain('median of 6 interleaved rounds [95 % confidence interval]:');
     expect(r.stdout).toMatch(/^name\s+size\s+p50_ns\s+p99_ns\s+p99\.9_ns\s+ops\/s$/m);
-    expect(r.stdout).toMatch(/^nia3\s+128\s+\d/m);
+    expect(r.stdout).toMatch(/^nia3\s+128\s+[\d.]+ \[[\d.]+, [\d.]+\]\s/m);
     expect(r.stdout).toContain('ratio of p50 to the naive baseline');
   });
 

@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cryptoPanels, writeCryptoReport, type CryptoReportInput } from '../../bridge/report/crypto-report.js';
 import { fmtUs, writeE2eReport } from '../../bridge/report/e2e-report.js';
-import { escapeXml, figure, lineChart, linearTicks, logTicks, stackedBars } from '../../bridge/report/svg-chart.js';
+import { escapeXml, figure, lineChart, linearTicks, logTicks, stackedBars, wrapText } from '../../bridge/report/svg-chart.js';
+import { runFooter, runMetadata } from '../../bridge/bench/run-metadata.js';
+import { judge, medianInterval } from '../../src/stats/interval.js';
 import { allText, findAll, parseXml, type XmlElement } from '../fixtures/e2e-xml.js';
 import { sampleReport } from '../fixtures/e2e-sample.js';
 
@@ -19,6 +21,8 @@ const dir = mkdtempSync(join(tmpdir(), 'sl-report-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const byClass = (root: XmlElement, cls: string): XmlElement[] => findAll(root, (e) => e.attrs.class === cls);
+/** Every text element below `el`, one space between them: a note wrapped onto several lines reads as one. */
+const words = (el: XmlElement): string => findAll(el, (e) => e.name === 'text').map(allText).join(' ');
 
 describe('svg-chart', () => {
   it('escapes text and picks readable ticks', () => {
@@ -27,6 +31,35 @@ describe('svg-chart', () => {
     expect(linearTicks(0, 1500)).toEqual([0, 250, 500, 750, 1000, 1250, 1500]);
     expect(logTicks(100, 100_000)).toEqual([100, 1000, 10_000, 100_000]);
     expect(logTicks(1, 50)).toEqual([1, 2, 5, 10, 20, 50]);
+    expect(wrapText('aa bb cc dd', 5)).toEqual(['aa bb', 'cc dd']);
+    expect(wrapText('a-very-long-word b', 4)).toEqual(['a-very-long-word', 'b']);
+  });
+
+  it('draws given ticks on a log axis, error bars, a warning and wrapped footers', () => {
+    const svg = figure({
+      title: 'T',
+      warning: 'UNRELIABLE <run>',
+      panels: [
+        lineChart({
+          title: 'p',
+          x: { label: 'size', scale: 'log', ticks: [16, 64, 128, 512, 1500, 99999], format: String },
+          y: { label: 'µs', min: 0 },
+          series: [{ name: 's', points: [[16, 1], [128, 2], [1500, 5]], intervals: [[0.9, 1.2], null, [4, 7]], line: false }],
+        }),
+      ],
+      footer: [`${'word '.repeat(60)}end`],
+    });
+    const root = parseXml(svg);
+    const texts = findAll(root, (e) => e.name === 'text').map((e) => allText(e));
+    // The ticks asked for, inside the axis range only.
+    for (const t of ['16', '64', '128', '512', '1500']) expect(texts).toContain(t);
+    expect(texts).not.toContain('99999');
+    const bars = byClass(root, 'intervals');
+    expect(bars).toHaveLength(1);
+    expect(findAll(bars[0]!, (e) => e.name === 'path')).toHaveLength(2); // the point without an interval has none
+    expect(allText(byClass(root, 'warning')[0]!)).toBe('UNRELIABLE <run>');
+    // 305 characters of footer at 640 px: wrapped onto more than one line.
+    expect(texts.filter((t) => t.startsWith('word') || t.endsWith('end')).length).toBeGreaterThan(1);
   });
 
   it('draws a well-formed line chart: one group per series, legend entries, escaped title', () => {
@@ -98,6 +131,9 @@ describe('svg-chart', () => {
   });
 });
 
+/** Six rounds' p50 around a value: an interval as crypto-run.ts writes it. */
+const ci = (p50: number) => ({ p50_ns: medianInterval([0.98, 0.99, 1, 1, 1.02, 1.05].map((f) => f * p50))! });
+
 const cryptoInput: CryptoReportInput = {
   results: [
     ...[16, 128, 1500].flatMap((size) => [
@@ -136,10 +172,37 @@ describe('crypto report', () => {
     ]);
     expect(names(panels[2]!)).toEqual(['protect-nea2-nia2: 1400 ns + 2.40 ns/B', 'protect-nea2-nia2 p50']);
     expect(allText(panels[2]!)).toContain('1 mixed pairs in the JSON only');
-    // The fit line of nea2 runs from the smallest to the largest size: 2 points.
+    // The fit of nea2 runs from the smallest to the largest size, as a curve on the log size axis.
     const nea2Line = findAll(panels[0]!, (e) => e.name === 'polyline')[0]!;
-    expect(nea2Line.attrs.points!.split(' ')).toHaveLength(2);
+    const xs = nea2Line.attrs.points!.split(' ').map((p) => Number(p.split(',')[0]));
+    expect(xs.length).toBeGreaterThan(10);
+    // Evenly spaced on the log axis: the 16-128 B decade gets as much room as 128-1500 B.
+    const at = (size: number): number => xs[0]! + ((xs.at(-1)! - xs[0]!) * Math.log(size / 16)) / Math.log(1500 / 16);
+    expect(at(128) - xs[0]!).toBeGreaterThan(0.4 * (xs.at(-1)! - xs[0]!));
+    expect(allText(panels[0]!)).toContain('payload (bytes, log scale)');
     expect(byClass(panels[0]!, 'markers').map((m) => findAll(m, (e) => e.name === 'circle').length)).toEqual([3, 3, 1]);
+    // No interval in this input (a JSON of an older build): no error bars, no warning, no run footer.
+    expect(byClass(root, 'intervals').every((g) => findAll(g, (e) => e.name === 'path').length === 0)).toBe(true);
+    expect(byClass(root, 'warning')).toHaveLength(0);
+  });
+
+  it('draws each point at the median of its rounds with its interval, the run in the footer, a warning when unreliable', () => {
+    const run = runMetadata('bench crypto', { sizes: [16, 128, 1500], rounds: 6 });
+    const input: CryptoReportInput = {
+      ...cryptoInput,
+      results: cryptoInput.results.map((r) => ({ ...r, ci: ci(r.p50_ns) })),
+      run,
+      unreliable: true,
+      stall_lost_pct: 9.5,
+    };
+    const [file] = writeCryptoReport(join(dir, 'with-ci'), input);
+    const root = parseXml(readFileSync(file!, 'utf8'));
+    const panels = byClass(root, 'panel');
+    expect(findAll(byClass(panels[0]!, 'intervals')[0]!, (e) => e.name === 'path')).toHaveLength(3);
+    expect(byClass(root, 'warning').map(allText).join(' ')).toContain('UNRELIABLE RUN: this machine lost 9.5 % of the time to stalls');
+    const text = words(root);
+    for (const line of runFooter(run)) for (const word of line.split(' ').slice(0, 4)) expect(text).toContain(word);
+    expect(text).toContain(`commit ${run.commit_describe!.slice(0, 12)}`);
   });
 
   it('`bench crypto --report DIR` writes a well-formed plot', () => {
@@ -170,6 +233,10 @@ describe('e2e report', () => {
       expect(series[1]!.attrs['data-name']).toMatch(/^security off: p50 /);
     }
     expect(allText(panels[0]!)).toContain('500/s per UE');
+    // The sample adds 4 µs to every copy: the subtitle says so with its interval; the run is in the footer.
+    expect(words(panels[0]!)).toContain('on − off: p50 +4 µs [+4 µs, +4 µs]');
+    expect(words(cdf)).toContain(`sl-bridge bench e2e ues=3`);
+    expect(byClass(cdf, 'warning')).toHaveLength(0);
     const bd = parseXml(readFileSync(files[1]!, 'utf8'));
     const [segments, stages] = byClass(bd, 'panel');
     expect(byClass(segments!, 'bar')).toHaveLength(6); // on and off per rate
@@ -181,13 +248,41 @@ describe('e2e report', () => {
 
   it("labels each stage bar with the machine's floor when the run measured it", () => {
     const report = sampleReport([1000, 2000]);
-    report.rates[1]!.security.machine_floor_us = { cpu_us: 7.5, p50: 7.5, p99: 43.5, p999: 70, hit_pct: 1.9 };
+    report.rates[1]!.security.machine_floor_us = { cpu_us: 7.5, p50: 7.5, p99: 43.5, p999: 70, hit_pct: 1.9, ci: null };
     const [, breakdown] = writeE2eReport(join(dir, 'e2e-floor'), report);
     const [, stages] = byClass(parseXml(readFileSync(breakdown!, 'utf8')), 'panel');
     const labels = byClass(stages!, 'bar').map((b) => b.attrs['data-label']);
     expect(labels[1]).toContain('machine floor p99 43.5 µs');
     expect(labels[0]).not.toContain('machine floor'); // only the rate that has one
-    expect(allText(stages!)).toContain('machine floor = p99 of its stalls alone');
+    expect(words(stages!)).toContain('machine floor = p99 of its stalls alone');
+  });
+
+  it('says "no measurable difference" for noise, never a negative cost, and warns when the run is unreliable', () => {
+    const report = sampleReport([1000]);
+    const noise = judge(medianInterval([-3316, 1200, -800, 2500, -1500, 900])!);
+    report.rates[0]!.security.added_us = { p50: noise, p99: noise, p999: noise, mean: noise };
+    report.unreliable = true;
+    report.stall_lost_pct = 15;
+    const [cdfFile, breakdown] = writeE2eReport(join(dir, 'e2e-noise'), report);
+    const cdf = parseXml(readFileSync(cdfFile!, 'utf8'));
+    const note = words(byClass(cdf, 'panel')[0]!);
+    expect(note).toContain('on − off: p50 no measurable difference (±3.32 ms), p99 no measurable difference (±3.32 ms)');
+    expect(note).not.toContain('-3.32');
+    for (const f of [cdf, parseXml(readFileSync(breakdown!, 'utf8'))]) {
+      expect(byClass(f, 'warning').map(allText).join(' ')).toContain('UNRELIABLE RUN: this machine lost 15 % of the time to stalls');
+    }
+  });
+
+  it('plots stage and segment medians, labelled as such', () => {
+    const report = sampleReport([1000]);
+    const [, breakdown] = writeE2eReport(join(dir, 'e2e-medians'), report);
+    const [segments, stages] = byClass(parseXml(readFileSync(breakdown!, 'utf8')), 'panel');
+    expect(words(segments!)).toContain('median of each segment');
+    expect(words(stages!)).toContain('medians');
+    expect(allText(stages!)).not.toContain('mean');
+    // The sample's protect stages: key 100, encode 200, integrity 900, cipher 800 ns.
+    const h = findAll(byClass(stages!, 'bar')[0]!, (e) => e.name === 'rect').map((r) => Number(r.attrs.height));
+    expect(h[2]! / h[0]!).toBeCloseTo(9, 0);
   });
 
   it('formats times for people', () => {
