@@ -38,7 +38,8 @@ export function registerBench(program: Command): void {
       '--algs <list>',
       'rows, comma-separated: nea1,nia1,nea2,nia2,nea3,nia3,baseline-nea2,baseline-nia2 ' +
         '(default: all of them); also nea2@node,nia2@node,nea2@ts,nia2@ts,nea2@noble,nia2@noble to compare AES backends, ' +
-        'kdf,kdf@node for the key derivation',
+        'kdf,kdf@node for the key derivation (kdf@node also adds first-PDU rows with node:crypto derivation), ' +
+        'source-auth for protect/unprotect with pairwise-mac and signature source authentication at group sizes 2-32',
       commaList(cryptoAlg),
     )
     .option('--json <file>', 'also write the results as JSON to <file>')
@@ -94,6 +95,11 @@ Examples:
     )
     .option('--seconds <s>', 'traffic time per rate and per security mode (0.5 to 3600)', secondsIn(0.5, 3600), 5)
     .option('--sdu-bytes <n>', `probe SDU size in bytes (${MIN_PROBE_SDU_BYTES} to 9000)`, integerIn(MIN_PROBE_SDU_BYTES, 9000), 128)
+    .addOption(
+      new Option('--source-auth <mode>', "the group's source authentication in the security-on stack (docs/pdcp.md)")
+        .choices(['none', 'pairwise-mac', 'signature'])
+        .default('none'),
+    )
     .option('--json <file>', 'write the results as JSON to <file>')
     .option('--report <dir>', 'write SVG plots to <dir>: latency-cdf.svg, latency-breakdown.svg')
     .option('--no-overhead', 'skip measuring the profiler overhead on protect/unprotect (about 10 s)')
