@@ -26,6 +26,8 @@ import { unixNowNs } from '../transport/clock.js';
 import type { AppServerTransport, MalformedFrame, PeerHandle, StackDetails, StackTransport, TransportCounters } from '../transport/types.js';
 import type { DaemonConfig } from './config.js';
 import { flattenDrops, securityDrops } from './counters.js';
+import { daemonMetricSamples } from './metric-samples.js';
+import type { CounterSample } from '../metrics/prom-registry.js';
 
 export { MAX_TRACKED_SENDERS, type LatencyFigures, type SecurityMode } from '../../src/daemon/core.js';
 
@@ -347,60 +349,15 @@ export class BridgeDaemon {
     };
   }
 
-  /** Drop and delivery counters in the shape of Prometheus-style samples (for the metrics module). */
-  counterSamples(): Array<{ name: string; help: string; labels?: Record<string, string>; value: number }> {
-    const c = this.core.counters;
-    const out: Array<{ name: string; help: string; labels?: Record<string, string>; value: number }> = [
-      { name: 'slbridge_sdus_in_total', help: 'SDUs received from applications', value: c.sdusIn },
-      { name: 'slbridge_pdus_out_total', help: 'PDUs accepted by the stack transport', value: c.pdusOut },
-      { name: 'slbridge_envelopes_in_total', help: 'envelopes received from the stack side', value: c.envelopesIn },
-      { name: 'slbridge_delivered_total', help: 'SDUs delivered to the application socket', value: c.delivered },
-    ];
-    const flat = flattenDrops(c, this.core.rxCounters, this.stack.counters, this.apps.counters, true);
-    for (const [reason, value] of Object.entries(flat)) {
-      out.push({ name: 'slbridge_dropped_total', help: 'packets dropped, by reason', labels: { reason }, value });
-    }
-    const figures = this.core.figures();
-    out.push(
-      { name: 'slbridge_stack_link_up', help: 'The stack-side link is up (1) or down (0)', value: this.stack.linkUp ? 1 : 0 },
-      { name: 'slbridge_keys_ready', help: 'Every carried group has keys (1) or not (0)', value: figures.keysReady ? 1 : 0 },
-    );
-    const nowMs = this.now();
-    for (const g of figures.groups) {
-      if (g.pgkExpiresAtMs === null) continue;
-      out.push({ name: 'slbridge_pgk_expiry_seconds', help: "Seconds until the group's newest PGK expires (keys must be refreshed before)", labels: { group: g.groupId }, value: (g.pgkExpiresAtMs - nowMs) / 1000 });
-    }
-    for (const s of senderSeries(figures.rxBySender, this.labelledSenders)) {
-      const labels = { sender: s.sender };
-      out.push(
-        { name: 'slbridge_sender_envelopes_total', help: `Envelopes per L2 source (the first ${MAX_SENDER_LABELS} senders seen, the rest under sender="other")`, labels, value: s.envelopes },
-        { name: 'slbridge_sender_delivered_total', help: 'SDUs delivered to the application per L2 source', labels, value: s.delivered },
-        { name: 'slbridge_sender_lost_total', help: "Envelopes missing in a sender's sequence numbers (lost before this daemon)", labels, value: s.lost },
-      );
-    }
-    return out;
+  /** The daemon's figures as Prometheus samples (metric-samples.ts), read at every scrape. */
+  counterSamples(): CounterSample[] {
+    return daemonMetricSamples({
+      counters: this.core.counters,
+      drops: flattenDrops(this.core.counters, this.core.rxCounters, this.stack.counters, this.apps.counters, true),
+      figures: this.core.figures(),
+      linkUp: this.stack.linkUp,
+      nowMs: this.now(),
+      labelledSenders: this.labelledSenders,
+    });
   }
-}
-
-/** Per-sender series in Prometheus: bounded, however many L2 sources (forged ones included) appear. */
-export const MAX_SENDER_LABELS = 64;
-
-export function senderSeries(
-  bySender: Record<string, { envelopes: number; delivered: number; lost: number }>,
-  labelled: Set<string>,
-): { sender: string; envelopes: number; delivered: number; lost: number }[] {
-  const out: { sender: string; envelopes: number; delivered: number; lost: number }[] = [];
-  const other = { sender: 'other', envelopes: 0, delivered: 0, lost: 0 };
-  // A sender that got a series keeps it for the daemon's life (a counter must not move to "other").
-  for (const [sender, f] of Object.entries(bySender)) {
-    if (!labelled.has(sender) && labelled.size < MAX_SENDER_LABELS) labelled.add(sender);
-    if (labelled.has(sender)) out.push({ sender, envelopes: f.envelopes, delivered: f.delivered, lost: f.lost });
-    else {
-      other.envelopes += f.envelopes;
-      other.delivered += f.delivered;
-      other.lost += f.lost;
-    }
-  }
-  if (other.envelopes > 0) out.push(other);
-  return out;
 }

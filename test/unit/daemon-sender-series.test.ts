@@ -1,6 +1,6 @@
 /** The daemon's per-sender Prometheus series stay bounded and stable whatever L2 sources appear. */
 import { describe, expect, it } from 'vitest';
-import { MAX_SENDER_LABELS, senderSeries } from '../../bridge/daemon/daemon.js';
+import { MAX_SENDER_LABELS, senderSeries } from '../../bridge/daemon/metric-samples.js';
 
 const figures = (ids: string[]): Record<string, { envelopes: number; delivered: number; lost: number }> =>
   Object.fromEntries(ids.map((id, i) => [id, { envelopes: i + 1, delivered: i, lost: 1 }]));
