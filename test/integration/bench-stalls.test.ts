@@ -8,27 +8,17 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { floorWithInterval, measureStalls, stallFloor, summarizeStalls, type StallTrace } from '../../bridge/bench/stall-meter.js';
+import { floorWithInterval, measureStalls, stallFloor, summarizeStalls } from '../../bridge/bench/stall-meter.js';
 import type { Interval } from '../../src/stats/interval.js';
 import { measureWake } from '../../bridge/bench/wake-meter.js';
 import { parseCommandLine } from '../fixtures/cli-parse.js';
 import { rateResults } from '../../bridge/bench/e2e-results.js';
 import { sampleRun } from '../fixtures/e2e-sample.js';
+import { periodic } from '../fixtures/stall-traces.js';
 
 const BIN = new URL('../../bin/sl-bridge.js', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'sl-bench-stalls-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** 1 s of: run `runUs`, stall `stallUs`, repeated. */
-function periodic(runUs: number, stallUs: number, durationUs = 1e6): StallTrace {
-  const starts: number[] = [];
-  const lengths: number[] = [];
-  for (let t = runUs; t + stallUs <= durationUs; t += runUs + stallUs) {
-    starts.push(t);
-    lengths.push(stallUs);
-  }
-  return { durationUs, readings: durationUs * 20, thresholdUs: 2, startsUs: Float64Array.from(starts), lengthsUs: Float64Array.from(lengths) };
-}
 
 describe('stallFloor', () => {
   it('is the CPU time itself on a machine that never stalls', () => {

@@ -6,8 +6,6 @@
  * lines, and stderr (not a terminal) must hold the start and shutdown lines as JSON. Then the
  * bound on link labels: the 65th receiving link of an in-process medium is counted as "other".
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Dealer } from 'zeromq';
 import { MediumMetrics } from '../../bridge/medium/metrics.js';
@@ -18,35 +16,12 @@ import { NO_IMPAIRMENTS } from '../../src/medium/channel.js';
 import { encodePduEnvelope } from '../../src/wire/envelope.js';
 import { waitFor } from '../fixtures/transport-helpers.js';
 import { family, sampleValue, scrape } from '../fixtures/prom-helpers.js';
-
-const BIN = fileURLToPath(new URL('../../bin/sl-bridge.js', import.meta.url));
+import { spawnCli } from '../fixtures/cli-child.js';
 
 const closers: Array<() => unknown> = [];
 afterEach(async () => {
   while (closers.length) await closers.pop()!();
 });
-
-interface MediumChild {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<number | string>;
-}
-
-/** `sl-bridge medium ARGS` with stdout and stderr on pipes (so not terminals), kept apart. */
-function spawnMedium(args: string[]): MediumChild {
-  const child = spawn(process.execPath, [BIN, 'medium', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
-  child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
-  const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
-  closers.push(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await exited;
-  });
-  return { child, stdout: () => out, stderr: () => err, exited };
-}
 
 /** A DEALER as a daemon's stack transport is one, counting what the medium sends it. */
 function dealer(endpoint: string): { socket: Dealer; received: () => number } {
@@ -84,7 +59,7 @@ const DELAY_MS = 15;
 
 describe('sl-bridge medium --metrics', () => {
   it('counts exactly what two DEALER peers sent and received, with loss and delay, and logs JSON start and shutdown lines', async () => {
-    const m = spawnMedium(['--endpoint', 'tcp://127.0.0.1:*', '--loss', '0.25', '--delay-ms', String(DELAY_MS), '--seed', '5', '--metrics', '127.0.0.1:0']);
+    const m = spawnCli(['medium', '--endpoint', 'tcp://127.0.0.1:*', '--loss', '0.25', '--delay-ms', String(DELAY_MS), '--seed', '5', '--metrics', '127.0.0.1:0'], closers);
     await waitFor(() => /medium: metrics on \S+\n/.test(m.stdout()), 'the metrics line', 15_000);
     const endpoint = /medium: listening on (\S+)/.exec(m.stdout())![1]!;
     const url = /medium: metrics on (\S+)\n/.exec(m.stdout())![1]!;

@@ -12,7 +12,7 @@
  * In-process (startPkmf with `metrics`), a serving PKMF relaying roaming UEs' requests to their home
  * PKMF, and to an unreachable one: the forwards out and in, by peer and result, on both sides.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -27,6 +27,7 @@ import { ErrorCode } from '../../src/pkmf/errors.js';
 import { BIN, freePort, makeOperatorPki, OP1, OP2, pkmfConfigDoc, supiOf, tmpDir, ueCreds, writeYaml } from '../fixtures/pkmf-testbed.js';
 import { waitFor } from '../fixtures/transport-helpers.js';
 import { family, scrape } from '../fixtures/prom-helpers.js';
+import { spawnCli } from '../fixtures/cli-child.js';
 
 const OP3 = '001-03';
 const G1 = 0x0e0001;
@@ -69,35 +70,6 @@ async function scrapeUntil(url: string, cond: (f: PromFamily[]) => boolean, what
   throw new Error(`timed out waiting for ${what}`);
 }
 
-interface PkmfChild {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<number | string>;
-  /** The JSON lines of stdout so far. */
-  lines: () => Array<Record<string, unknown>>;
-}
-
-/** `sl-bridge pkmf ARGS` with stdout and stderr on pipes (so not terminals). */
-function spawnPkmfCli(args: string[]): PkmfChild {
-  const child = spawn(process.execPath, [BIN, 'pkmf', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
-  child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
-  const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
-  closers.push(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await exited;
-  });
-  const lines = (): Array<Record<string, unknown>> =>
-    out
-      .split('\n')
-      .filter((l) => l !== '')
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
-  return { child, stdout: () => out, stderr: () => err, exited, lines };
-}
-
 describe('sl-bridge pkmf --metrics', () => {
   it('counts exactly what real UEs got, per result and refusal reason, and logs JSON start and shutdown lines', async () => {
     const t = tmpDir();
@@ -122,7 +94,7 @@ describe('sl-bridge pkmf --metrics', () => {
       ueCreds(rogue, supiOf(OP1, 3), [op1]),
     ]);
 
-    const p = spawnPkmfCli(['--config', configFile, '--metrics', '127.0.0.1:0']);
+    const p = spawnCli(['pkmf', '--config', configFile, '--metrics', '127.0.0.1:0'], closers);
     await waitFor(() => p.stdout().includes('"PKMF listening"'), 'the PKMF listening line', 20_000);
     const listening = p.lines().find((l) => l.msg === 'PKMF listening') as { ue: { port: number }; metrics: string };
     expect(listening.metrics).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);

@@ -22,17 +22,7 @@ import {
   type StallTrace,
 } from '../../bridge/bench/stall-meter.js';
 import { judge, medianInterval } from '../../src/stats/interval.js';
-
-/** `durationUs` of: run `runUs`, stall `stallUs`, repeated. */
-function periodic(runUs: number, stallUs: number, durationUs: number): StallTrace {
-  const starts: number[] = [];
-  const lengths: number[] = [];
-  for (let t = runUs; t + stallUs <= durationUs; t += runUs + stallUs) {
-    starts.push(t);
-    lengths.push(stallUs);
-  }
-  return { durationUs, readings: durationUs * 20, thresholdUs: 2, startsUs: Float64Array.from(starts), lengthsUs: Float64Array.from(lengths) };
-}
+import { periodic } from '../fixtures/stall-traces.js';
 
 describe('the 5 % rule', () => {
   it('marks a run unreliable above 5 % of the time lost, with the figure', () => {
