@@ -32,6 +32,13 @@ export interface RangingAppOptions {
   clock?: () => bigint;
   /** A transport to use instead of a ZeroMQ client to `endpoint` (another transport kind). */
   transport?: AppClientTransport;
+  /**
+   * Where in its period this instance's requests fall, 0 to 1 (default random). Independent UEs
+   * are not in step; applications started together and paced from the same instant would send
+   * in bursts (every request of every UE at once, then every answer), and the round trips would
+   * measure the burst, not the path.
+   */
+  phase?: number;
 }
 
 export interface LatencySummary {
@@ -106,6 +113,8 @@ export class RangingApp {
     bySender: new Map<number, PeerCounts>(),
   };
 
+  private readonly phase: number;
+
   constructor(private readonly options: RangingAppOptions) {
     if (!Number.isInteger(options.groupId) || options.groupId < 0 || options.groupId > 0xffffff) {
       throw new RangeError(`groupId: expected a 24-bit Group ID, got ${options.groupId}`);
@@ -116,6 +125,9 @@ export class RangingApp {
     this.transport = options.transport ?? createZmqAppClient({ endpoint: options.endpoint });
     this.clock = options.clock ?? unixNowNs;
     this.instanceId = options.instanceId ?? randomInt(1, 0xffff_ffff);
+    const phase = options.phase ?? Math.random();
+    if (!(phase >= 0 && phase < 1)) throw new RangeError(`phase: expected 0 to 1 (excluded), got ${options.phase}`);
+    this.phase = phase;
     // A RangingMessage without padding is at most ~40 bytes; pad the rest.
     this.padding = new Uint8Array(Math.max(0, (options.sduBytes ?? 0) - 40));
   }
@@ -207,7 +219,7 @@ export class RangingApp {
 
   private tick(): void {
     const elapsedMs = performance.now() - this.startedAtMs;
-    const due = Math.floor((elapsedMs * this.options.ratePerSecond) / 1000);
+    const due = Math.floor((elapsedMs * this.options.ratePerSecond) / 1000 + this.phase);
     let owed = due - this.requestSeq;
     const burst = Math.max(1, Math.ceil(this.options.ratePerSecond / 10));
     if (owed > burst) {
