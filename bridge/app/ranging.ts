@@ -177,6 +177,12 @@ export class RangingApp {
     return this.transport.linkUp;
   }
 
+  /** Forgets the round-trip and one-way samples so far (a warm-up), keeping every counter. */
+  resetLatency(): void {
+    this.rtt.reset();
+    this.oneWay.reset();
+  }
+
   stats(): RangingStats {
     const s = this.s;
     const bySender: Record<string, PeerCounts> = {};

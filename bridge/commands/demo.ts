@@ -8,7 +8,13 @@ export function registerDemo(program: Command): void {
     .command('demo')
     .description('the whole system on this machine, no radio: PKI, home and visited PKMF, medium emulator, N daemons and ranging apps')
     .option('--ues <n>', 'number of UEs (2..16); the last one roams, served by the visited PKMF', integerIn(2, 16), 4)
-    .option('--seconds <s>', 'how long the ranging traffic runs', secondsIn(1, 86_400), 20)
+    .option('--seconds <s>', 'how long the ranging traffic runs (after the warm-up)', secondsIn(1, 86_400), 20)
+    .option(
+      '--warmup <s>',
+      'ranging traffic before the measured interval, left out of the latency figures (every process JIT-compiles and derives its first keys then; 0: none)',
+      secondsIn(0, 600),
+      5,
+    )
     .option('--rate <r>', 'ranging requests per second per UE (each is answered by every other UE)', numberIn(0, 10_000), 20)
     .option('--json <file>', 'write the results as JSON')
     // The medium's flags are checked here and passed on to `sl-bridge medium` as given.

@@ -112,8 +112,10 @@ export interface DemoResult {
   /** Why not ok (empty when ok). */
   problems: string[];
   startedAt: string;
-  /** Seconds of ranging traffic actually run. */
+  /** Seconds of ranging traffic actually run (after the warm-up). */
   seconds: number;
+  /** Seconds of traffic before, left out of the latency figures (the packet counters include them). */
+  warmupSeconds: number;
   ratePerUe: number;
   group: string;
   /** `sourceAuth`: the mode the group was configured with (`--source-auth`). */
@@ -167,6 +169,7 @@ export function buildResult(opts: {
   views: readonly UeView[];
   startedAt: Date;
   seconds: number;
+  warmupSeconds: number;
   rate: number;
   group: string;
   algorithms: DemoResult['algorithms'];
@@ -234,6 +237,7 @@ export function buildResult(opts: {
     problems,
     startedAt: opts.startedAt.toISOString(),
     seconds: opts.seconds,
+    warmupSeconds: opts.warmupSeconds,
     ratePerUe: opts.rate,
     group: opts.group,
     algorithms: opts.algorithms,
@@ -249,7 +253,7 @@ export function buildResult(opts: {
 export function summaryLines(r: DemoResult, views: readonly UeView[]): string[] {
   const a = r.algorithms;
   const algs = a.profile === 'security off' ? 'SECURITY OFF' : `NEA${a.nea}/NIA${a.nia} (profile ${a.profile}${a.sourceAuth === 'none' ? '' : `, source authentication ${a.sourceAuth}`})`;
-  const lines = ['', `sl-bridge demo: ${r.ues.length} UEs, group ${r.group}, ${algs}, ${r.ratePerUe} ranging requests/s per UE for ${r.seconds.toFixed(1)} s`, ''];
+  const lines = ['', `sl-bridge demo: ${r.ues.length} UEs, group ${r.group}, ${algs}, ${r.ratePerUe} ranging requests/s per UE for ${r.seconds.toFixed(1)} s${r.warmupSeconds > 0 ? ` (round trips after a ${r.warmupSeconds} s warm-up)` : ''}`, ''];
   lines.push(...tableLines(views), '');
   for (const u of r.ues) {
     const from = Object.entries(u.receivedFrom)

@@ -29,6 +29,8 @@ import { shellWord } from '../testbed/shell.js';
 export interface DemoFlags {
   ues: number;
   seconds: number;
+  /** Seconds of traffic before the measured interval, left out of the latency figures. */
+  warmup: number;
   rate: number;
   json?: string;
   loss?: string;
@@ -53,7 +55,7 @@ const SETTLE_TIMEOUT_MS = 10_000;
 class Interrupted extends Error {}
 
 export async function runDemo(flags: DemoFlags): Promise<void> {
-  const { ues: ueCount, seconds, rate, sduBytes = 0, security, sourceAuth } = flags;
+  const { ues: ueCount, seconds, rate, sduBytes = 0, security, sourceAuth, warmup = 5 } = flags;
   const mediumArgs: string[] = [];
   if (flags.loss !== undefined) mediumArgs.push('--loss', flags.loss);
   if (flags.delayMs !== undefined) mediumArgs.push('--delay-ms', flags.delayMs);
@@ -185,8 +187,18 @@ export async function runDemo(flags: DemoFlags): Promise<void> {
       if (performance.now() > attachBy) throw new Error('the ranging applications did not attach to their daemons');
       await pause(50);
     }
-    say(`demo: ranging for ${seconds} s at ${rate} requests/s per UE (every UE answers every request it hears)${tty ? '' : '; a status block every 5 s'}`);
+    say(
+      `demo: ranging for ${seconds} s at ${rate} requests/s per UE (every UE answers every request it hears)` +
+        `${warmup > 0 ? ` after a ${warmup} s warm-up left out of the latency figures` : ''}${tty ? '' : '; a status block every 5 s'}`,
+    );
     for (const a of apps) a.startRequests();
+    if (warmup > 0) {
+      // The first traffic is what every process meets cold (JIT, first key derivations, socket
+      // buffers); with many UEs on a few cores it takes seconds, and it would be most of the p99.
+      await pause(warmup * 1000);
+      check(false);
+      for (const a of apps) a.resetLatency();
+    }
     const t0 = performance.now();
     const cpuAtStart = children.map((c) => c.cpuMs());
     const daemonCpuAtStart = daemons.map((c) => c.cpuMs());
@@ -282,6 +294,7 @@ export async function runDemo(flags: DemoFlags): Promise<void> {
       views,
       startedAt,
       seconds: Math.round(trafficSeconds * 10) / 10,
+      warmupSeconds: warmup,
       rate,
       group: hex24(DEMO_GROUP),
       algorithms: security === 'on' ? { nea: DEMO_NEA, nia: DEMO_NIA, profile: 'pcr', sourceAuth } : { nea: 0, nia: 0, profile: 'security off', sourceAuth: 'none' },

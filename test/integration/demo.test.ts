@@ -69,6 +69,9 @@ describe('sl-bridge demo', () => {
     expect(r.ok).toBe(true);
     expect(r.allReceivedFromAll).toBe(true);
     expect(r.securityDrops).toBe(0);
+    // The default 5 s warm-up: counted as traffic, left out of the round trips.
+    expect(r.warmupSeconds).toBe(5);
+    for (const u of r.ues) expect(u.ranging!.rttUs!.count).toBeLessThan(u.ranging!.responsesReceived);
     expect(r.ues.map((u) => [u.id, u.roaming, u.servingPlmn])).toEqual([
       ['ue1', false, '001-01'],
       ['ue2', false, '001-01'],
