@@ -7,8 +7,8 @@
  * Accounting, per copy: `pairs + duplicated = drops{loss} + delivered + pending`, and each
  * delivered copy is either sent (`frames_out`) or dropped as `queue_full` or `peer_gone`.
  */
-import { Counter, Gauge, Registry } from 'prom-client';
-import { RecordedHistogram, registerProcessMetrics } from '../metrics/recorded-histogram.js';
+import { Registry } from 'prom-client';
+import { RecordedHistogram, registerProcessMetrics, scrapedCounter, scrapedGauge } from '../metrics/recorded-histogram.js';
 import { DELAY_BOUNDS_S } from './link-delays.js';
 import type { MediumServer, MediumStats } from './server.js';
 
@@ -23,40 +23,11 @@ export class MediumMetrics {
   constructor(private readonly server: MediumServer) {
     this.stats = server.stats();
     const s = (): MediumStats => this.stats;
-    const r = [this.registry];
-    const counter = (name: string, help: string, read: () => number): void => {
-      new Counter({
-        name: MEDIUM_METRIC_PREFIX + name,
-        help,
-        registers: r,
-        collect() {
-          this.reset();
-          this.inc(read());
-        },
-      });
-    };
-    const gauge = (name: string, help: string, read: () => number): void => {
-      new Gauge({
-        name: MEDIUM_METRIC_PREFIX + name,
-        help,
-        registers: r,
-        collect() {
-          this.set(read());
-        },
-      });
-    };
-    const labelledCounter = (name: string, help: string, label: string, read: () => Record<string, number>): void => {
-      new Counter({
-        name: MEDIUM_METRIC_PREFIX + name,
-        help,
-        labelNames: [label],
-        registers: r,
-        collect() {
-          this.reset();
-          for (const [value, n] of Object.entries(read())) this.inc({ [label]: value }, n);
-        },
-      });
-    };
+    const name = (n: string): string => MEDIUM_METRIC_PREFIX + n;
+    const counter = (n: string, help: string, read: () => number): void => scrapedCounter(this.registry, name(n), help, [], () => [[{}, read()]]);
+    const gauge = (n: string, help: string, read: () => number): void => scrapedGauge(this.registry, name(n), help, [], () => [[{}, read()]]);
+    const labelledCounter = (n: string, help: string, label: string, read: () => Record<string, number>): void =>
+      scrapedCounter(this.registry, name(n), help, [label], () => Object.entries(read()).map(([value, count]) => [{ [label]: value }, count] as const));
 
     gauge('links', 'Links (daemon connections) attached; a link that went away is only noticed at the next copy sent to it', () => s().peers);
     counter('link_attaches_total', 'Links that attached (a daemon reconnecting is a new link)', () => s().hub.attaches);

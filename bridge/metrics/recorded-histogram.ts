@@ -6,10 +6,11 @@
  * `name`, `help`, `type`, `aggregator` and `get()` (registry.js, getMetricsAsString); its
  * TypeScript types list only prom-client's own classes, hence the one cast in {@link register}.
  *
- * Also here: what every sl-bridge process exports besides its own figures (the standard process
- * and Node.js collector, and `slbridge_build_info`).
+ * Also here: counters and gauges whose values are read at scrape time from counts a process keeps
+ * anyway (the medium's and the PKMF's), and what every sl-bridge process exports besides its own
+ * figures (the standard process and Node.js collector, and `slbridge_build_info`).
  */
-import { collectDefaultMetrics, Gauge, type Metric, type Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, type Metric, type Registry } from 'prom-client';
 import { buildInfo } from '../build-info.js';
 
 export interface RecordedSeries {
@@ -75,4 +76,37 @@ export function registerProcessMetrics(registry: Registry): void {
     labelNames: ['version', 'commit'],
     registers: [registry],
   }).set({ version: b.version, commit: b.commit ?? 'unknown' }, 1);
+}
+
+export type Labels = Record<string, string>;
+
+/** The series of a scrape-time metric: (labels, value) pairs, read once per scrape. */
+export type ScrapedSeries = () => Iterable<readonly [Labels, number]>;
+
+/** A counter whose values are read at each scrape (`read` returns the totals, not increments). */
+export function scrapedCounter(registry: Registry, name: string, help: string, labelNames: string[], read: ScrapedSeries): void {
+  new Counter({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [labels, n] of read()) this.inc(labels, n);
+    },
+  });
+}
+
+/** A gauge whose values are read at each scrape; series not returned are gone from the scrape. */
+export function scrapedGauge(registry: Registry, name: string, help: string, labelNames: string[], read: ScrapedSeries): void {
+  new Gauge({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [labels, n] of read()) this.set(labels, n);
+    },
+  });
 }

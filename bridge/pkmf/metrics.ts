@@ -7,9 +7,9 @@
  * `slbridge_build_info`. Every series carries `plmn="<this PKMF's PLMN>"`. Names and meanings:
  * docs/pkmf.md, *Metrics*.
  */
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Registry } from 'prom-client';
 import { hex24 } from '../../src/pkmf/identity.js';
-import { RecordedHistogram, registerProcessMetrics } from '../metrics/recorded-histogram.js';
+import { RecordedHistogram, registerProcessMetrics, scrapedCounter, scrapedGauge, type ScrapedSeries } from '../metrics/recorded-histogram.js';
 import type { PeerServerStats } from './peer-server.js';
 import { REQUEST_SECONDS_BOUNDS, RESULT_OK, type PkmfPort } from './request-stats.js';
 import type { PkmfService } from './service.js';
@@ -24,8 +24,6 @@ export interface PkmfMetricsSource {
   stats: { ue: UeServerStats; peer: PeerServerStats | undefined };
 }
 
-type Labels = Record<string, string>;
-
 export class PkmfMetrics {
   readonly registry = new Registry();
 
@@ -33,33 +31,12 @@ export class PkmfMetrics {
     const { service, stats } = source;
     const requests = service.requests;
     this.registry.setDefaultLabels({ plmn: source.plmn });
-    const r = [this.registry];
     /** The ports this PKMF listens on (the peer port only with `peerListen`). */
     const ports = (): PkmfPort[] => (stats.peer === undefined ? ['ue'] : ['ue', 'peer']);
-    const counter = (name: string, help: string, labelNames: string[], read: () => Iterable<[Labels, number]>): void => {
-      new Counter({
-        name: PKMF_METRIC_PREFIX + name,
-        help,
-        labelNames,
-        registers: r,
-        collect() {
-          this.reset();
-          for (const [labels, n] of read()) this.inc(labels, n);
-        },
-      });
-    };
-    const gauge = (name: string, help: string, labelNames: string[], read: () => Iterable<[Labels, number]>): void => {
-      new Gauge({
-        name: PKMF_METRIC_PREFIX + name,
-        help,
-        labelNames,
-        registers: r,
-        collect() {
-          this.reset();
-          for (const [labels, n] of read()) this.set(labels, n);
-        },
-      });
-    };
+    const counter = (name: string, help: string, labelNames: string[], read: ScrapedSeries): void =>
+      scrapedCounter(this.registry, PKMF_METRIC_PREFIX + name, help, labelNames, read);
+    const gauge = (name: string, help: string, labelNames: string[], read: ScrapedSeries): void =>
+      scrapedGauge(this.registry, PKMF_METRIC_PREFIX + name, help, labelNames, read);
 
     counter(
       'requests_total',
