@@ -17,6 +17,9 @@ import { SEND_DROP_REASONS, type TransportCounters } from '../transport/types.js
  */
 export const SECURITY_DROP_REASONS: readonly DropReason[] = DROP_REASONS;
 
+/** Reasons both the core and the PDCP receive entity count (`internal-error`): one key, the sum. */
+const SHARED_REASONS: ReadonlySet<string> = new Set(DAEMON_DROP_REASONS.filter((r) => (DROP_REASONS as readonly string[]).includes(r)));
+
 /**
  * Every drop of one daemon in one flat map, reason -> count (PDCP receive reasons under their own
  * names). Zero counts are left out unless `withZeros`.
@@ -32,10 +35,8 @@ export function flattenDrops(
   const put = (k: string, v: number): void => {
     if (v !== 0 || withZeros) out[k] = v;
   };
-  // Both count `internal-error` (a bug caught on the data path): one key, the sum.
-  const both = new Set<string>(DAEMON_DROP_REASONS.filter((r) => (DROP_REASONS as readonly string[]).includes(r)));
-  for (const r of DAEMON_DROP_REASONS) put(r, own.dropped[r] + (both.has(r) && rx ? rx[r as DropReason] : 0));
-  for (const r of DROP_REASONS) if (!both.has(r)) put(r, rx ? rx[r] : 0);
+  for (const r of DAEMON_DROP_REASONS) put(r, own.dropped[r] + (SHARED_REASONS.has(r) && rx ? rx[r as DropReason] : 0));
+  for (const r of DROP_REASONS) if (!SHARED_REASONS.has(r)) put(r, rx ? rx[r] : 0);
   for (const r of SEND_DROP_REASONS) put(`tx-transport-${r}`, stack.dropped[r]);
   for (const r of SEND_DROP_REASONS) put(`app-${r}`, app.dropped[r]);
   put('malformed-envelope', stack.malformed);

@@ -55,7 +55,7 @@ const SETTLE_TIMEOUT_MS = 10_000;
 class Interrupted extends Error {}
 
 export async function runDemo(flags: DemoFlags): Promise<void> {
-  const { ues: ueCount, seconds, rate, sduBytes = 0, security, sourceAuth, warmup = 5 } = flags;
+  const { ues: ueCount, seconds, rate, sduBytes = 0, security, sourceAuth, warmup } = flags;
   const mediumArgs: string[] = [];
   if (flags.loss !== undefined) mediumArgs.push('--loss', flags.loss);
   if (flags.delayMs !== undefined) mediumArgs.push('--delay-ms', flags.delayMs);
