@@ -20,6 +20,11 @@ export function registerRun(program: Command): void {
       'time the stages of one PDU in every n per direction (1: every PDU, ~12% of protect throughput; default 8: ~1%)',
       integerIn(1, 1_000_000),
     )
+    .option(
+      '--keep-warm <ms>',
+      'latency mode: every ms milliseconds protect and unprotect a scratch SDU under a throw-away key, so a PDU after a quiet spell does not find the PDCP code cold (costs CPU: docs/profiling.md, "Latency mode"; 0: off)',
+      integerIn(0, 60_000),
+    )
     .option('--pcap <file>', 'write every PDU sent and received to a pcap file (Wireshark: bridge/wireshark/)')
     .option('--keylog <file>', 'write the PGKs in use to a keylog file (0600) for `sl-bridge pdu decode`; holds key material')
     .addHelpText(

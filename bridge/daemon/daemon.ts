@@ -98,6 +98,11 @@ export interface DaemonOptions {
   keyTap?: KeyTap | undefined;
   /** Wall clock in ms since the epoch, for key validity (default Date.now). */
   now?: () => number;
+  /**
+   * Latency mode (`run --keep-warm MS`, docs/profiling.md): a scratch SDU through the PDCP code
+   * every this many ms (src/pdcp/keep-warm.ts). Absent or 0: off.
+   */
+  keepWarmMs?: number | undefined;
 }
 
 /** One status line (`--status-interval`): everything a monitor or the demo needs, no key bytes. */
@@ -130,6 +135,8 @@ export interface DaemonStatus {
   /** Whole protect / unprotect call per packet, measured in the daemon. */
   latency: { protect: LatencyFigures; unprotect: LatencyFigures };
   pdcp: PdcpFigures;
+  /** Latency mode, when on: its period, the passes so far and the scratch round trips they made. */
+  keepWarm?: { everyMs: number; passes: number; roundTrips: number };
   cpu: { userUs: number; systemUs: number; percentSinceStart: number; percentRecent: number };
   memory: { rssBytes: number };
   /** The Prometheus endpoint, when served (`--metrics`). */
@@ -222,6 +229,8 @@ export class BridgeDaemon {
     }
     this.every(PRUNE_INTERVAL_MS, () => this.core.prune(this.now()));
     if (this.security === 'on') this.every(REPLAY_FLOOR_INTERVAL_MS, () => this.core.extendReplayFloors());
+    const keepWarmMs = this.options.keepWarmMs ?? 0;
+    if (keepWarmMs > 0) this.every(keepWarmMs, () => this.core.warm());
     const keys = this.options.keys;
     if (keys) {
       keys.on('keys', (groups) => this.core.installKeys(groups));
@@ -339,6 +348,7 @@ export class BridgeDaemon {
       rxBySender: core.rxBySender,
       latency: core.latency,
       pdcp: core.pdcp,
+      ...(this.options.keepWarmMs ? { keepWarm: { everyMs: this.options.keepWarmMs, passes: this.core.warmPasses, roundTrips: this.core.warmRoundTrips } } : {}),
       cpu: {
         userUs: total.user,
         systemUs: total.system,

@@ -31,6 +31,8 @@ export interface DaemonParts {
   profiler?: PdcpProfiler;
   stackTap?: StackTap;
   keyTap?: KeyTap;
+  /** Latency mode: a keep-warm pass every this many ms (absent: off). */
+  keepWarmMs?: number;
 }
 
 /**

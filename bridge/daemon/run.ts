@@ -34,6 +34,7 @@ export interface RunFlags {
   metrics?: string;
   metricsLogInterval: number;
   metricsSample?: number;
+  keepWarm?: number;
 }
 
 function load<T>(what: () => T): T {
@@ -103,7 +104,13 @@ export async function runDaemon(flags: RunFlags): Promise<void> {
   }
   let started = false;
   try {
-    daemon = await createDaemon(config, profile, { logger, security, profiler: metrics.profiler, ...taps });
+    daemon = await createDaemon(config, profile, {
+      logger,
+      security,
+      profiler: metrics.profiler,
+      ...taps,
+      ...(flags.keepWarm ? { keepWarmMs: flags.keepWarm } : {}),
+    });
     await daemon.start(); // releases what it opened if it fails
     started = true;
     await metrics.start();

@@ -8,6 +8,7 @@
  *   onEnvelope(e, rxTimeNs)  -> checks -> unprotect -> sink.deliver | count a drop
  *   installKeys(groups)      -> group key state (withdrawn groups removed)
  *   prune(nowMs) / extendReplayFloors() / settleReplayMarks()    (timers and a clean stop)
+ *   warm()                   -> latency mode's keep-warm pass (src/pdcp/keep-warm.ts; a timer)
  *
  * Clocks are handed in: the wall clock (key validity) is read by the PDCP protector once per
  * entity call, only when one is made (a clock reading costs ~0.1 µs on a VM, as much as the
@@ -178,6 +179,9 @@ export class DaemonCore<Peer> {
   private readonly unprotectTime = createHistogram();
   private readonly senders = new Map<number, SenderState>();
   private replayFloorFailing = false;
+  /** Keep-warm passes run (latency mode), and the scratch protect + unprotect round trips they made. */
+  warmPasses = 0;
+  warmRoundTrips = 0;
 
   constructor(
     options: DaemonCoreOptions,
@@ -366,6 +370,16 @@ export class DaemonCore<Peer> {
       if (!this.replayFloorFailing) this.log.error({ err: (e as Error).message }, 'cannot write replay floors; PDUs that reach their floor are dropped (replay-state-error)');
       this.replayFloorFailing = true;
     }
+  }
+
+  /**
+   * Latency mode (docs/profiling.md): a scratch SDU through the same PDCP code as the live groups'
+   * PDUs, so that a PDU after a quiet spell finds it in the caches. Sends, delivers and counts
+   * nothing of the data path.
+   */
+  warm(): void {
+    this.warmPasses++;
+    this.warmRoundTrips += this.protector.warm();
   }
 
   /**

@@ -10,6 +10,7 @@
  */
 import type { GroupKeyState } from '../keys/group-key-state.js';
 import type { RxCounters } from '../pdcp/drop-reasons.js';
+import { KeepWarm } from '../pdcp/keep-warm.js';
 import { MAX_SDU_TYPE } from '../pdcp/pdu.js';
 import type { PdcpProfiler } from '../pdcp/profiler.js';
 import { PtkIdAllocator, type PtkHighWaterStore, type PtkIdSpace } from '../pdcp/ptk-allocator.js';
@@ -76,6 +77,8 @@ export interface Protector {
   settleReplayMarks(): void;
   /** Removes durable marks of PGKs `keep` says are gone; throws what the store throws. */
   pruneState(keep: (groupId: number, pgkId: number) => boolean): void;
+  /** Latency mode's keep-warm pass (src/pdcp/keep-warm.ts; nothing with security off); returns the round trips run. */
+  warm(): number;
 }
 
 export interface PdcpProtectorOptions {
@@ -96,6 +99,7 @@ export class PdcpProtector implements Protector {
   private readonly tx: PdcpTxEntity;
   private readonly rx: PdcpRxEntity;
   private readonly now: () => number;
+  private readonly keepWarm: KeepWarm;
 
   constructor(
     private readonly keys: GroupKeyState,
@@ -108,6 +112,7 @@ export class PdcpProtector implements Protector {
     const allocator = new PtkIdAllocator(store, { blockSize: options.ptkBlockSize });
     this.tx = new PdcpTxEntity(keys, allocator, { snPerPtk: options.snPerPtk, maxSduBytes: options.maxSduBytes, maxPduBytes: options.maxPduBytes, ...prof });
     this.rx = new PdcpRxEntity(keys, { maxPduBytes: options.maxPduBytes, replayMarks: store, replayMarkStep: options.replayMarkStep, ...prof });
+    this.keepWarm = new KeepWarm({ tx: this.tx, rx: this.rx });
   }
 
   get rxCounters(): Readonly<RxCounters> {
@@ -161,6 +166,10 @@ export class PdcpProtector implements Protector {
   pruneState(keep: (groupId: number, pgkId: number) => boolean): void {
     this.store.prune((s) => keep(s.groupId, s.pgkId));
     this.store.pruneReplayFloors((k) => keep(k.groupId, k.pgkId));
+  }
+
+  warm(): number {
+    return this.keepWarm.pass(this.keys.installed(), this.now());
   }
 }
 
@@ -228,4 +237,8 @@ export class ClearProtector implements Protector {
   settleReplayMarks(): void {}
 
   pruneState(): void {}
+
+  warm(): number {
+    return 0;
+  }
 }

@@ -396,6 +396,11 @@ export class GroupKeyState {
     return this.groups.get(groupId);
   }
 
+  /** The installed groups (a live view: not to be held across an install). */
+  installed(): IterableIterator<InstalledGroup> {
+    return this.groups.values();
+  }
+
   groupIds(): number[] {
     return [...this.groups.keys()];
   }

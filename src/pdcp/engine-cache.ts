@@ -44,6 +44,12 @@ export class EngineLru {
     return entry;
   }
 
+  /** Calls `visit` on up to `limit` entries, most recently used first, without reordering them. */
+  forMostRecent(limit: number, visit: (entry: CachedEngines) => void): void {
+    let entry = this.head;
+    for (let i = 0; i < limit && entry !== null; i++, entry = entry.next) visit(entry);
+  }
+
   /** Adds engines (evicting the least recently used entry when full). */
   add(owner: Map<number, CachedEngines>, key: number, engines: PtkEngines): CachedEngines {
     const existing = owner.get(key);

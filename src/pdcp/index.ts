@@ -17,3 +17,4 @@ export * from './rx-entity.js';
 export * from './tx-entity.js';
 export * from './manual.js';
 export * from './profiler.js';
+export * from './keep-warm.js';

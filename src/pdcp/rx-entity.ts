@@ -40,7 +40,7 @@ import { SampleGate, StageMarks, type PdcpProfiler } from './profiler.js';
 import { derivePtkEngines, type PtkEngines } from './ptk-engines.js';
 import { COUNT_SPACE, type ReplayMarkKey, type ReplayMarkStore } from './replay-marks.js';
 import { ReplayWindow } from './replay-window.js';
-import { openPdu } from './seal.js';
+import { openPdu, warmCountOf, warmEngines } from './seal.js';
 import { MAX_SOURCE_AUTH_BLOCK_BYTES, maxSourceBlockBytes, minSourceBlockBytes, sourceAuthFor, type SourceAuth } from './source-auth.js';
 import { TokenBucket } from './token-bucket.js';
 
@@ -347,6 +347,20 @@ export class PdcpRxEntity {
     }
     if (marks !== undefined) marks.mark(5);
     return { ok: true, sdu: opened, sduType, senderGmi: l2Src, groupId: l2Dst, pgkId: pgk.pgkId, ptkId, sn };
+  }
+
+  /**
+   * Latency mode (keep-warm.ts): runs the engines of the `limit` PTKs verified most recently over
+   * `scratch` at a COUNT no PDU under them uses (seal.ts, warmEngines). Changes nothing: the
+   * engine cache keeps its order, no window moves, no counter counts. Returns the PTKs warmed.
+   */
+  warmEngines(limit: number, scratch: Uint8Array): number {
+    let warmed = 0;
+    this.lru.forMostRecent(limit, (entry) => {
+      warmEngines(entry.engines, warmCountOf(entry.key & 0xffff), scratch);
+      warmed++;
+    });
+    return warmed;
   }
 
   /**

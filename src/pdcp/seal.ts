@@ -140,3 +140,24 @@ export function openPdu(
   }
   return plain.subarray(layout.sduOffset, sduEnd);
 }
+
+/**
+ * The COUNT a keep-warm pass uses with the engines of PTK `ptkId`: its PTK ID half flipped. Every
+ * PDU protected with these engines carries `ptkId` in the high half of its COUNT (COUNT = PTK ID
+ * << 16 | SN, and the PEK / PIK are derived from that PTK ID), so no PDU under them uses this COUNT.
+ */
+export function warmCountOf(ptkId: number): number {
+  return countOf(ptkId ^ 0x8000, 0);
+}
+
+/**
+ * Latency mode (keep-warm.ts): runs a PTK's live engines, integrity then cipher, over `scratch`
+ * (in place) so that their key schedules are in the caches when the next PDU comes. `count` must
+ * be {@link warmCountOf} the engines' PTK ID: the keystream made here never protects data, and it
+ * is wiped before returning. Nothing leaves: no output, no state, no counter.
+ */
+export function warmEngines(engines: PtkEngines, count: number, scratch: Uint8Array): void {
+  if (engines.integrity !== null) engines.integrity.mac(count, BEARER, DIRECTION, scratch);
+  engines.cipher.apply(count, BEARER, DIRECTION, scratch, undefined, scratch);
+  scratch.fill(0);
+}

@@ -16,7 +16,7 @@ import { DEFAULT_MAX_SDU_BYTES, MAX_SDU_TYPE, pduLayout, sduTypeCode, type PduLa
 import { SampleGate, StageMarks, type PdcpProfiler } from './profiler.js';
 import type { PtkIdAllocator, PtkIdSpace } from './ptk-allocator.js';
 import { derivePtkEngines, type PtkEngines } from './ptk-engines.js';
-import { sealPdu } from './seal.js';
+import { sealPdu, warmCountOf, warmEngines } from './seal.js';
 import { sourceAuthFor, type SourceAuth } from './source-auth.js';
 
 export interface ProtectResult {
@@ -167,6 +167,16 @@ export class PdcpTxEntity {
     const pdu = sealPdu(ctx.engines, ctx.layout, sduTypeWire, ctx.pgk.index, ctx.ptkId, sn, group.groupId, group.gmi, sdu, marks, source);
     if (marks !== undefined) recordTx(marks);
     return { pdu, l2Src: group.gmi, l2Dst: group.groupId, pgkId: ctx.pgk.pgkId, ptkId: ctx.ptkId, sn };
+  }
+
+  /**
+   * Latency mode (keep-warm.ts): runs the engines of each group's current PTK over `scratch` at a
+   * COUNT no PDU under them uses (seal.ts, warmEngines). Changes nothing: no SN, no PTK, no
+   * counter. Returns the PTKs warmed.
+   */
+  warmEngines(scratch: Uint8Array): number {
+    for (const ctx of this.contexts.values()) warmEngines(ctx.engines, warmCountOf(ctx.ptkId), scratch);
+    return this.contexts.size;
   }
 
   /** Makes the next PDU of the group start a new PTK (e.g. on operator request). */
