@@ -1,5 +1,6 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { integerIn, numberIn } from '../cli-flags.js';
+import { testbedHostProblem } from '../testbed/host.js';
 
 interface InitFlags {
   ues: number;
@@ -7,6 +8,7 @@ interface InitFlags {
   roaming?: boolean;
   profile: string;
   basePort: number;
+  host: string;
   rate: number;
   force?: boolean;
 }
@@ -21,9 +23,19 @@ export function registerInit(program: Command): void {
     .option('--roaming', 'the last UE is served by another operator\'s PKMF (its keys come through it); needs 2 operators, added if missing')
     .option('-p, --profile <name|file>', 'hw-profile of the daemons (emulator: the local medium, started by testbed.sh)', 'emulator')
     .option('--base-port <port>', 'first of the fixed TCP ports (medium; PKMFs base+10k, +10k+1; applications base+100+i; daemon metrics base+200+i; medium metrics base+300; PKMF metrics base+300+k)', integerIn(1024, 65535), 7400)
+    .option(
+      '--host <address>',
+      'IPv4 address or host name of the machine that runs the medium and the PKMFs: they listen on it, every daemon dials it, the PKMF certificates name it (for daemons on other machines; docs/deployment.md)',
+      hostAddress,
+      '127.0.0.1',
+    )
     .option('--rate <n>', 'ranging requests per second of each application testbed.sh starts', numberIn(0, 10_000), 10)
     .option('--force', 'write into a non-empty DIR')
-    .addHelpText('after', '\nExample:\n  sl-bridge init tb --ues 3\n  tb/testbed.sh start && sleep 10 && tb/testbed.sh status\n  tb/testbed.sh stop')
+    .addHelpText(
+      'after',
+      '\nExample:\n  sl-bridge init tb --ues 3\n  tb/testbed.sh start && sleep 10 && tb/testbed.sh status\n  tb/testbed.sh stop\n' +
+        '\nSeveral machines (medium and PKMF on 192.0.2.10, daemons where the radios are):\n  sl-bridge init tb --ues 8 --host 192.0.2.10',
+    )
     .action(async (dir: string, o: InitFlags) => {
       const { CliError } = await import('../cli-error.js');
       const { initTestbed, InitError } = await import('../testbed/init.js');
@@ -37,6 +49,7 @@ export function registerInit(program: Command): void {
           roaming,
           profile: o.profile,
           basePort: o.basePort,
+          host: o.host,
           rate: o.rate,
           force: o.force === true,
         });
@@ -49,4 +62,11 @@ export function registerInit(program: Command): void {
         throw e;
       }
     });
+}
+
+/** The --host value, checked as the testbed generator will use it. */
+function hostAddress(value: string): string {
+  const problem = testbedHostProblem(value);
+  if (problem !== undefined) throw new InvalidArgumentError(problem);
+  return value;
 }

@@ -17,10 +17,13 @@ export interface OperatorPki {
   pkmfKey: string;
 }
 
-/** DIR/ca.{crt,key} and DIR/pkmf.{crt,key} for the operator of `plmn`. */
-export async function makeOperatorPki(dir: string, plmn: string): Promise<OperatorPki> {
+/**
+ * DIR/ca.{crt,key} and DIR/pkmf.{crt,key} for the operator of `plmn`. `pkmfNames`: the PKMF
+ * certificate's DNS / IP SANs (default localhost, 127.0.0.1, ::1), the names UEs and peers dial.
+ */
+export async function makeOperatorPki(dir: string, plmn: string, pkmfNames: { dns?: string[]; ips?: string[] } = {}): Promise<OperatorPki> {
   const ca = await initCa(dir, { commonName: `sl-bridge testbed CA ${plmn}`, force: true });
-  const pkmf = await issueCertificate({ caDir: dir, kind: 'pkmf', plmn, out: join(dir, 'pkmf'), force: true });
+  const pkmf = await issueCertificate({ caDir: dir, kind: 'pkmf', plmn, out: join(dir, 'pkmf'), force: true, ...pkmfNames });
   return { plmn, dir, caCert: ca.certFile, pkmfCert: pkmf.certFile, pkmfKey: pkmf.keyFile };
 }
 

@@ -3,19 +3,21 @@
  * certificates), one PKMF config per operator (every pair of operators with a roaming agreement,
  * the group owned by operator 1 and open to the other operators' subscribers), and one UE config
  * per UE. `sl-bridge init` writes one for people (relative paths, fixed ports from a base, TCP
- * endpoints: the layout also works across hosts); the demo and `bench e2e` write one for a run
- * (absolute paths, free ports, IPC endpoints).
+ * endpoints; with `host`, the medium and the PKMFs on that machine's address, so daemons on other
+ * hosts reach them: docs/deployment.md); the demo and `bench e2e` write one for a run (absolute
+ * paths, free ports, IPC endpoints).
  *
  * UEs are subscribers of operator 1, or (`spread`) UE i's of operator ((i - 1) mod K) + 1 (members
  * of a multi-operator group). With `roaming`, the last UE is served by the next operator's PKMF
  * (its keys come through that visited PKMF, which asks the home one).
  */
 import { mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, isIPv4 } from 'node:net';
 import { join, relative } from 'node:path';
 import type { SourceAuthMode } from '../../src/keys/types.js';
 import { hex24 } from '../../src/pkmf/identity.js';
 import { issueUe, makeOperatorPki, writeYaml, type OperatorPki } from '../pkmf/testbed.js';
+import { LOOPBACK_HOST, testbedHostProblem } from './host.js';
 
 /** The testbed's ranging group, owned by operator 1. */
 export const TESTBED_GROUP = 0x0d0001;
@@ -82,6 +84,13 @@ export interface TestbedOptions {
    * (`keys.groups[].sourceAuth`), so a PKMF answering without it is refused.
    */
   sourceAuth?: SourceAuthMode;
+  /**
+   * Address of the machine running the medium and the PKMFs (fixed ports only; default
+   * 127.0.0.1): they listen on it, daemons and peer PKMFs dial it, and every PKMF certificate
+   * names it (IP or DNS SAN, beside localhost, 127.0.0.1 and ::1), so a UE checks the PKMF
+   * against the address it dials.
+   */
+  host?: string;
 }
 
 /** A TCP port on 127.0.0.1 free a moment ago (the PKMFs must know each other's ports up front). */
@@ -115,6 +124,13 @@ export async function writeTestbed(o: TestbedOptions): Promise<Testbed> {
   const { dir } = o;
   const fixed = o.ports !== 'free';
   const base = o.ports === 'free' ? 0 : o.ports.base;
+  const host = o.host ?? LOOPBACK_HOST;
+  const hostProblem = testbedHostProblem(host);
+  if (hostProblem !== undefined) throw new RangeError(`host: ${hostProblem}`);
+  if (!fixed && host !== LOOPBACK_HOST) throw new RangeError('host: only with fixed ports (IPC endpoints do not leave the machine)');
+  const remote = host !== LOOPBACK_HOST;
+  // The loopback names stay, so the same PKI also serves a daemon on the medium's machine that dials 127.0.0.1.
+  const pkmfNames = remote ? (isIPv4(host) ? { ips: [host, LOOPBACK_HOST, '::1'] } : { dns: [host, 'localhost'] }) : {};
   /** How a config refers to a file in the testbed. */
   const ref = (file: string): string => (fixed ? relative(dir, file) || '.' : file);
   const port = async (offset: number): Promise<number> => (fixed ? base + offset : freePort());
@@ -122,7 +138,7 @@ export async function writeTestbed(o: TestbedOptions): Promise<Testbed> {
 
   const ops: { k: number; pki: OperatorPki; uePort: number; peerPort: number }[] = [];
   for (let k = 1; k <= o.operators; k++) {
-    const pki = await makeOperatorPki(join(dir, 'pki', `op${k}`), plmnOf(k));
+    const pki = await makeOperatorPki(join(dir, 'pki', `op${k}`), plmnOf(k), pkmfNames);
     ops.push({ k, pki, uePort: await port(10 * k), peerPort: await port(10 * k + 1) });
   }
   const owner = ops[0]!;
@@ -144,7 +160,7 @@ export async function writeTestbed(o: TestbedOptions): Promise<Testbed> {
       .filter((p) => p !== op)
       .map((p) => ({
         plmn: p.pki.plmn,
-        url: `https://127.0.0.1:${p.peerPort}`,
+        url: `https://${host}:${p.peerPort}`,
         ca: ref(p.pki.caCert),
         roaming: true,
         ...(p === owner ? { groups: [hex24(TESTBED_GROUP)] } : {}),
@@ -152,8 +168,8 @@ export async function writeTestbed(o: TestbedOptions): Promise<Testbed> {
     const doc: Record<string, unknown> = {
       plmn: op.pki.plmn,
       database: ref(join(dir, 'state', `${name}.db`)),
-      listen: { host: '127.0.0.1', port: op.uePort },
-      peerListen: { host: '127.0.0.1', port: op.peerPort },
+      listen: { host, port: op.uePort },
+      peerListen: { host, port: op.peerPort },
       tls: { cert: ref(op.pki.pkmfCert), key: ref(op.pki.pkmfKey), ca: ref(op.pki.caCert) },
       logLevel: 'info',
       limits: { peerTimeoutSec: 3 },
@@ -184,7 +200,7 @@ export async function writeTestbed(o: TestbedOptions): Promise<Testbed> {
     };
   });
 
-  const mediumEndpoint = fixed ? `tcp://127.0.0.1:${base}` : `ipc://${join(dir, 'medium.sock')}`;
+  const mediumEndpoint = fixed ? `tcp://${host}:${base}` : `ipc://${join(dir, 'medium.sock')}`;
   const testbedUes: TestbedUe[] = [];
   for (const u of ues) {
     const cert = await issueUe(u.home.pki, u.supi, { out: join(dir, 'pki', `op${u.home.k}`, u.id) });
@@ -200,7 +216,8 @@ export async function writeTestbed(o: TestbedOptions): Promise<Testbed> {
         homePlmn: u.home.pki.plmn,
         // The UE trusts the CA of the operator serving it (its own certificate stays its home's).
         tls: { cert: ref(cert.certFile), key: ref(cert.keyFile), ca: ref(u.serving.pki.caCert) },
-        pkmf: { host: '127.0.0.1', port: u.serving.uePort, servername: 'localhost', requestTimeoutSec: 5 },
+        // Off the loopback, no servername: the UE checks the PKMF certificate against the address it dials.
+        pkmf: { host, port: u.serving.uePort, ...(remote ? {} : { servername: 'localhost' }), requestTimeoutSec: 5 },
         groups: [{ id: hex24(TESTBED_GROUP), nea: [1, 2, 3], nia: [1, 2, 3], ...(sourceAuth === 'none' ? {} : { sourceAuth: [sourceAuth] }) }],
         stateDir,
         // A PKMF that is not up yet is retried quickly.

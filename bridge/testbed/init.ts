@@ -10,6 +10,7 @@ import { hex24 } from '../../src/pkmf/identity.js';
 import { slBridgeBin } from '../demo/children.js';
 import { shellWord } from './shell.js';
 import { lastPort, writeTestbed, type Testbed } from './generate.js';
+import { LOOPBACK_HOST } from './host.js';
 
 export interface InitOptions {
   dir: string;
@@ -18,6 +19,8 @@ export interface InitOptions {
   roaming: boolean;
   profile: string;
   basePort: number;
+  /** Address of the machine running the medium and the PKMFs (generate.ts `host`). */
+  host: string;
   /** Ranging requests per second each application sends (testbed.sh start). */
   rate: number;
   force: boolean;
@@ -69,9 +72,9 @@ function startMd(tb: Testbed, opts: InitOptions, procs: { services: Proc[]; apps
   const ueLines = tb.ues.map((u) => `| ${u.id} | ${u.supi} | ${u.homePlmn} | ${u.servingPlmn}${u.roaming ? ' (roaming)' : ''} | \`${u.appEndpoint}\` | \`${u.metrics ?? '-'}\` |`);
   return `# sl-bridge testbed
 
-Written by \`sl-bridge init ${opts.dir} --ues ${opts.ues}${opts.operators > 1 ? ` --operators ${opts.operators}` : ''}${opts.roaming ? ' --roaming' : ''} --profile ${opts.profile} --base-port ${opts.basePort}\`.
+Written by \`sl-bridge init ${opts.dir} --ues ${opts.ues}${opts.operators > 1 ? ` --operators ${opts.operators}` : ''}${opts.roaming ? ' --roaming' : ''} --profile ${opts.profile} --base-port ${opts.basePort}${opts.host === LOOPBACK_HOST ? '' : ` --host ${opts.host}`}\`.
 Group 0x${hex24(tb.group)} (128-NEA2 / 128-NIA2), owned by operator ${tb.pkmfs[0]!.plmn}.
-
+${opts.host === LOOPBACK_HOST ? '' : multiHostNote(opts.host)}
 | UE | SUPI | home | served by | application endpoint | metrics |
 |----|------|------|-----------|----------------------|---------|
 ${ueLines.join('\n')}
@@ -100,6 +103,17 @@ Prometheus: \`prometheus --config.file=prometheus.yml\` scrapes every daemon (th
 ${serviceMetrics(tb, opts)}.
 Its Grafana dashboard is deploy/grafana/sl-bridge.json in the sl-bridge repository
 (deploy/grafana/README.md says how to import it).
+`;
+}
+
+/** START.md's paragraph for a testbed spread over several machines (docs/deployment.md). */
+function multiHostNote(host: string): string {
+  return `
+Several machines: the medium and the PKMFs run on ${host} (they listen on that address; the PKMF
+certificates name it). A daemon and its ranging application run on any machine that reaches
+${host}: copy there, keeping the paths, only what its UE needs (UE.yaml, pki/opK/UE.crt and UE.key,
+pki/opK/ca.crt; never ca.key or pkmf.key) and start both from that directory; state/UE then lives
+on that machine. Open the medium's and the PKMFs' ports on ${host} to the daemons' machines.
 `;
 }
 
@@ -251,7 +265,16 @@ export async function initTestbed(opts: InitOptions): Promise<InitResult> {
   if (opts.basePort < 1024 || lastPort(opts.basePort, opts.ues, opts.operators) > 65535) {
     throw new InitError(`--base-port: ports ${opts.basePort}..${lastPort(opts.basePort, opts.ues, opts.operators)} must lie within 1024..65535`);
   }
-  const testbed = await writeTestbed({ dir, ues: opts.ues, operators: opts.operators, roaming: opts.roaming, spread: true, profile: opts.profile, ports: { base: opts.basePort } });
+  const testbed = await writeTestbed({
+    dir,
+    ues: opts.ues,
+    operators: opts.operators,
+    roaming: opts.roaming,
+    spread: true,
+    profile: opts.profile,
+    ports: { base: opts.basePort },
+    host: opts.host,
+  });
   const procs = processes(testbed, opts);
   const files = [join(dir, 'START.md'), join(dir, 'testbed.sh'), join(dir, 'prometheus.yml')];
   writeFileSync(files[0]!, startMd(testbed, opts, procs));
