@@ -39,6 +39,11 @@ export interface RangingAppOptions {
    * measure the burst, not the path.
    */
   phase?: number;
+  /**
+   * Called with each round trip as it is recorded (ns), also during a warm-up: for a caller that
+   * cuts the run into time slices (`demo --slices`), which one cumulative histogram cannot give.
+   */
+  onRoundTrip?: (rttNs: number) => void;
 }
 
 export interface LatencySummary {
@@ -201,8 +206,8 @@ export class RangingApp {
       responsesForOthers: s.responsesForOthers,
       ignored: s.ignored,
       bySender,
-      rtt: summarize(this.rtt),
-      oneWay: summarize(this.oneWay),
+      rtt: summarizeLatency(this.rtt),
+      oneWay: summarizeLatency(this.oneWay),
       transport: { ...this.transport.counters, dropped: { ...this.transport.counters.dropped } },
     };
   }
@@ -289,17 +294,22 @@ export class RangingApp {
     }
     s.responsesReceived++;
     peer.responses++;
-    record(this.rtt, now - r.requestTimeNs);
+    const rttNs = record(this.rtt, now - r.requestTimeNs);
+    this.options.onRoundTrip?.(rttNs);
   }
 }
 
-function record(h: RecordableHistogram, ns: bigint): void {
+/** Records `ns` and returns the value recorded. */
+function record(h: RecordableHistogram, ns: bigint): number {
   // Histograms take integers >= 1; a clock step backwards would give <= 0.
   const v = Number(ns);
-  h.record(v >= 1 ? Math.round(v) : 1);
+  const recorded = v >= 1 ? Math.round(v) : 1;
+  h.record(recorded);
+  return recorded;
 }
 
-function summarize(h: RecordableHistogram): LatencySummary {
+/** Percentiles of a histogram of ns values, in µs (all 0 when it is empty). */
+export function summarizeLatency(h: RecordableHistogram): LatencySummary {
   if (h.count === 0) return { count: 0, p50Us: 0, p99Us: 0, p999Us: 0, maxUs: 0 };
   const us = (ns: number): number => Math.round(ns / 100) / 10;
   return { count: h.count, p50Us: us(h.percentile(50)), p99Us: us(h.percentile(99)), p999Us: us(h.percentile(99.9)), maxUs: us(h.max) };

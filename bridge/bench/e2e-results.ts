@@ -222,6 +222,8 @@ export interface E2eReport {
     medium: string;
     metrics: boolean;
     sample_every: number | null;
+    /** Latency mode: the daemons' keep-warm period (`run --keep-warm`), 0 when off. */
+    keep_warm_ms: number;
   };
   machine: {
     cpus: number;
@@ -239,6 +241,11 @@ export interface E2eReport {
   /** Each medium emulator's final statistics (channel: loss decisions; hub: send drops), whole run. */
   medium: Partial<Record<SecurityMode, unknown>>;
   overhead: OverheadReport | null;
+  /**
+   * Latency mode (settings.keep_warm_ms > 0): per security-on daemon, the keep-warm passes it ran
+   * and the scratch protect + unprotect round trips they made, from its last status line.
+   */
+  keep_warm: { passes: number[]; round_trips: number[] } | null;
   problems: string[];
 }
 

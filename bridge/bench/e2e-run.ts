@@ -44,6 +44,8 @@ export interface BenchE2eFlags {
   keep?: boolean;
   /** The security-on stack's group source authentication (docs/pkmf.md); default none. */
   sourceAuth?: SourceAuthMode;
+  /** Latency mode: every daemon of both stacks runs with `--keep-warm` this many ms (0 / absent: off). */
+  keepWarm?: number;
 }
 
 const SLICE_MS = 1000;
@@ -85,7 +87,8 @@ export async function benchE2e(flags: BenchE2eFlags): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'sl-bridge-bench-e2e-'));
   const accounting = new E2eAccounting();
   const sourceAuth = flags.sourceAuth ?? 'none';
-  const tb = new E2eTestbed({ dir, ues: flags.ues, metrics: withMetrics, say, accounting, sourceAuth });
+  const keepWarmMs = flags.keepWarm ?? 0;
+  const tb = new E2eTestbed({ dir, ues: flags.ues, metrics: withMetrics, say, accounting, sourceAuth, keepWarmMs });
   let interrupted = false;
   const onSignal = (): void => {
     if (interrupted) {
@@ -102,6 +105,7 @@ export async function benchE2e(flags: BenchE2eFlags): Promise<void> {
 
   const records: SliceRecord[] = [];
   const problems: string[] = [];
+  let keepWarm: E2eReport['keep_warm'] = null;
   let stageCheck: StageCheck | null = null;
   let sampleEvery: number | null = null;
   let mediumStats: Partial<Record<SecurityMode, unknown>> = {};
@@ -160,6 +164,11 @@ export async function benchE2e(flags: BenchE2eFlags): Promise<void> {
     await sleep(DRAIN_MS);
     if (accounting.foreign > 0) problems.push(`${accounting.foreign} deliveries were not probes of this run`);
     ({ check: stageCheck, sampleEvery } = await checkStages(tb, problems));
+    if (keepWarmMs > 0) {
+      const warm = tb.stacks.on.daemons.map((d) => d.status?.keepWarm);
+      keepWarm = { passes: warm.map((w) => w?.passes ?? 0), round_trips: warm.map((w) => w?.roundTrips ?? 0) };
+      if (warm.some((w) => w === undefined)) problems.push('latency mode: a security-on daemon reported no keep-warm passes (does `sl-bridge run` know --keep-warm?)');
+    }
     for (const mode of ['on', 'off'] as const) {
       for (const d of tb.stacks[mode].daemons) {
         const sec = d.status?.securityDrops ?? 0;
@@ -202,6 +211,7 @@ export async function benchE2e(flags: BenchE2eFlags): Promise<void> {
       medium: 'sl-bridge medium, no loss, no delay',
       metrics: withMetrics,
       sample_every: sampleEvery,
+      keep_warm_ms: keepWarmMs,
     },
     machine: {
       cpus: cpus().length,
@@ -213,11 +223,13 @@ export async function benchE2e(flags: BenchE2eFlags): Promise<void> {
     },
     rates: results,
     stage_check: stageCheck,
+    keep_warm: keepWarm,
     medium: mediumStats,
     overhead,
     problems,
   };
   if (stageCheck === null && withMetrics) problems.push('no stage profile: the daemons did not serve /profile.json (is --metrics supported by `sl-bridge run`?)');
+  if (keepWarmMs > 0) process.stdout.write(`latency mode: every daemon of both stacks runs a keep-warm pass every ${keepWarmMs} ms (run --keep-warm)\n`);
   process.stdout.write(formatRateResults(results));
   if (stageCheck) {
     const c = stageCheck;

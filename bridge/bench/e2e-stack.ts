@@ -54,6 +54,8 @@ export interface E2eTestbedOptions {
   accounting: E2eAccounting;
   /** The security-on stack's source authentication (docs/pkmf.md); default none. */
   sourceAuth?: SourceAuthMode;
+  /** Latency mode of every daemon (`run --keep-warm`), both stacks alike; 0: off. */
+  keepWarmMs: number;
 }
 
 export class E2eTestbed {
@@ -89,6 +91,7 @@ export class E2eTestbed {
     const args = ['run', '--config', config, '--status-interval', '1', '--security', mode, '--log-level', 'warn'];
     // Port 0: the daemon picks a free port and reports its URL in its status lines.
     if (this.o.metrics) args.push('--metrics', '127.0.0.1:0', '--metrics-log-interval', '0');
+    if (this.o.keepWarmMs > 0) args.push('--keep-warm', String(this.o.keepWarmMs));
     const child = this.spawn(`daemon ${id}`, args, join(this.o.dir, 'logs', `${id}.log`));
     const d: E2eDaemon = { id, child, metricsUrl: undefined, status: undefined };
     child.onStatus((s) => {

@@ -6,6 +6,7 @@ import { REPETITIONS } from '../../src/stats/interval.js';
 // Type-only imports: the implementations load lazily in the actions.
 import type { BenchCryptoFlags } from '../bench/crypto-run.js';
 import type { BenchE2eFlags } from '../bench/e2e-run.js';
+import type { BenchScaleFlags } from '../bench/scale-run.js';
 import type { BenchStallsFlags } from '../bench/stalls-run.js';
 
 /** A `bench crypto` row name, in any case. */
@@ -23,7 +24,7 @@ export function registerBench(program: Command): void {
   const bench = program
     .command('bench')
     .description(
-      'benchmarks: `bench crypto` (engines and PDCP calls), `bench e2e` (daemons over the medium emulator), `bench stalls` (how much this machine stalls a thread)',
+      'benchmarks: `bench crypto` (engines and PDCP calls), `bench e2e` (daemons over the medium emulator), `bench scale` (the demo against the number of UEs), `bench stalls` (how much this machine stalls a thread)',
     );
 
   bench
@@ -105,6 +106,12 @@ Examples:
     .option('--no-overhead', 'skip measuring the profiler overhead on protect/unprotect (about 10 s)')
     .option('--no-stall-meter', "skip measuring this machine's stalls before the run (2 s; gives the floor under the per-packet percentiles)")
     .option('--no-metrics', 'run the daemons without --metrics (no per-stage split)')
+    .option(
+      '--keep-warm <ms>',
+      'latency mode: run every daemon (both stacks) with `--keep-warm MS`: a scratch SDU through the PDCP code every MS ms (docs/profiling.md, "Latency mode"; 0: off)',
+      integerIn(0, 60_000),
+      0,
+    )
     .option('--keep', 'keep the temporary directory (configs, logs) and print its path')
     .addHelpText(
       'after',
@@ -139,6 +146,79 @@ Examples:
     .action(async (flags: BenchE2eFlags) => {
       const { benchE2e } = await import('../bench/e2e-run.js');
       await benchE2e(flags);
+    });
+
+  bench
+    .command('scale')
+    .description('the demo (PKMFs, medium, N daemons, N ranging apps) swept over the number of UEs and the request rate: round trips, throughput and CPU per process')
+    .addOption(
+      new Option('--ues <list>', 'numbers of UEs (2 to 32), comma-separated')
+        .argParser(commaList(integerIn(2, 32)))
+        .default([2, 4, 8, 16, 32], '2,4,8,16,32'),
+    )
+    .addOption(
+      new Option('--rates <list>', 'ranging requests per second per UE (up to 1000), comma-separated; each is answered by every other UE')
+        .argParser(commaList(positive({ max: 1000 })))
+        .default([5, 20], '5,20'),
+    )
+    .option('--seconds <s>', 'measured traffic per point (1 to 3600)', secondsIn(1, 3600), 20)
+    .option('--warmup <s>', 'traffic before the measured interval of each point, left out of every figure but the drop counts (0 to 600)', secondsIn(0, 600), 5)
+    .option('--slices <n>', `slices each point's measured interval is cut into, the repetitions of the medians and intervals (1 to 100; ${REPETITIONS} or more for 95 % intervals)`, integerIn(1, 100), REPETITIONS)
+    .addOption(new Option('--security <mode>', 'on: 128-NEA2/128-NIA2 from the PKMFs; off: the same path without PDCP protection; both: each point twice').choices(['on', 'off', 'both']).default('on'))
+    .option('--json <file>', 'write the results as JSON to <file>')
+    .option('--report <dir>', 'write SVG plots to <dir>: scale-rtt.svg (round trips, throughput), scale-cpu.svg (CPU per process)')
+    .option('--no-stall-meter', "skip measuring this machine's stalls for 1 s before each point (gives the reliability verdict)")
+    .option('--keep', "keep the temporary directory (each point's demo log and JSON) and print its path")
+    .addHelpText(
+      'after',
+      `
+Each point (N UEs at R requests/s per UE) is one \`sl-bridge demo --ues N --rate R --seconds S
+--warmup W --slices K --json F\` child process: a temporary PKI, a home and a visited PKMF, the
+medium emulator (no loss, no delay) and N daemons, each its own process, and N ranging
+applications in the demo process. Every UE sends R requests/s to the group and answers every
+request it hears, so the applications should receive R x N^2 x (N-1) SDUs/s in all: the load
+grows with the cube of N. The demo cuts its measured interval into K slices; every figure below
+is the median over the slices [95 % confidence interval]. The stall meter runs for 1 s before
+each point; more than 5 % of the time lost marks a point (!) and, over all points, the run
+UNRELIABLE. Points run one after another: the default sweep takes about 6 minutes.
+
+Round trips and throughput, per rate and number of UEs:
+  RTT p50 / p99 ms   ranging round trip measured by the requester (its clock at the answer minus
+                     at the request), every UE pooled: app -> daemon (protect) -> medium ->
+                     daemon (unprotect) -> app, and back
+  RTTs               round trips measured over the whole measured interval
+  sent/s             SDUs the ranging applications sent per second (requests and answers)
+  of asked           sent / (R x N^2): below 100 % the applications fell behind their own pace
+                     (the demo process runs them all and did not get the CPU to keep it)
+  delivered/s        SDUs the daemons delivered to the ranging applications per second
+  reached            delivered / (sent x (N-1)): the share of what was sent that reached every
+                     other application
+  answered           answers received / (requests sent x (N-1)), warm-up included
+  heard all          every UE received SDUs from every other UE (the demo's check)
+  drops              every daemon's drops by reason, warm-up included (app-hwm: the ranging
+                     application did not read its socket fast enough; medium-queue-full: a
+                     daemon did not read the medium fast enough)
+CPU, % of one core (a 2-core machine has 200), per process kind:
+  daemon mean / max  one daemon: the mean over the daemons, and the busiest one
+  daemons            all daemons together
+  medium, PKMFs      the medium emulator; the home and visited PKMF together
+  apps               the demo process, which runs every ranging application
+  machine            every CPU of the machine busy (/proc/stat), other people's processes included
+  not ours           machine minus this sweep's processes: what else ran meanwhile
+  stalls lost        time the stall meter found lost before the point; (!) above 5 %
+--json writes {"run":{...},"unreliable","stall_lost_pct","settings","machine","points":[{"ues",
+"rate_per_ue","security","ok","all_heard_all","offered","rtt_us":{"pooled","ci":{"p50","p99"}},
+"delivered_pps","sent_pps","cpu_pct":{"pooled","ci"},"drops",...}]} (ci: {median, low, high, n,
+level} over the slices). docs/profiling.md, "Scale with the number of UEs".
+
+Examples:
+  sl-bridge bench scale
+  sl-bridge bench scale --ues 2,8,32 --rates 5 --seconds 30 --json scale.json --report scale/
+`,
+    )
+    .action(async (flags: BenchScaleFlags) => {
+      const { benchScale } = await import('../bench/scale-run.js');
+      await benchScale(flags);
     });
 
   bench

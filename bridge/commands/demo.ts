@@ -7,7 +7,7 @@ export function registerDemo(program: Command): void {
   program
     .command('demo')
     .description('the whole system on this machine, no radio: PKI, home and visited PKMF, medium emulator, N daemons and ranging apps')
-    .option('--ues <n>', 'number of UEs (2..16); the last one roams, served by the visited PKMF', integerIn(2, 16), 4)
+    .option('--ues <n>', 'number of UEs (2..32); the last one roams, served by the visited PKMF', integerIn(2, 32), 4)
     .option('--seconds <s>', 'how long the ranging traffic runs (after the warm-up)', secondsIn(1, 86_400), 20)
     .option(
       '--warmup <s>',
@@ -31,6 +31,11 @@ export function registerDemo(program: Command): void {
         .default('none'),
     )
     .option('--keep', 'keep the temporary directory (configs, logs, state) and print its path')
+    .option(
+      '--slices <n>',
+      'also cut the measured interval into n equal slices (1 to 100), each with its own round trips, SDUs sent and delivered per second and CPU, in the --json document (`bench scale` takes medians and intervals over them)',
+      integerIn(1, 100),
+    )
     .addHelpText(
       'after',
       '\nShows a live table (per UE: PDUs sent and received, how many other UEs it heard, protect and\n' +

@@ -7,6 +7,7 @@ import type { SourceAuthMode } from '../../src/keys/types.js';
 import type { RangingStats } from '../app/ranging.js';
 import type { DaemonStatus, LatencyFigures } from '../daemon/daemon.js';
 import type { DemoUe } from './setup.js';
+import type { DemoSlices } from './slices.js';
 
 export interface UeView {
   ue: DemoUe;
@@ -162,6 +163,8 @@ export interface DemoResult {
    * over the ranging traffic alone (Linux /proc; null elsewhere).
    */
   processes: Array<{ name: string; pid: number | null; cpuMs: number | null; cpuPercent: number | null; trafficCpuPercent: number | null }>;
+  /** With `--slices N` only: the measured interval cut into N slices, each with its figures (slices.ts). */
+  slices?: DemoSlices;
 }
 
 /** The JSON document of one run (also the source of the printed summary). */
@@ -176,6 +179,7 @@ export function buildResult(opts: {
   medium: unknown;
   processes: DemoResult['processes'];
   problems: string[];
+  slices?: DemoSlices;
 }): DemoResult {
   const { views } = opts;
   const directory = gmiDirectory(views);
@@ -246,6 +250,7 @@ export function buildResult(opts: {
     ues,
     medium: opts.medium,
     processes: opts.processes,
+    ...(opts.slices ? { slices: opts.slices } : {}),
   };
 }
 

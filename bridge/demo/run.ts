@@ -20,6 +20,7 @@ import { RangingApp } from '../app/ranging.js';
 import { writeJsonFile } from '../cli-error.js';
 import { Child, ChildFailure, describeExit } from './children.js';
 import { buildResult, summaryLines, tableLines, type DemoResult, type UeView } from './report.js';
+import { SliceRecorder, machineCpuMs, type DemoSlices } from './slices.js';
 import { DEMO_GROUP, DEMO_NEA, DEMO_NIA, keysComplete, keysShortfall, writeDemoTestbed, type DemoTestbed } from './setup.js';
 import type { SourceAuthMode } from '../../src/keys/types.js';
 import { hex24 } from '../../src/pkmf/identity.js';
@@ -43,6 +44,8 @@ export interface DemoFlags {
   /** The group's source authentication (docs/pkmf.md); every UE then requires it. */
   sourceAuth: SourceAuthMode;
   keep?: boolean;
+  /** Cut the measured interval into this many slices with figures of their own (JSON `slices`). */
+  slices?: number;
 }
 
 const START_TIMEOUT_MS = 30_000;
@@ -178,8 +181,18 @@ export async function runDemo(flags: DemoFlags): Promise<void> {
       say(`demo: ${v.ue.id} ${v.ue.supi} GMI ${g.gmi} PGK ${g.pgkIds[0]} via ${v.status!.keys.servingPlmn ?? '?'}${v.ue.roaming ? ' (roaming)' : ''}${members}`);
     }
 
+    const cpuMsOf = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1000;
+    const recorder =
+      flags.slices === undefined
+        ? undefined
+        : new SliceRecorder(flags.slices, seconds, {
+            apps: () => apps.map((a) => a.stats()),
+            cpu: () => ({ daemons: daemons.map((c) => c.cpuMs()), medium: medium.cpuMs(), pkmfs: pkmfs.map((c) => c.cpuMs()), apps: cpuMsOf(process.cpuUsage()) }),
+            machineCpuMs,
+          });
+    const onRoundTrip = recorder && ((ns: number): void => recorder.roundTrip(ns));
     // One ranging application per UE; all start sending together once all are attached.
-    for (const v of views) apps.push(new RangingApp({ endpoint: v.ue.appEndpoint, groupId: DEMO_GROUP, ratePerSecond: rate, sduBytes }));
+    for (const v of views) apps.push(new RangingApp({ endpoint: v.ue.appEndpoint, groupId: DEMO_GROUP, ratePerSecond: rate, sduBytes, onRoundTrip }));
     await Promise.all(apps.map((a) => a.start()));
     const attachBy = performance.now() + START_TIMEOUT_MS;
     while (!apps.every((a) => a.connected) || !views.every((v) => (v.status?.app.peers ?? 0) > 0)) {
@@ -203,6 +216,7 @@ export async function runDemo(flags: DemoFlags): Promise<void> {
     const cpuAtStart = children.map((c) => c.cpuMs());
     const daemonCpuAtStart = daemons.map((c) => c.cpuMs());
     const demoCpuAtStart = process.cpuUsage();
+    recorder?.start(t0);
 
     let drawn = 0;
     let nextPlain = 5;
@@ -228,10 +242,12 @@ export async function runDemo(flags: DemoFlags): Promise<void> {
       // Ctrl-C during the traffic ends it early, with the summary of what ran.
       if (elapsed >= seconds || interrupts > 0) break;
       check(false);
-      await pause(Math.min(1000, (seconds - elapsed) * 1000));
+      await pause(Math.min(1000, (seconds - elapsed) * 1000, (recorder?.nextCutMs ?? Infinity) - performance.now()));
+      recorder?.cutIfDue(performance.now());
     }
     for (const a of apps) a.stopRequests();
     const trafficMs = performance.now() - t0;
+    const slices: DemoSlices | undefined = recorder?.finish(t0 + trafficMs);
     trafficSeconds = trafficMs / 1000;
     const cpuAtEnd = children.map((c) => c.cpuMs());
     const demoTrafficCpu = process.cpuUsage(demoCpuAtStart);
@@ -301,6 +317,7 @@ export async function runDemo(flags: DemoFlags): Promise<void> {
       medium: mediumStats,
       processes,
       problems: unclean.map((c) => `${c.name} did not stop cleanly (${describeExit(c.exit!)})`),
+      slices,
     });
   } catch (e) {
     if (e instanceof Interrupted) {

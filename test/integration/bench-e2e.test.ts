@@ -226,10 +226,13 @@ describe('profiling overhead measurement', () => {
 });
 
 describe('sl-bridge bench e2e', () => {
+  // In latency mode (`--keep-warm`): the scratch passes must leave the figures whole (no drop, no
+  // loss, every delivery a probe of the run) and be seen in every daemon's status.
   it('runs daemons with security on and off and reports per rate, with plots', () => {
     const json = join(dir, 'e2e.json');
     const report = join(dir, 'report');
-    const r = spawnSync(process.execPath, [BIN, 'bench', 'e2e', '--ues', '2', '--rates', '200', '--seconds', '1', '--no-overhead', '--json', json, '--report', report], {
+    const args = ['bench', 'e2e', '--ues', '2', '--rates', '200', '--seconds', '1', '--no-overhead', '--keep-warm', '1', '--json', json, '--report', report];
+    const r = spawnSync(process.execPath, [BIN, ...args], {
       encoding: 'utf8',
       timeout: 80_000,
     });
@@ -247,6 +250,16 @@ describe('sl-bridge bench e2e', () => {
     expect(r.stdout).toContain('per rate and mode: median over 6 slices [95 % confidence interval]');
     expect(doc.settings).toMatchObject({ ues: 2, rates_per_ue: [200], sdu_bytes: 128, metrics: true, algorithms: '128-NEA2/128-NIA2' });
     expect(doc.settings.sample_every).toBeGreaterThanOrEqual(1);
+    expect(doc.settings.keep_warm_ms).toBe(1);
+    expect(r.stdout).toContain('latency mode: every daemon of both stacks runs a keep-warm pass every 1 ms');
+    // Each security-on daemon warmed many times over the run (1 ms timer, several seconds), one
+    // scratch round trip per pass (one group, one algorithm pair).
+    expect(doc.keep_warm!.passes).toHaveLength(2);
+    for (const [i, passes] of doc.keep_warm!.passes.entries()) {
+      expect(passes).toBeGreaterThan(100);
+      expect(doc.keep_warm!.round_trips[i]).toBeGreaterThan(0);
+      expect(doc.keep_warm!.round_trips[i]).toBeLessThanOrEqual(passes);
+    }
     expect(doc.rates).toHaveLength(1);
     const rate = doc.rates[0]!;
     expect(rate.unreliable).toBe(doc.unreliable);
