@@ -364,30 +364,36 @@ export class PdcpRxEntity {
   }
 
   /**
-   * Raises, in one durable write, the floor of every window whose highest accepted COUNT came
-   * within half a step of it, to a step ahead: called from a timer, it keeps steady traffic off
-   * the synchronous write in `unprotect`. Returns how many floors it raised; throws what the store
-   * throws (the floors in force stay valid, and `unprotect` writes them itself when it must).
+   * Raises, in one durable write, the floors of the senders' windows to a step ahead of their
+   * highest accepted COUNT, when one of them came within half a step of its floor: called from a
+   * timer, it keeps steady traffic off the synchronous write in `unprotect`. Every window that has
+   * used any of its lead rides along in that write, so senders at similar rates fall into step and
+   * share one write, instead of one each (a write is an fsync: on the development VM 16 UEs at
+   * 85 PDUs/s each made ~20 writes/s, 7 % of every daemon's time blocked, and the round trips'
+   * p99 twice as long). Returns how many floors it raised; throws what the store throws (the
+   * floors in force stay valid, and `unprotect` writes them itself when it must).
    */
   extendReplayFloors(): number {
     if (this.replayMarks === undefined) return 0;
     const step = this.replayMarkStep;
     const raise: { key: ReplayMarkKey; floor: number }[] = [];
     const apply: (() => void)[] = [];
+    let due = false;
     for (const gs of this.groups.values()) {
       for (const ps of gs.byIndex) {
         if (ps === undefined) continue;
         for (const [senderGmi, window] of ps.windows) {
           const floor = ps.floors.get(senderGmi)!;
-          if (window.highest < 0 || floor - window.highest > step / 2) continue;
+          if (window.highest < 0) continue;
           const next = Math.min(window.highest + step, COUNT_SPACE);
           if (next <= floor) continue;
+          if (floor - window.highest <= step / 2) due = true;
           raise.push({ key: this.markKey(gs.group, senderGmi, ps.pgk), floor: next });
           apply.push(() => ps.floors.set(senderGmi, next));
         }
       }
     }
-    if (raise.length === 0) return 0;
+    if (!due) return 0;
     this.replayMarks.raiseFloors(raise);
     for (const f of apply) f();
     return raise.length;

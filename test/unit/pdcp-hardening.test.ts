@@ -15,6 +15,7 @@ import {
   derivePtkEngines,
   MemoryPtkHighWaterStore,
   MemoryReplayMarkStore,
+  parseReplayMarkKey,
   PdcpRxEntity,
   PdcpTxEntity,
   pduLayout,
@@ -105,6 +106,40 @@ describe('replay floors across receiver restarts', () => {
     expect(floor).toBeGreaterThan(last.ptkId * 0x10000 + last.sn);
     expect(floor - (last.ptkId * 0x10000 + last.sn)).toBeLessThanOrEqual(STEP);
     expect(rx.extendReplayFloors()).toBe(floor - (last.ptkId * 0x10000 + last.sn) <= STEP / 2 ? 1 : 0);
+  });
+
+  it('extendReplayFloors takes every sender that used some of its lead into the write one of them needs', () => {
+    // 8 senders at the same rate but out of step (sender k starts 2k PDUs ahead): raised one by
+    // one, each would need its own write (an fsync in the daemon) every STEP / 2 PDUs.
+    const senders = Array.from({ length: 8 }, (_, k) => {
+      const gmi = 0x000c00 + k;
+      return { gmi, tx: new PdcpTxEntity(keysFor(gmi), new PtkIdAllocator(new MemoryPtkHighWaterStore())) };
+    });
+    const marks = new MemoryReplayMarkStore();
+    const rx = new PdcpRxEntity(keysFor(RECEIVER_GMI), { replayMarks: marks, replayMarkStep: STEP });
+    const highest = new Map<number, number>();
+    const send = (s: (typeof senders)[number]): void => {
+      const r = s.tx.protect(bytes(8, s.gmi), 0, GROUP_ID, NOW);
+      expect(reason(rx.unprotect(r.pdu, r.l2Src, r.l2Dst, NOW))).toBe('accepted');
+      highest.set(s.gmi, r.ptkId * 0x10000 + r.sn);
+    };
+    for (const [k, s] of senders.entries()) for (let i = 0; i < 2 * k + 1; i++) send(s);
+    const first = marks.saves; // one synchronous write per sender: its first PDU had no floor
+    expect(first).toBe(senders.length);
+    const rounds = 20 * STEP;
+    let timerSaves = 0;
+    for (let round = 0; round < rounds; round++) {
+      for (const s of senders) send(s);
+      if (rx.extendReplayFloors() > 0) timerSaves++; // the daemon's timer, once per round here
+      for (const s of senders) {
+        const floor = [...marks.floors].find(([key]) => parseReplayMarkKey(key)!.senderGmi === s.gmi)![1];
+        expect(floor).toBeGreaterThan(highest.get(s.gmi)!);
+      }
+    }
+    // No PDU waited for a write: the timer made them all, about one per STEP / 2 rounds for all
+    // 8 senders together (sender by sender it would be about 8 times as many).
+    expect(marks.saves - first).toBe(timerSaves);
+    expect(timerSaves).toBeLessThanOrEqual(Math.ceil(rounds / (STEP / 2)) + 2);
   });
 
   it('after a clean stop (settleReplayMarks) a restart drops the replays and no live PDU', () => {
