@@ -58,6 +58,8 @@ class ShimExample {
       this.rx.push({ src: m[1]!, dst: m[2]!, cast: m[3]!, seq: Number(m[4]), pdu: Buffer.from(m[5]!, 'hex') });
     });
     this.child.stderr!.setEncoding('utf8').on('data', (s: string) => (this.err += s));
+    // A write to a shim that already exited fails with EPIPE: recorded, not an unhandled error.
+    this.child.stdin!.on('error', (e) => (this.err += `stdin: ${e.message}\n`));
   }
 
   get stderr(): string {

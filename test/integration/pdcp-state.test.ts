@@ -140,6 +140,8 @@ class Contender {
       this.waiter?.();
     });
     this.child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
+    // A write to a contender that already exited fails with EPIPE: recorded, not an unhandled error.
+    this.child.stdin!.on('error', (e) => (this.stderr += `stdin: ${e.message}\n`));
     void this.exited.then(() => this.waiter?.());
   }
 
