@@ -12,12 +12,12 @@ import { processAlive } from '../state/ptk-high-water-file.js';
 
 export const VETH_PREFIX = '10.200.0';
 
-function ip(args: string[]): string {
+export function ip(args: string[]): string {
   return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 /** Runs `ip` and turns its failure into an error naming the command and what ip said. */
-function ipOrThrow(args: string[]): string {
+export function ipOrThrow(args: string[]): string {
   try {
     return ip(args);
   } catch (e) {
