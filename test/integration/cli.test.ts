@@ -45,7 +45,7 @@ describe('sl-bridge CLI', () => {
     [['medium', '--endpoint', 'udp://127.0.0.1:5560'], 'sl-bridge: --endpoint: expected tcp://HOST:PORT (PORT may be *), ipc:///PATH or inproc://NAME, got "udp://127.0.0.1:5560"'],
     [['medium', '--reorder', '0.1', '--reorder-hold-ms', '0'], 'sl-bridge: reorderHoldMs: expected > 0 when reorder > 0'],
     [['medium', '--profile', 'serial-modem'], 'has no medium section (use --profile emulator)'],
-    [['demo', '--ues', '17'], "option '--ues <n>' argument '17' is invalid. expected an integer from 2 to 16"],
+    [['demo', '--ues', '33'], "option '--ues <n>' argument '33' is invalid. expected an integer from 2 to 32"],
     [['demo', '--sdu-bytes', 'big'], "option '--sdu-bytes <n>' argument 'big' is invalid. expected an integer from 0 to 9000"],
     [['demo', '--security', 'maybe'], "option '--security <on|off>' argument 'maybe' is invalid. Allowed choices are on, off."],
   ])('a bad flag value exits 2 before anything starts: %j', (args, message) => {
