@@ -151,12 +151,13 @@ export function warmCountOf(ptkId: number): number {
 }
 
 /**
- * Latency mode (keep-warm.ts): runs a PTK's live engines, integrity then cipher, over `scratch`
- * (in place) so that their key schedules are in the caches when the next PDU comes. `count` must
- * be {@link warmCountOf} the engines' PTK ID: the keystream made here never protects data, and it
- * is wiped before returning. Nothing leaves: no output, no state, no counter.
+ * Latency mode (keep-warm.ts): runs the live engines of PTK `ptkId`, integrity then cipher, over
+ * `scratch` (in place) so that their key schedules are in the caches when the next PDU comes. At
+ * {@link warmCountOf}: the keystream made here never protects data, and it is wiped before
+ * returning. Nothing leaves: no output, no state, no counter.
  */
-export function warmEngines(engines: PtkEngines, count: number, scratch: Uint8Array): void {
+export function warmEngines(engines: PtkEngines, ptkId: number, scratch: Uint8Array): void {
+  const count = warmCountOf(ptkId);
   if (engines.integrity !== null) engines.integrity.mac(count, BEARER, DIRECTION, scratch);
   engines.cipher.apply(count, BEARER, DIRECTION, scratch, undefined, scratch);
   scratch.fill(0);

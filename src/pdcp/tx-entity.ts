@@ -16,7 +16,7 @@ import { DEFAULT_MAX_SDU_BYTES, MAX_SDU_TYPE, pduLayout, sduTypeCode, type PduLa
 import { SampleGate, StageMarks, type PdcpProfiler } from './profiler.js';
 import type { PtkIdAllocator, PtkIdSpace } from './ptk-allocator.js';
 import { derivePtkEngines, type PtkEngines } from './ptk-engines.js';
-import { sealPdu, warmCountOf, warmEngines } from './seal.js';
+import { sealPdu, warmEngines } from './seal.js';
 import { sourceAuthFor, type SourceAuth } from './source-auth.js';
 
 export interface ProtectResult {
@@ -175,7 +175,7 @@ export class PdcpTxEntity {
    * counter. Returns the PTKs warmed.
    */
   warmEngines(scratch: Uint8Array): number {
-    for (const ctx of this.contexts.values()) warmEngines(ctx.engines, warmCountOf(ctx.ptkId), scratch);
+    for (const ctx of this.contexts.values()) warmEngines(ctx.engines, ctx.ptkId, scratch);
     return this.contexts.size;
   }
 

@@ -80,7 +80,7 @@ describe('keep-warm pass', () => {
     }
     const engines = derivePtkEngines({ profile: 'pcr', groupId: GROUP, nea: 2, nia: 2 }, PGK, 0x000a01, 5);
     const scratch = Uint8Array.from({ length: 128 }, (_, i) => i + 1);
-    warmEngines(engines, warmCountOf(5), scratch);
+    warmEngines(engines, 5, scratch);
     expect(scratch.every((v) => v === 0)).toBe(true);
     // Afterwards the engines give what fresh ones of the same PTK give: nothing in them moved.
     const fresh = derivePtkEngines({ profile: 'pcr', groupId: GROUP, nea: 2, nia: 2 }, PGK, 0x000a01, 5);
