@@ -12,6 +12,8 @@
  *
  * PTK marks are saved once per block of PTK IDs (each PTK ID covers up to 65536 PDUs), replay
  * floors once per `replayMarkStep` PDUs of a sender at most: a save costs a few ms on a disk.
+ * The daemon's timer raises floors with `raiseFloorsInBackground`, which keeps that wait off the
+ * event loop; every other save is synchronous.
  *
  * Format 2 (`sl-bridge/pdcp-state/2`) keys marks by (group, GMI, PGK ID, PGK tag); a format-1 file
  * (`sl-bridge/ptk-high-water/1`, marks without the tag and no GMI claims) is read as it is: its
@@ -44,7 +46,7 @@ import {
   type ReplayMarkStore,
 } from '../../src/pdcp/replay-marks.js';
 import { isGmi } from '../../src/pkmf/identity.js';
-import { tempFilesOf, writeFileDurably } from './durable-file.js';
+import { stageFileDurably, tempFilesOf, writeFileDurably } from './durable-file.js';
 
 const FORMAT = 'sl-bridge/pdcp-state/2';
 const FORMAT_1 = 'sl-bridge/ptk-high-water/1';
@@ -86,6 +88,13 @@ export class PtkStateError extends Error {
     super(`${file}: ${message}`);
     this.name = 'PtkStateError';
   }
+}
+
+/** The maps a save replaces (the others are written as they are). */
+interface StateChange {
+  marks?: Map<string, number>;
+  gmis?: Map<number, number>;
+  replay?: Map<string, number>;
 }
 
 interface ParsedState {
@@ -164,6 +173,9 @@ export class FilePtkHighWaterStore implements PtkHighWaterStore, GmiLedger, Repl
   private readonly replay = new Map<string, number>();
   /** Durable saves done (each one write + fsync + rename + directory fsync). */
   saves = 0;
+  /** Bumped by every rename over the file: a staged write taken before it is stale. */
+  private generation = 0;
+  private closed = false;
 
   /** Opens (or prepares to create) the store at `file`; its directory is created if missing. */
   constructor(readonly file: string) {
@@ -219,6 +231,7 @@ export class FilePtkHighWaterStore implements PtkHighWaterStore, GmiLedger, Repl
 
   /** Releases the lock. The store must not be used afterwards. */
   close(): void {
+    this.closed = true;
     this.held?.release();
     this.held = undefined;
   }
@@ -247,18 +260,46 @@ export class FilePtkHighWaterStore implements PtkHighWaterStore, GmiLedger, Repl
     return this.replay.get(replayMarkKey(key));
   }
 
+  /** A floor below the stored one leaves the stored one (it already covers more). */
   raiseFloors(floors: readonly { key: ReplayMarkKey; floor: number }[]): void {
+    const replay = this.raisedReplay(floors);
+    this.writeDurably({ replay });
+    for (const [k, v] of replay) this.replay.set(k, v);
+    this.saves++;
+  }
+
+  /**
+   * `raiseFloors` without holding up the event loop for the disk: the new state is written and
+   * fsynced on the thread pool, then renamed in only if no synchronous save replaced the file
+   * meanwhile (its content would lack that save's marks: a PTK ID mark going back is a COUNT
+   * reused after a crash). Resolves true once the floors are durable, false when it wrote nothing
+   * (a synchronous save came first, or the store closed): nothing was raised, ask again. Rejects
+   * on an I/O error. From the rename on, the floors are part of every later save.
+   */
+  async raiseFloorsInBackground(floors: readonly { key: ReplayMarkKey; floor: number }[]): Promise<boolean> {
+    const generation = this.generation;
+    const replay = this.raisedReplay(floors);
+    const staged = await stageFileDurably(this.file, this.serialize({ replay }));
+    if (this.closed || this.generation !== generation) {
+      staged.discard();
+      return false;
+    }
+    staged.rename();
+    this.generation++;
+    for (const [k, v] of replay) this.replay.set(k, v);
+    await staged.syncDirectory();
+    this.saves++;
+    return true;
+  }
+
+  private raisedReplay(floors: readonly { key: ReplayMarkKey; floor: number }[]): Map<string, number> {
     const replay = new Map(this.replay);
     for (const { key, floor } of floors) {
       checkReplayFloor(floor, 'floor');
       const k = replayMarkKey(key);
-      const old = this.replay.get(k);
-      if (old !== undefined && floor < old) throw new RangeError(`floor: ${floor} is below the stored floor ${old} of ${k}; floors go down only in settleFloors()`);
-      replay.set(k, floor);
+      replay.set(k, Math.max(floor, replay.get(k) ?? 0));
     }
-    this.writeDurably({ replay });
-    for (const [k, v] of replay) this.replay.set(k, v);
-    this.saves++;
+    return replay;
   }
 
   settleFloors(floors: readonly { key: ReplayMarkKey; floor: number }[]): void {
@@ -312,7 +353,15 @@ export class FilePtkHighWaterStore implements PtkHighWaterStore, GmiLedger, Repl
   }
 
   /** Writes the whole state with `change` applied (the in-memory maps are updated by the caller after). */
-  private writeDurably(change: { marks?: Map<string, number>; gmis?: Map<number, number>; replay?: Map<string, number> }): void {
+  private writeDurably(change: StateChange): void {
+    try {
+      writeFileDurably(this.file, this.serialize(change));
+    } finally {
+      this.generation++; // a failed save may have renamed already
+    }
+  }
+
+  private serialize(change: StateChange): Buffer {
     const content: FileContent = {
       format: FORMAT,
       marks: Object.fromEntries(change.marks ?? this.marks),
@@ -320,7 +369,7 @@ export class FilePtkHighWaterStore implements PtkHighWaterStore, GmiLedger, Repl
       replay: Object.fromEntries(change.replay ?? this.replay),
     };
     if (this.legacyMarks.size > 0) content.legacyMarks = Object.fromEntries(this.legacyMarks);
-    writeFileDurably(this.file, Buffer.from(`${JSON.stringify(content, null, 1)}\n`));
+    return Buffer.from(`${JSON.stringify(content, null, 1)}\n`);
   }
 
   toString(): string {

@@ -179,6 +179,8 @@ export class DaemonCore<Peer> {
   private readonly unprotectTime = createHistogram();
   private readonly senders = new Map<number, SenderState>();
   private replayFloorFailing = false;
+  /** The background replay-floor write in flight (extendReplayFloors). */
+  private replayFloorWrite: Promise<void> | undefined;
   /** Keep-warm passes run (latency mode), and the scratch protect + unprotect round trips they made. */
   warmPasses = 0;
   warmRoundTrips = 0;
@@ -358,18 +360,28 @@ export class DaemonCore<Peer> {
 
   /**
    * Raises, in one write, the replay floors of senders close to theirs (from a timer, so that
-   * steady traffic never waits for a write). A failure is logged once until a write works again.
+   * steady traffic never waits for a write), off the event loop where the store can: a tick while
+   * that write runs does nothing. Returns the write in flight, which never rejects: a failure is
+   * logged once until a write works again.
    */
-  extendReplayFloors(): void {
-    try {
-      this.protector.extendReplayFloors();
-      if (this.replayFloorFailing) this.log.info({}, 'replay floors written again');
-      this.replayFloorFailing = false;
-    } catch (e) {
-      // unprotect writes the floor itself when a PDU reaches it (and drops the PDU if that fails).
-      if (!this.replayFloorFailing) this.log.error({ err: (e as Error).message }, 'cannot write replay floors; PDUs that reach their floor are dropped (replay-state-error)');
-      this.replayFloorFailing = true;
-    }
+  extendReplayFloors(): Promise<void> {
+    this.replayFloorWrite ??= this.protector
+      .extendReplayFloors()
+      .then(
+        () => {
+          if (this.replayFloorFailing) this.log.info({}, 'replay floors written again');
+          this.replayFloorFailing = false;
+        },
+        (e: unknown) => {
+          // unprotect writes the floor itself when a PDU reaches it (and drops the PDU if that fails).
+          if (!this.replayFloorFailing) this.log.error({ err: (e as Error).message }, 'cannot write replay floors; PDUs that reach their floor are dropped (replay-state-error)');
+          this.replayFloorFailing = true;
+        },
+      )
+      .finally(() => {
+        this.replayFloorWrite = undefined;
+      });
+    return this.replayFloorWrite;
   }
 
   /**
@@ -384,9 +396,11 @@ export class DaemonCore<Peer> {
 
   /**
    * On a clean stop, once the stack side is closed: the exact replay floors, so that a clean
-   * restart drops no live PDU. Throws what the store throws.
+   * restart drops no live PDU, after the floor write in flight, if any. Rejects with what the
+   * store throws.
    */
-  settleReplayMarks(): void {
+  async settleReplayMarks(): Promise<void> {
+    await this.replayFloorWrite;
     this.protector.settleReplayMarks();
   }
 

@@ -71,8 +71,11 @@ export interface Protector {
   /** The receive entity's counters (PDCP drop reasons), when there is one. */
   readonly rxCounters: Readonly<RxCounters> | undefined;
   figures(): PdcpFigures;
-  /** Raises the durable replay floors of senders close to theirs; throws what the store throws. */
-  extendReplayFloors(): void;
+  /**
+   * Raises the durable replay floors of senders close to theirs, off the event loop where the
+   * store can; resolves with the floors raised, rejects with what the store throws. One at a time.
+   */
+  extendReplayFloors(): Promise<number>;
   /** On a clean stop, once nothing more is offered: the exact replay floors. */
   settleReplayMarks(): void;
   /** Removes durable marks of PGKs `keep` says are gone; throws what the store throws. */
@@ -155,8 +158,8 @@ export class PdcpProtector implements Protector {
     return { ptksStarted: this.tx.ptksStarted, derivations: rx.derivations, cachedEngines: rx.cachedEngines, replayWindows: rx.replayWindows };
   }
 
-  extendReplayFloors(): void {
-    this.rx.extendReplayFloors();
+  extendReplayFloors(): Promise<number> {
+    return this.rx.extendReplayFloorsInBackground();
   }
 
   settleReplayMarks(): void {
@@ -232,7 +235,9 @@ export class ClearProtector implements Protector {
     return { ptksStarted: 0, derivations: 0, cachedEngines: 0, replayWindows: 0 };
   }
 
-  extendReplayFloors(): void {}
+  extendReplayFloors(): Promise<number> {
+    return Promise.resolve(0);
+  }
 
   settleReplayMarks(): void {}
 

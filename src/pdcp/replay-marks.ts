@@ -32,10 +32,16 @@ export interface ReplayMarkStore {
   /** The durable floor of a window, or undefined when none was ever saved. */
   loadFloor(key: ReplayMarkKey): number | undefined;
   /**
-   * Makes these floors (never lower than the stored ones) durable before returning, in one write;
-   * throws when it cannot (a PDU that needed it is then not delivered).
+   * Makes these floors durable before returning, in one write; a floor below the stored one
+   * leaves the stored one. Throws when it cannot (a PDU that needed it is then not delivered).
    */
   raiseFloors(floors: readonly { key: ReplayMarkKey; floor: number }[]): void;
+  /**
+   * The same without blocking the caller's event loop for the disk, where the store can:
+   * resolves true once the floors are durable, false when it wrote nothing (nothing raised: ask
+   * again later); rejects when it cannot write. One at a time.
+   */
+  raiseFloorsInBackground?(floors: readonly { key: ReplayMarkKey; floor: number }[]): Promise<boolean>;
   /**
    * On a clean stop: makes these exact floors durable in one write, lower ones included (the
    * receiver knows the highest COUNT it accepted, so nothing accepted lies at or above them). A
@@ -75,13 +81,11 @@ export class MemoryReplayMarkStore implements ReplayMarkStore {
     return this.floors.get(replayMarkKey(key));
   }
   raiseFloors(floors: readonly { key: ReplayMarkKey; floor: number }[]): void {
+    for (const { floor } of floors) checkReplayFloor(floor, 'floor');
     for (const { key, floor } of floors) {
-      checkReplayFloor(floor, 'floor');
       const k = replayMarkKey(key);
-      const old = this.floors.get(k) ?? 0;
-      if (floor < old) throw new RangeError(`floor: ${floor} is below the stored floor ${old} of ${k}`);
+      this.floors.set(k, Math.max(floor, this.floors.get(k) ?? 0));
     }
-    for (const { key, floor } of floors) this.floors.set(replayMarkKey(key), floor);
     this.saves++;
   }
   settleFloors(floors: readonly { key: ReplayMarkKey; floor: number }[]): void {

@@ -375,10 +375,32 @@ export class PdcpRxEntity {
    * must).
    */
   extendReplayFloors(): number {
-    if (this.replayMarks === undefined) return 0;
+    const due = this.replayFloorsDue();
+    if (due === undefined) return 0;
+    this.replayMarks!.raiseFloors(due.floors);
+    return due.commit();
+  }
+
+  /**
+   * `extendReplayFloors` through the store's `raiseFloorsInBackground` where it has one, so the
+   * event loop does not wait for the disk: the floors come in force only once the write is
+   * durable, and PDUs that reach the floors in force meanwhile still wait for their own write.
+   * Resolves with how many floors it raised (0 when the store wrote nothing); rejects with what
+   * the store rejects with. One at a time.
+   */
+  async extendReplayFloorsInBackground(): Promise<number> {
+    if (this.replayMarks?.raiseFloorsInBackground === undefined) return this.extendReplayFloors();
+    const due = this.replayFloorsDue();
+    if (due === undefined) return 0;
+    return (await this.replayMarks.raiseFloorsInBackground(due.floors)) ? due.commit() : 0;
+  }
+
+  /** The floors `extendReplayFloors` would write now, and how to put them in force once durable. */
+  private replayFloorsDue(): { floors: { key: ReplayMarkKey; floor: number }[]; commit(): number } | undefined {
+    if (this.replayMarks === undefined) return undefined;
     const step = this.replayMarkStep;
-    const raise: { key: ReplayMarkKey; floor: number }[] = [];
-    const apply: (() => void)[] = [];
+    const floors: { key: ReplayMarkKey; floor: number }[] = [];
+    const raises: { ps: RxPgkState; senderGmi: number; next: number }[] = [];
     let due = false;
     for (const gs of this.groups.values()) {
       for (const ps of gs.byIndex) {
@@ -389,15 +411,26 @@ export class PdcpRxEntity {
           const next = Math.min(window.highest + step, COUNT_SPACE);
           if (next <= floor) continue;
           if (floor - window.highest <= step / 2) due = true;
-          raise.push({ key: this.markKey(gs.group, senderGmi, ps.pgk), floor: next });
-          apply.push(() => ps.floors.set(senderGmi, next));
+          floors.push({ key: this.markKey(gs.group, senderGmi, ps.pgk), floor: next });
+          raises.push({ ps, senderGmi, next });
         }
       }
     }
-    if (!due) return 0;
-    this.replayMarks.raiseFloors(raise);
-    for (const f of apply) f();
-    return raise.length;
+    if (!due) return undefined;
+    return {
+      floors,
+      // Never lowers a floor: `unprotect` may have raised one past `next` while a write ran.
+      commit: () => {
+        let raised = 0;
+        for (const { ps, senderGmi, next } of raises) {
+          const floor = ps.floors.get(senderGmi);
+          if (floor === undefined || next <= floor) continue;
+          ps.floors.set(senderGmi, next);
+          raised++;
+        }
+        return raised;
+      },
+    };
   }
 
   /**

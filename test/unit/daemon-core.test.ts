@@ -461,7 +461,7 @@ describe('daemon core, security on', () => {
     expect(b.securityDrops).toEqual({ truncated: 4 + MAX_TRACKED_SENDERS + 10 });
   });
 
-  it('raises replay floors on the timer, logs a failing store once, and settles exact floors on a clean stop', () => {
+  it('raises replay floors on the timer, logs a failing store once, and settles exact floors on a clean stop', async () => {
     const step = 4;
     const a = keyed(SENDER_GMI);
     const b = keyed(RECEIVER_GMI, undefined, { pdcp: { replayMarkStep: step } });
@@ -470,7 +470,7 @@ describe('daemon core, security on', () => {
     for (let i = 0; i < 3; i++) a.send(`m${i}`);
     b.receive(a.drain());
     expect(floor()).toBe(step); // saved before the first COUNT was accepted
-    b.core.extendReplayFloors(); // SN 2 is within step / 2 of the floor
+    await b.core.extendReplayFloors(); // SN 2 is within step / 2 of the floor
     expect(floor()).toBe(2 + step);
 
     b.store!.fail = new Error('EIO');
@@ -478,26 +478,26 @@ describe('daemon core, security on', () => {
     a.send('m4'); // below the floor: accepted without a write
     b.receive(a.drain());
     expect(b.delivered).toHaveLength(5);
-    b.core.extendReplayFloors();
-    b.core.extendReplayFloors();
+    await b.core.extendReplayFloors();
+    await b.core.extendReplayFloors();
     expect(b.messages('error')).toEqual(['cannot write replay floors; PDUs that reach their floor are dropped (replay-state-error)']);
     b.store!.fail = undefined;
-    b.core.extendReplayFloors();
+    await b.core.extendReplayFloors();
     expect(b.messages('info').filter((m) => m.startsWith('replay'))).toEqual(['replay floors written again']);
     expect(floor()).toBe(4 + step);
 
-    b.core.settleReplayMarks();
+    await b.core.settleReplayMarks();
     expect(floor()).toBe(5); // one past the highest COUNT accepted
   });
 
-  it('restarted on its durable state: a receiver drops every recorded PDU as a replay, a sender continues above its PTK IDs', () => {
+  it('restarted on its durable state: a receiver drops every recorded PDU as a replay, a sender continues above its PTK IDs', async () => {
     const a = keyed(SENDER_GMI);
     const b = keyed(RECEIVER_GMI);
     for (let i = 0; i < 5; i++) a.send(`run1-${i}`);
     const recorded = a.drain();
     b.receive(recorded);
     const ptkBefore = a.core.figures().groups[0]!.txPtkId!;
-    b.core.settleReplayMarks();
+    await b.core.settleReplayMarks();
 
     const b2 = keyed(RECEIVER_GMI, b.store);
     b2.receive(recorded); // the attacker replays the whole capture

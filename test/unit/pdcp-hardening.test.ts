@@ -21,6 +21,7 @@ import {
   pduLayout,
   PtkIdAllocator,
   sealPdu,
+  type ReplayMarkKey,
   type UnprotectResult,
 } from '../../src/pdcp/index.js';
 import { bytes, GROUP_ID, keysFor, NOW, pair, pgkBytes, pgkRecord, RECEIVER_GMI, SENDER_GMI } from '../fixtures/pdcp-helpers.js';
@@ -140,6 +141,64 @@ describe('replay floors across receiver restarts', () => {
     // 8 senders together (sender by sender it would be about 8 times as many).
     expect(marks.saves - first).toBe(timerSaves);
     expect(timerSaves).toBeLessThanOrEqual(Math.ceil(rounds / (STEP / 2)) + 2);
+  });
+
+  it('floors raised in the background come in force only once durable: no PDU is accepted at or above a durable floor', async () => {
+    /** The store's disk: a background write is durable (in `floors`) only when the test says so. */
+    class SlowDisk extends MemoryReplayMarkStore {
+      readonly inFlight: ((durable: boolean) => void)[] = [];
+      raiseFloorsInBackground(floors: readonly { key: ReplayMarkKey; floor: number }[]): Promise<boolean> {
+        return new Promise((resolve) =>
+          this.inFlight.push((durable) => {
+            if (durable) this.raiseFloors(floors);
+            resolve(durable);
+          }),
+        );
+      }
+    }
+    const { tx } = pair();
+    const disk = new SlowDisk();
+    const rx = new PdcpRxEntity(keysFor(RECEIVER_GMI), { replayMarks: disk, replayMarkStep: STEP });
+    const durableFloor = (): number => [...disk.floors.values()][0]!;
+    const recorded = run(5 * STEP, tx);
+    const accept = (r: (typeof recorded)[number]): void => {
+      expect(reason(rx.unprotect(r.pdu, r.l2Src, r.l2Dst, NOW))).toBe('accepted');
+      // The property a crash relies on: every COUNT accepted lies below the durable floor.
+      expect(durableFloor()).toBeGreaterThan(r.ptkId * 0x10000 + r.sn);
+    };
+    for (const r of recorded.slice(0, STEP / 2 + 1)) accept(r);
+    const syncWrites = disk.saves;
+    const slow = rx.extendReplayFloorsInBackground();
+    expect(disk.inFlight).toHaveLength(1);
+    // The write is slow: traffic goes on past the floor in force, each crossing waits for a
+    // synchronous write of its own instead of counting on the one in flight.
+    for (const r of recorded.slice(STEP / 2 + 1, 3 * STEP)) accept(r);
+    expect(disk.saves).toBe(syncWrites + 2);
+    disk.inFlight[0]!(true);
+    expect(await slow).toBe(0); // durable now, but below the floors the crossings wrote: nothing to raise
+
+    // A background write that wrote nothing (a synchronous save replaced the file first) raises nothing.
+    for (const r of recorded.slice(3 * STEP, 3 * STEP + STEP / 2 + 1)) accept(r);
+    const stale = rx.extendReplayFloorsInBackground();
+    disk.inFlight[1]!(false);
+    expect(await stale).toBe(0);
+    for (const r of recorded.slice(3 * STEP + STEP / 2 + 1)) accept(r);
+
+    // Crash: a receiver on the durable floors drops every PDU accepted before.
+    const rx2 = new PdcpRxEntity(keysFor(RECEIVER_GMI), { replayMarks: disk, replayMarkStep: STEP });
+    for (const r of recorded) expect(reason(rx2.unprotect(r.pdu, r.l2Src, r.l2Dst, NOW))).toBe('replay');
+
+    // And when it is durable in time, the timer's write is the only one.
+    const fresh = new SlowDisk();
+    const rx3 = new PdcpRxEntity(keysFor(RECEIVER_GMI), { replayMarks: fresh, replayMarkStep: STEP });
+    const more = run(STEP / 2 + 1, tx);
+    for (const r of more) rx3.unprotect(r.pdu, r.l2Src, r.l2Dst, NOW);
+    const timed = rx3.extendReplayFloorsInBackground();
+    fresh.inFlight[0]!(true);
+    expect(await timed).toBe(1);
+    const last = more[more.length - 1]!;
+    expect([...fresh.floors.values()]).toEqual([last.ptkId * 0x10000 + last.sn + STEP]);
+    expect(fresh.saves).toBe(2); // the first PDU's own write and the timer's
   });
 
   it('after a clean stop (settleReplayMarks) a restart drops the replays and no live PDU', () => {

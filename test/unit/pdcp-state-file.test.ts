@@ -3,9 +3,9 @@
  * PGK's value tag, the GMI claims (GmiLedger) and the receiver's replay floors, all in one file
  * that is lost or kept as a whole; format-1 files (marks without tags, no claims) still read.
  */
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FilePtkHighWaterStore, PtkStateError } from '../../bridge/state/ptk-high-water-file.js';
 import { PtkIdAllocator } from '../../src/pdcp/ptk-allocator.js';
@@ -30,7 +30,8 @@ describe('PDCP state file, format 2', () => {
     s1.save({ groupId: 1, gmi: 2, pgkId: 3, pgkTag: TAG_B }, 16);
     s1.claimGmi(1, 2);
     s1.raiseFloors([{ key: floorKey, floor: 1024 }]);
-    expect(() => s1.raiseFloors([{ key: floorKey, floor: 1000 }])).toThrow(/below the stored floor/);
+    s1.raiseFloors([{ key: floorKey, floor: 1000 }]); // below the stored one: it already covers more
+    expect(s1.loadFloor(floorKey)).toBe(1024);
     expect(() => s1.claimGmi(1, 0)).toThrow(RangeError);
     s1.close();
     expect(statSync(file).mode & 0o777).toBe(0o600);
@@ -86,5 +87,85 @@ describe('PDCP state file, format 2', () => {
       writeFileSync(file, JSON.stringify(content));
       expect(() => new FilePtkHighWaterStore(file), JSON.stringify(content)).toThrow(PtkStateError);
     }
+  });
+});
+
+describe('PDCP state file: replay floors raised in the background (raiseFloorsInBackground)', () => {
+  const space = { groupId: 1, gmi: 2, pgkId: 3, pgkTag: TAG_A };
+  const leftovers = (file: string): string[] => readdirSync(dirname(file)).filter((e) => e.endsWith('.tmp'));
+
+  it('never undoes a synchronous save made while it was in flight (a PTK ID mark going back reuses COUNTs after a crash)', async () => {
+    const file = fresh();
+    const s = new FilePtkHighWaterStore(file);
+    s.save(space, 8);
+    // The attack: the background write takes its content now (mark 8), then the sender reserves
+    // PTK IDs up to 4096, durably, and hands them out. Renaming the older content over the file
+    // would put the mark back to 8: after a crash the sender would reuse PTK IDs 8..4095.
+    const inFlight = s.raiseFloorsInBackground([{ key: floorKey, floor: 640 }]);
+    s.save(space, 4096);
+    await expect(inFlight).resolves.toBe(false); // wrote nothing: the floors are not in force
+    expect(s.loadFloor(floorKey)).toBeUndefined();
+    expect(leftovers(file)).toEqual([]);
+    s.close();
+    const reopened = new FilePtkHighWaterStore(file); // what a restart after a crash reads
+    expect(reopened.load(space)).toBe(4096);
+    expect(reopened.loadFloor(floorKey)).toBeUndefined();
+    reopened.close();
+  });
+
+  it('resolves true once the floors are durable; from then on every save keeps them', async () => {
+    const file = fresh();
+    const s = new FilePtkHighWaterStore(file);
+    s.raiseFloors([{ key: floorKey, floor: 64 }]);
+    const other = { ...floorKey, senderGmi: 0x0000bb };
+    await expect(s.raiseFloorsInBackground([{ key: floorKey, floor: 640 }, { key: other, floor: 32 }])).resolves.toBe(true);
+    expect(JSON.parse(readFileSync(file, 'utf8')).replay).toEqual({ [`${floorKey.groupId}:${floorKey.senderGmi}:9:${TAG_A}`]: 640, [`${other.groupId}:${other.senderGmi}:9:${TAG_A}`]: 32 });
+    s.save(space, 8);
+    s.raiseFloors([{ key: floorKey, floor: 100 }]); // a synchronous raise below it keeps it
+    expect(leftovers(file)).toEqual([]);
+    s.close();
+    const reopened = new FilePtkHighWaterStore(file);
+    expect(reopened.loadFloor(floorKey)).toBe(640);
+    expect(reopened.loadFloor(other)).toBe(32);
+    expect(reopened.load(space)).toBe(8);
+    reopened.close();
+  });
+
+  it('writes nothing once the store is closed (its lock released), and leaves no temp file', async () => {
+    const file = fresh();
+    const s = new FilePtkHighWaterStore(file);
+    s.raiseFloors([{ key: floorKey, floor: 64 }]);
+    const inFlight = s.raiseFloorsInBackground([{ key: floorKey, floor: 640 }]);
+    s.close();
+    await expect(inFlight).resolves.toBe(false);
+    expect(leftovers(file)).toEqual([]);
+    const reopened = new FilePtkHighWaterStore(file);
+    expect(reopened.loadFloor(floorKey)).toBe(64);
+    reopened.close();
+  });
+
+  it('a staged temp file left by a crash is removed when the store opens; the file keeps its content', () => {
+    const file = fresh();
+    const s = new FilePtkHighWaterStore(file);
+    s.raiseFloors([{ key: floorKey, floor: 64 }]);
+    s.close();
+    writeFileSync(`${file}.4242.staged.tmp`, '{"torn":');
+    const reopened = new FilePtkHighWaterStore(file);
+    expect(leftovers(file)).toEqual([]);
+    expect(reopened.loadFloor(floorKey)).toBe(64);
+    reopened.close();
+  });
+
+  it('rejects when it cannot write its temp file, and the floors in force stay', async () => {
+    const file = fresh();
+    const s = new FilePtkHighWaterStore(file);
+    s.raiseFloors([{ key: floorKey, floor: 64 }]);
+    mkdirSync(`${file}.${process.pid}.staged.tmp`); // in the way, and not a file it may remove
+    await expect(s.raiseFloorsInBackground([{ key: floorKey, floor: 640 }])).rejects.toMatchObject({ code: 'EEXIST' });
+    expect(s.loadFloor(floorKey)).toBe(64);
+    s.close();
+    const reopened = new FilePtkHighWaterStore(file);
+    expect(reopened.loadFloor(floorKey)).toBe(64);
+    reopened.close();
   });
 });
