@@ -57,6 +57,9 @@ const SETTLE_TIMEOUT_MS = 10_000;
 
 class Interrupted extends Error {}
 
+/** CPU time (user + system) of a process.cpuUsage() reading, ms. */
+const cpuMsOf = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1000;
+
 export async function runDemo(flags: DemoFlags): Promise<void> {
   const { ues: ueCount, seconds, rate, sduBytes = 0, security, sourceAuth, warmup } = flags;
   const mediumArgs: string[] = [];
@@ -181,7 +184,6 @@ export async function runDemo(flags: DemoFlags): Promise<void> {
       say(`demo: ${v.ue.id} ${v.ue.supi} GMI ${g.gmi} PGK ${g.pgkIds[0]} via ${v.status!.keys.servingPlmn ?? '?'}${v.ue.roaming ? ' (roaming)' : ''}${members}`);
     }
 
-    const cpuMsOf = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1000;
     const recorder =
       flags.slices === undefined
         ? undefined
@@ -288,13 +290,12 @@ export async function runDemo(flags: DemoFlags): Promise<void> {
         trafficCpuPercent: atEnd === undefined || atStart === undefined ? null : pct(atEnd - atStart, trafficMs),
       };
     });
-    const ms = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1000;
     processes.push({
       name: 'demo (ranging apps)',
       pid: process.pid,
-      cpuMs: Math.round(ms(process.cpuUsage(demoCpu0))),
-      cpuPercent: pct(ms(process.cpuUsage(demoCpu0)), performance.now() - demoT0),
-      trafficCpuPercent: pct(ms(demoTrafficCpu), trafficMs),
+      cpuMs: Math.round(cpuMsOf(process.cpuUsage(demoCpu0))),
+      cpuPercent: pct(cpuMsOf(process.cpuUsage(demoCpu0)), performance.now() - demoT0),
+      trafficCpuPercent: pct(cpuMsOf(demoTrafficCpu), trafficMs),
     });
     await Promise.all(daemons.map((c) => c.stop()));
     await medium.stop();
