@@ -16,6 +16,7 @@ import type { OverheadReport } from './e2e-overhead.js';
 import type { RunMetadata } from './run-metadata.js';
 import { floorWithInterval, type FloorWithInterval, type StallIntervals, type StallSummary, type StallTrace } from './stall-meter.js';
 import { SEGMENTS, mergeSlices, type Segment, type SliceAccount } from './e2e-traffic.js';
+import { textTable } from './text-table.js';
 
 export type SecurityMode = 'on' | 'off';
 
@@ -492,10 +493,9 @@ const fmt2 = (v: number): string => fmt(v, 2);
 /** A latency in µs, 3 significant digits (ms-scale figures have no meaningful sub-µs digits). */
 const sig3 = (v: number): string => (Math.abs(v) >= 100 ? String(Math.round(v)) : String(Number(v.toPrecision(3))));
 
+/** The two key columns and the last (drops, text) on the left, figures on the right. */
 function table(header: string[], rows: string[][]): string[] {
-  const w = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i < 2 || i === cells.length - 1 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ').trimEnd();
-  return [line(header), ...rows.map(line)];
+  return textTable(header, rows, (i) => !(i < 2 || i === header.length - 1));
 }
 
 /** The stdout table: per rate and mode, the median over the slices [95 % interval] of each measured figure; counts are totals. */

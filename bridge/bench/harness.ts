@@ -15,6 +15,7 @@
 import { percentile } from '../../src/stats/percentile.js';
 import { REPETITIONS, formatInterval, formatRatio, mapInterval, medianInterval, pairedRatio, type Interval, type Judged } from '../../src/stats/interval.js';
 import type { BenchCase } from './cases.js';
+import { textTable } from './text-table.js';
 
 export interface BenchOptions {
   /** Warm-up time per case (JIT, caches, calibration), ms. */
@@ -306,9 +307,7 @@ function round1(x: number): number {
   return Math.round(x * 10) / 10;
 }
 
+/** Names (and the baseline's name) on the left, figures on the right. */
 function table(header: string[], rows: string[][]): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]): string =>
-    cells.map((c, i) => (i === 0 || i === 1 && header[1] === 'baseline' ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  return [line(header), ...rows.map(line)];
+  return textTable(header, rows, (i) => !(i === 0 || (i === 1 && header[1] === 'baseline')));
 }

@@ -12,6 +12,7 @@ import type { DemoResult } from '../demo/report.js';
 import type { DemoSlice } from '../demo/slices.js';
 import type { RunMetadata } from './run-metadata.js';
 import type { StallSummary } from './stall-meter.js';
+import { textTable } from './text-table.js';
 
 export type ScaleSecurity = 'on' | 'off';
 
@@ -251,16 +252,6 @@ export function sig3(v: number): string {
 
 const ms = (us: number): string => sig3(us / 1000);
 
-function pad(s: string, n: number, right = false): string {
-  return right ? s.padStart(n) : s.padEnd(n);
-}
-
-function table(header: string[], rows: string[][], rightFrom = 0): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]): string => cells.map((c, i) => pad(c, widths[i]!, i >= rightFrom)).join('  ').trimEnd();
-  return [line(header), ...rows.map(line)];
-}
-
 const pct = (v: number | null): string => (v === null ? '-' : `${v}%`);
 
 function dropsText(d: Record<string, number>): string {
@@ -273,7 +264,8 @@ export function formatScaleTables(points: readonly ScalePoint[]): string {
   const bothModes = new Set(points.map((p) => p.security)).size > 1;
   const key = (p: ScalePoint): string[] => [String(p.rate_per_ue), String(p.ues), ...(bothModes ? [p.security] : [])];
   const keyHeader = ['rate/UE', 'UEs', ...(bothModes ? ['security'] : [])];
-  const lat = table(
+  const figuresRight = (i: number): boolean => i >= keyHeader.length;
+  const lat = textTable(
     [...keyHeader, 'RTT p50 ms [95% CI]', 'RTT p99 ms [95% CI]', 'RTTs', 'sent/s', 'of asked', 'delivered/s [95% CI]', 'reached', 'answered', 'heard all', 'drops (warm-up included)'],
     points.map((p) =>
       p.error !== null
@@ -292,9 +284,9 @@ export function formatScaleTables(points: readonly ScalePoint[]): string {
             dropsText(p.drops),
           ],
     ),
-    keyHeader.length,
+    figuresRight,
   );
-  const cpu = table(
+  const cpu = textTable(
     [...keyHeader, 'daemon mean', 'daemon max', 'daemons', 'medium', 'PKMFs', 'apps', 'machine', 'not ours', 'stalls lost'],
     points.map((p) => [
       ...key(p),
@@ -304,7 +296,7 @@ export function formatScaleTables(points: readonly ScalePoint[]): string {
       }),
       p.stall_lost_pct === null ? '-' : `${p.stall_lost_pct}%${p.unreliable ? ' (!)' : ''}`,
     ]),
-    keyHeader.length,
+    figuresRight,
   );
   return [
     'Round trips and throughput (median over the slices [95 % CI]; RTTs: round trips measured, all UEs pooled):',
