@@ -14,7 +14,7 @@
  * - A peer that goes away and comes back is picked up again without the caller doing anything.
  */
 import type { OutgoingPdu, PduEnvelope } from '../../src/wire/envelope.js';
-import type { AppToDaemon, DaemonToApp } from '../../src/wire/app.js';
+import type { AppSendSdu, DaemonToApp } from '../../src/wire/app.js';
 
 export type TransportKind = 'zmq' | 'serial' | 'udp';
 
@@ -160,13 +160,17 @@ export interface StackTransport extends FrameTransport<OutgoingPdu, PduEnvelope>
   details?(): StackDetails;
 }
 
-/** Daemon side of the application link: any number of applications attach. */
-export interface AppServerTransport extends FrameTransport<DaemonToApp, AppToDaemon> {
+/**
+ * Daemon side of the application link: any number of applications attach. An application's
+ * AppHello is the transport's own business (how it frames that application's deliveries): the
+ * sink only sees SDUs.
+ */
+export interface AppServerTransport extends FrameTransport<DaemonToApp, AppSendSdu> {
   /** `send` goes to every attached application; this one to a single one (e.g. a refusal). */
   sendTo(peer: PeerHandle, frame: DaemonToApp): SendOutcome;
   /** Applications attached now. */
   readonly peerCount: number;
 }
 
-/** Application side of the application link. */
-export type AppClientTransport = FrameTransport<AppToDaemon, DaemonToApp>;
+/** Application side of the application link (its AppHello is the transport's, as on the daemon side). */
+export type AppClientTransport = FrameTransport<AppSendSdu, DaemonToApp>;

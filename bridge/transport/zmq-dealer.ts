@@ -33,6 +33,16 @@ export interface ZmqDealerOptions {
   /** e.g. tcp://127.0.0.1:5560, tcp://127.0.0.1:* (bind, any port), ipc:///tmp/x.sock */
   endpoint: string;
   tuning?: Partial<ZmqTuning>;
+  /**
+   * Sent on every new connection, before anything else this side sends on it (the application's
+   * AppHello). Not a frame: not counted.
+   */
+  greeting?: Uint8Array;
+  /**
+   * A multipart message is a batch, one message per frame (the application link after an
+   * AppHello asking for it). Otherwise multipart messages are malformed.
+   */
+  batches?: boolean;
 }
 
 export interface FrameCodec<TOut, TIn> {
@@ -81,7 +91,12 @@ export class ZmqDealerTransport<TOut, TIn> implements FrameTransport<TOut, TIn> 
     const connect = this.options.role === 'connect';
     const socket = new Dealer({ ...socketOptions(this.tuning), immediate: connect, probeRouter: connect });
     this.socket = socket;
-    socket.events.on('handshake', (e) => this.linkChange(+1, e.address));
+    const greeting = this.options.greeting;
+    socket.events.on('handshake', (e) => {
+      // Only the new connection can take it now (ZMQ_IMMEDIATE): one connection in role connect.
+      if (greeting !== undefined) socket.send(greeting).then(undefined, () => undefined);
+      this.linkChange(+1, e.address);
+    });
     socket.events.on('disconnect', (e) => this.linkChange(-1, e.address));
     try {
       if (connect) socket.connect(this.endpoint);
@@ -142,20 +157,27 @@ export class ZmqDealerTransport<TOut, TIn> implements FrameTransport<TOut, TIn> 
     notifySinkLink(this.counters, this.sink, up, address);
   }
 
+  /** An empty frame here is a message that does not decode (a probe is a message of its own). */
+  private decodeAndDeliver(bytes: Uint8Array): void {
+    const d = this.codec.decode(bytes);
+    if (d.ok) deliverFrame(this.counters, this.sink!, d.value);
+    else dropMalformed(this.counters, this.sink, d.error);
+  }
+
   private async receive(socket: Dealer): Promise<void> {
     const sink = this.sink!;
     const c = this.counters;
     try {
+      const batches = this.options.batches === true;
       for await (const frames of socket) {
         const bytes = frames[0]!;
         if (frames.length !== 1) {
-          dropMalformed(c, sink, { code: 'multipart', message: `expected 1 frame per message, got ${frames.length}` });
+          if (batches) for (const frame of frames) this.decodeAndDeliver(frame);
+          else dropMalformed(c, sink, { code: 'multipart', message: `expected 1 frame per message, got ${frames.length}` });
           continue;
         }
         if (bytes.length === 0) continue; // an attach probe (ZMQ_PROBE_ROUTER), not a message
-        const d = this.codec.decode(bytes);
-        if (d.ok) deliverFrame(c, sink, d.value);
-        else dropMalformed(c, sink, d.error);
+        this.decodeAndDeliver(bytes);
       }
     } catch (e) {
       // The iterator ends quietly on close(); anything else is a socket failure worth surfacing.

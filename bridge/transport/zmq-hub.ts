@@ -16,7 +16,7 @@ import { TransportError, type PeerHandle } from './types.js';
 export interface HubPeer extends PeerHandle {
   /** The routing ID frame. */
   readonly id: Buffer;
-  /** Messages received from / sent (accepted) to this peer. */
+  /** Messages received from / frames sent (accepted) to this peer. */
   rx: number;
   tx: number;
 }
@@ -35,9 +35,9 @@ export interface HubCounters {
   badFraming: number;
   attaches: number;
   detaches: number;
-  /** Sends refused because that peer's queue was full (EAGAIN). */
+  /** Frames refused because that peer's queue was full (EAGAIN). */
   hwmDrops: number;
-  /** Sends to a peer that had gone (EHOSTUNREACH). */
+  /** Frames sent to a peer that had gone (EHOSTUNREACH). */
   unreachableDrops: number;
   /** Handler callbacks that threw. */
   handlerErrors: number;
@@ -93,11 +93,15 @@ export class ZmqHub {
     return this.bound;
   }
 
-  /** Queues `bytes` for `peer`; false if the hub is closed or the peer already forgotten. */
-  sendTo(peer: HubPeer, bytes: Uint8Array): boolean {
+  /**
+   * Queues `frames` for `peer` as one message; false if the hub is closed or the peer already
+   * forgotten. Several frames only go to a peer that asked for them (a batch of messages, one per
+   * frame): `tx` and the drop counters count frames, since the whole message is sent or refused.
+   */
+  sendTo(peer: HubPeer, ...frames: Uint8Array[]): boolean {
     if (this.closed || this.byKey.get(peer.key) !== peer) return false;
-    peer.tx++;
-    this.socket!.send([peer.id, bytes]).then(undefined, (err: unknown) => this.sendFailed(peer, err));
+    peer.tx += frames.length;
+    this.socket!.send([peer.id, ...frames]).then(undefined, (err: unknown) => this.sendFailed(peer, err, frames.length));
     return true;
   }
 
@@ -108,13 +112,13 @@ export class ZmqHub {
     await this.receiveLoop;
   }
 
-  private sendFailed(peer: HubPeer, err: unknown): void {
-    peer.tx--;
+  private sendFailed(peer: HubPeer, err: unknown, frames: number): void {
+    peer.tx -= frames;
     if (zmqErrorCode(err) === 'EHOSTUNREACH') {
-      this.counters.unreachableDrops++;
+      this.counters.unreachableDrops += frames;
       this.forget(peer);
     } else {
-      this.counters.hwmDrops++;
+      this.counters.hwmDrops += frames;
     }
   }
 

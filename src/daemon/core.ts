@@ -28,7 +28,7 @@ import type { GroupKeyMaterial, SourceAuthMode } from '../keys/types.js';
 import type { RxCounters } from '../pdcp/drop-reasons.js';
 import type { PdcpProfiler } from '../pdcp/profiler.js';
 import { hex24 } from '../pkmf/identity.js';
-import type { AppToDaemon } from '../wire/app.js';
+import type { AppSendSdu } from '../wire/app.js';
 import type { OutgoingPdu, PduEnvelope } from '../wire/envelope.js';
 import { SequenceTracker } from '../wire/sequence.js';
 import { newDaemonCounters, type DaemonCounters, type DaemonDropReason } from './counters.js';
@@ -212,7 +212,7 @@ export class DaemonCore<Peer> {
   // --- transmit ----------------------------------------------------------------------------------
 
   /** An SDU from an application (`from`: the application to tell about a refusal). */
-  onSdu(m: AppToDaemon, from: Peer | undefined): void {
+  onSdu(m: AppSendSdu, from: Peer | undefined): void {
     const tIn = this.timeTxHandoff() ? this.perfNow() : -1;
     const c = this.counters;
     c.sdusIn++;

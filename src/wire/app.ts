@@ -16,6 +16,7 @@ import {
   writeUint32,
   MAX_UINT24,
   readUint32,
+  readBool,
 } from './pb.js';
 import { decoded, wireError, type Decoded } from './result.js';
 
@@ -41,7 +42,20 @@ export interface SendSdu {
   appTimeNs: bigint;
 }
 
-export type AppToDaemon = { kind: 'send' } & SendSdu;
+/** An SDU to send, as the daemon's application socket hands it on. */
+export type AppSendSdu = { kind: 'send' } & SendSdu;
+
+/**
+ * What one connection of an application can take (proto AppHello). The application's transport
+ * sends it on every new connection; the daemon's application socket consumes it.
+ */
+export interface AppHello {
+  kind: 'hello';
+  /** The application splits a multipart message into one DaemonToApp per frame. */
+  batchedDeliveries: boolean;
+}
+
+export type AppToDaemon = AppSendSdu | AppHello;
 
 /** A verified, deciphered SDU from another group member. */
 export interface Delivery {
@@ -72,33 +86,57 @@ export type DaemonToApp = ({ kind: 'delivery' } & Delivery) | ({ kind: 'refused'
 // --- AppToDaemon ----------------------------------------------------------------------------
 
 export function encodeAppToDaemon(m: AppToDaemon): Uint8Array {
-  if (m.kind !== 'send') throw new RangeError(`kind: expected "send", got ${String((m as { kind: unknown }).kind)}`);
-  checkUint24(m.groupId, 'groupId');
-  checkSduType(m.sduType);
-  checkSdu(m.sdu);
-  checkUint32(m.appSeq, 'appSeq');
-  checkTime(m.appTimeNs, 'appTimeNs');
   const w = Writer.create();
-  writeMessage(w, 1, (w) => {
-    writeUint32(w, 1, m.groupId);
-    writeUint32(w, 2, m.sduType);
-    writeBytes(w, 3, m.sdu);
-    writeUint32(w, 4, m.appSeq);
-    writeFixed64(w, 5, m.appTimeNs);
-  });
+  if (m.kind === 'send') {
+    checkUint24(m.groupId, 'groupId');
+    checkSduType(m.sduType);
+    checkSdu(m.sdu);
+    checkUint32(m.appSeq, 'appSeq');
+    checkTime(m.appTimeNs, 'appTimeNs');
+    writeMessage(w, 1, (w) => {
+      writeUint32(w, 1, m.groupId);
+      writeUint32(w, 2, m.sduType);
+      writeBytes(w, 3, m.sdu);
+      writeUint32(w, 4, m.appSeq);
+      writeFixed64(w, 5, m.appTimeNs);
+    });
+  } else if (m.kind === 'hello') {
+    if (typeof m.batchedDeliveries !== 'boolean') throw new TypeError('batchedDeliveries: expected a boolean');
+    writeMessage(w, 2, (w) => writeUint32(w, 1, m.batchedDeliveries ? 1 : 0));
+  } else {
+    throw new RangeError(`kind: expected "send" or "hello", got ${String((m as { kind: unknown }).kind)}`);
+  }
   return w.finish();
 }
 
 /** Decodes an application's message. Never throws; `sdu` is a view into `bytes`. */
 export function decodeAppToDaemon(bytes: Uint8Array, maxSduBytes = APP_MAX_SDU_BYTES): Decoded<AppToDaemon> {
+  let which = 0;
   let body: Uint8Array | undefined;
   const outer = parseFields(bytes, 'AppToDaemon', (r, field, wt) => {
-    if (field !== 1) return false;
-    body = readBoundedBytes(r, wt, 'AppToDaemon.send', maxSduBytes + 64);
+    if (field !== 1 && field !== 2) return false;
+    // oneof: the last member on the wire wins (protobuf encoding rules).
+    body = field === 1 ? readBoundedBytes(r, wt, 'AppToDaemon.send', maxSduBytes + 64) : readBoundedBytes(r, wt, 'AppToDaemon.hello', 256);
+    which = field;
     return true;
   });
   if (!outer.ok) return outer;
   if (body === undefined) return wireError('missing-field', 'AppToDaemon.body', 'AppToDaemon.body: no message set');
+  return which === 1 ? decodeSendSdu(body, maxSduBytes) : decodeHello(body);
+}
+
+function decodeHello(body: Uint8Array): Decoded<AppToDaemon> {
+  let batchedDeliveries = false;
+  const parsed = parseFields(body, 'AppHello', (r, field, wt) => {
+    if (field !== 1) return false;
+    batchedDeliveries = readBool(r, wt, 'AppHello.batched_deliveries');
+    return true;
+  });
+  if (!parsed.ok) return parsed;
+  return decoded({ kind: 'hello', batchedDeliveries });
+}
+
+function decodeSendSdu(body: Uint8Array, maxSduBytes: number): Decoded<AppToDaemon> {
   let groupId = 0;
   let sduType = 0;
   let sdu: Uint8Array | undefined;

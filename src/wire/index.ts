@@ -10,7 +10,7 @@ export {
   encodeAppToDaemon,
   encodeDaemonToApp,
 } from './app.js';
-export type { AppToDaemon, DaemonToApp, Delivery, SendRefused, SendSdu } from './app.js';
+export type { AppHello, AppSendSdu, AppToDaemon, DaemonToApp, Delivery, SendRefused, SendSdu } from './app.js';
 export { decodeRangingMessage, encodeRangingMessage } from './ranging.js';
 export type { RangingMessage } from './ranging.js';
 export { RESTART_DISTANCE, SEQUENCE_WINDOW, SequenceTracker } from './sequence.js';

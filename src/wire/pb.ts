@@ -126,6 +126,12 @@ export function readBoundedBytes(r: Reader, wireType: number, field: string, max
   return v;
 }
 
+/** A proto3 bool: a non-zero varint is true (read as protobufjs does: the low 32 bits). */
+export function readBool(r: Reader, wireType: number, field: string): boolean {
+  expectWireType(wireType, WT_VARINT, field);
+  return r.bool();
+}
+
 export function readEnum(r: Reader, wireType: number, field: string, max: number): number {
   expectWireType(wireType, WT_VARINT, field);
   const v = r.uint32();

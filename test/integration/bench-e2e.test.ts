@@ -17,7 +17,7 @@ import type { Interval } from '../../src/stats/interval.js';
 import { E2eAccounting, PROBE_HEADER_BYTES, SEGMENTS, decodeProbe, encodeProbe, runProbes } from '../../bridge/bench/e2e-traffic.js';
 import { ZmqAppServer } from '../../bridge/transport/zmq-app-server.js';
 import { createZmqAppClient } from '../../bridge/transport/zmq-app-client.js';
-import type { AppToDaemon } from '../../src/wire/app.js';
+import type { AppSendSdu } from '../../src/wire/app.js';
 import { parseCommandLine } from '../fixtures/cli-parse.js';
 import { T0, delivery, sampleRun } from '../fixtures/e2e-sample.js';
 import { findAll, parseXml } from '../fixtures/e2e-xml.js';
@@ -170,7 +170,7 @@ describe('probes and accounting', () => {
 describe('load generator over ZeroMQ', () => {
   it('sends paced probes that arrive intact, and counts what it sent', async () => {
     const server = new ZmqAppServer({ endpoints: [`ipc://${join(dir, 'app.sock')}`] });
-    const got: AppToDaemon[] = [];
+    const got: AppSendSdu[] = [];
     await server.open({ frame: (m) => void got.push(m) });
     const clients = [0, 1].map((index) => ({ index, transport: createZmqAppClient({ endpoint: `ipc://${join(dir, 'app.sock')}` }), groupId: 0x0d0001 }));
     for (const c of clients) await c.transport.open({ frame: () => undefined });

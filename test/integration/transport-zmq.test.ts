@@ -7,9 +7,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Dealer, Router } from 'zeromq';
 import { decodePduEnvelope, encodePduEnvelope, type OutgoingPdu, type PduEnvelope } from '../../src/wire/envelope.js';
-import { decodeDaemonToApp, encodeAppToDaemon, type AppToDaemon, type DaemonToApp } from '../../src/wire/app.js';
+import { decodeAppToDaemon, decodeDaemonToApp, encodeAppToDaemon, encodeDaemonToApp, type AppSendSdu, type DaemonToApp } from '../../src/wire/app.js';
 import { createZmqStackTransport } from '../../bridge/transport/zmq-stack.js';
-import { ZmqAppServer } from '../../bridge/transport/zmq-app-server.js';
+import { MAX_BATCH_FRAMES, ZmqAppServer } from '../../bridge/transport/zmq-app-server.js';
 import { createZmqAppClient } from '../../bridge/transport/zmq-app-client.js';
 import { TransportError } from '../../bridge/transport/types.js';
 import type { FrameTransport, TransportCounters } from '../../bridge/transport/types.js';
@@ -198,7 +198,7 @@ describe('stack transport, role connect', () => {
 });
 
 describe('application server and client', () => {
-  const send = (i: number): AppToDaemon => ({ kind: 'send', groupId: 0x00abcd, sduType: 1, sdu: Uint8Array.of(i), appSeq: i, appTimeNs: 5n });
+  const send = (i: number): AppSendSdu => ({ kind: 'send', groupId: 0x00abcd, sduType: 1, sdu: Uint8Array.of(i), appSeq: i, appTimeNs: 5n });
   const delivery = (i: number): DaemonToApp => ({
     kind: 'delivery',
     groupId: 0x00abcd,
@@ -211,7 +211,7 @@ describe('application server and client', () => {
     envelopeSeq: i,
   });
 
-  async function openClient(endpoint: string): Promise<{ client: FrameTransport<AppToDaemon, DaemonToApp>; sink: CollectingSink<DaemonToApp> }> {
+  async function openClient(endpoint: string): Promise<{ client: FrameTransport<AppSendSdu, DaemonToApp>; sink: CollectingSink<DaemonToApp> }> {
     const client = track(createZmqAppClient({ endpoint }));
     const sink = new CollectingSink<DaemonToApp>();
     await client.open(sink);
@@ -220,7 +220,7 @@ describe('application server and client', () => {
 
   it('fans deliveries out to every attached application and answers one with sendTo', async () => {
     const server = track(new ZmqAppServer({ endpoints: ['tcp://127.0.0.1:*'] }));
-    const inbox = new CollectingSink<AppToDaemon>();
+    const inbox = new CollectingSink<AppSendSdu>();
     await server.open(inbox);
     expect(server.send(delivery(0))).toBe('no-peer');
     const a = await openClient(server.endpoints[0]!);
@@ -241,7 +241,7 @@ describe('application server and client', () => {
 
   it('counts and drops a malformed SDU message from a socket, and keeps serving', async () => {
     const server = track(new ZmqAppServer({ endpoints: ['tcp://127.0.0.1:*'], maxSduBytes: 100 }));
-    const inbox = new CollectingSink<AppToDaemon>();
+    const inbox = new CollectingSink<AppSendSdu>();
     await server.open(inbox);
     const raw = track(new Dealer({ linger: 0 }));
     raw.connect(server.endpoints[0]!);
@@ -290,12 +290,182 @@ describe('application server and client', () => {
     await waitFor(() => app.client.counters.dropped['no-peer'] === 1, 'the send while the daemon is down to be dropped');
 
     const s2 = track(new ZmqAppServer({ endpoints: [ep] }));
-    const inbox = new CollectingSink<AppToDaemon>();
+    const inbox = new CollectingSink<AppSendSdu>();
     await s2.open(inbox);
     await waitFor(() => s2.peerCount === 1, 'the app to re-attach by itself');
+    // The new connection starts with its own AppHello: deliveries are batched again.
+    await waitFor(() => s2.batchedPeerCount === 1, 'the hello on the new connection');
     s2.send(delivery(2));
     app.client.send(send(2));
     await waitFor(() => app.sink.frames.length === 2 && inbox.frames.length === 1, 'traffic after the restart');
     expect(inbox.frames[0]!.appSeq).toBe(2);
+  });
+});
+
+describe('application link: batched deliveries (AppHello)', () => {
+  const delivery = (i: number, bytes = 1): DaemonToApp => ({
+    kind: 'delivery',
+    groupId: 0x00abcd,
+    sduType: 1,
+    sdu: new Uint8Array(bytes).fill(i & 0xff),
+    senderGmi: 0x000202,
+    txTimeNs: 1n,
+    rxTimeNs: 2n,
+    deliveredTimeNs: 3n,
+    envelopeSeq: i,
+  });
+  const hello = (batchedDeliveries: boolean): Uint8Array => encodeAppToDaemon({ kind: 'hello', batchedDeliveries });
+  const sdu = (i: number): Uint8Array => encodeAppToDaemon({ kind: 'send', groupId: 0x00abcd, sduType: 1, sdu: Uint8Array.of(i), appSeq: i, appTimeNs: 0n });
+
+  /** An application written against the socket directly: every ZeroMQ message it receives, as frames. */
+  function rawApp(endpoint: string, options: { receiveHighWaterMark?: number } = {}): { sock: Dealer; messages: Buffer[][] } {
+    const sock = track(new Dealer({ linger: 0, probeRouter: true, ...options }));
+    sock.connect(endpoint);
+    const messages: Buffer[][] = [];
+    return { sock, messages };
+  }
+  function collect(app: { sock: Dealer; messages: Buffer[][] }): void {
+    void (async () => {
+      try {
+        for await (const frames of app.sock) app.messages.push(frames);
+      } catch {
+        /* closed */
+      }
+    })();
+  }
+  const envelopeSeqs = (frames: Buffer[]): unknown[] => frames.map((f) => {
+    const d = decodeDaemonToApp(f);
+    return d.ok ? (d.value.kind === 'delivery' ? d.value.envelopeSeq : d.value.reason) : 'malformed';
+  });
+
+  it('sends one turn as one multipart message to an application that asked, one frame per message to one that did not', async () => {
+    const server = track(new ZmqAppServer({ endpoints: ['tcp://127.0.0.1:*'] }));
+    const inbox = new CollectingSink<AppSendSdu>();
+    await server.open(inbox);
+    const batched = rawApp(server.endpoints[0]!);
+    const plain = rawApp(server.endpoints[0]!);
+    collect(batched);
+    collect(plain);
+    await batched.sock.send(hello(true));
+    await batched.sock.send(sdu(1)); // to learn its peer handle for sendTo
+    await waitFor(() => server.peerCount === 2 && inbox.frames.length === 1, 'both applications and the SDU');
+    expect(server.batchedPeerCount).toBe(1);
+    // The hello is the transport's: the daemon's sink saw only the SDU.
+    expect(server.counters.received).toBe(1);
+
+    for (let i = 0; i < 10; i++) expect(server.send(delivery(i))).toBe('accepted');
+    expect(server.sendTo(inbox.from[0]!, { kind: 'refused', appSeq: 1, reason: 'no-key' })).toBe('accepted');
+    await waitFor(() => batched.messages.length === 1 && plain.messages.length === 10, 'the batch and the ten single messages');
+    expect(batched.messages[0]).toHaveLength(11);
+    expect(envelopeSeqs(batched.messages[0]!)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 'no-key']);
+    expect(plain.messages.every((m) => m.length === 1)).toBe(true);
+    expect(plain.messages.flatMap(envelopeSeqs)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(server.counters.sent).toBe(21);
+
+    // Asking for single messages again: from the next turn on, one frame per message.
+    await batched.sock.send(hello(false));
+    await waitFor(() => server.batchedPeerCount === 0, 'the second hello');
+    server.send(delivery(20));
+    server.send(delivery(21));
+    await waitFor(() => batched.messages.length === 3, 'two single messages');
+    expect(batched.messages.slice(1).map((m) => m.length)).toEqual([1, 1]);
+  });
+
+  it(`splits a turn with more than ${MAX_BATCH_FRAMES} frames for one application into messages of at most ${MAX_BATCH_FRAMES}`, async () => {
+    const server = track(new ZmqAppServer({ endpoints: ['tcp://127.0.0.1:*'] }));
+    await server.open(new CollectingSink());
+    const app = rawApp(server.endpoints[0]!);
+    collect(app);
+    await app.sock.send(hello(true));
+    await waitFor(() => server.batchedPeerCount === 1, 'the hello');
+    const n = 2 * MAX_BATCH_FRAMES + 22;
+    for (let i = 0; i < n; i++) server.send(delivery(i));
+    await waitFor(() => app.messages.flat().length === n, 'every frame');
+    expect(app.messages.map((m) => m.length)).toEqual([MAX_BATCH_FRAMES, MAX_BATCH_FRAMES, 22]);
+    expect(app.messages.flatMap(envelopeSeqs)).toEqual(Array.from({ length: n }, (_, i) => i));
+  });
+
+  it('sends what the last turn batched when the server closes', async () => {
+    const server = new ZmqAppServer({ endpoints: ['tcp://127.0.0.1:*'] });
+    await server.open(new CollectingSink());
+    const app = rawApp(server.endpoints[0]!);
+    collect(app);
+    await app.sock.send(hello(true));
+    await waitFor(() => server.batchedPeerCount === 1, 'the hello');
+    for (let i = 0; i < 5; i++) server.send(delivery(i));
+    await server.close();
+    await waitFor(() => app.messages.length === 1, 'the batch sent at close');
+    expect(envelopeSeqs(app.messages[0]!)).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('counts a batch to an application that had gone as one no-peer drop per frame', async () => {
+    const server = track(new ZmqAppServer({ endpoints: ['tcp://127.0.0.1:*'] }));
+    await server.open(new CollectingSink());
+    const gone = track(createZmqAppClient({ endpoint: server.endpoints[0]! }));
+    await gone.open(new CollectingSink());
+    await waitFor(() => server.batchedPeerCount === 1, 'the client to say hello');
+    await gone.close();
+    await sleep(50);
+    for (let i = 0; i < 3; i++) expect(server.send(delivery(i))).toBe('accepted');
+    await waitFor(() => server.peerCount === 0, 'the departed application to be forgotten');
+    expect(server.batchedPeerCount).toBe(0);
+    expect(server.counters.dropped['no-peer']).toBe(3);
+    expect(server.counters.sent).toBe(0);
+  });
+
+  it('drops whole batches at a stalled application\'s high-water mark, counted per frame: sent + dropped = offered', async () => {
+    const server = track(new ZmqAppServer({ endpoints: ['tcp://127.0.0.1:*'], tuning: { sendHighWaterMark: 2 } }));
+    await server.open(new CollectingSink());
+    const app = rawApp(server.endpoints[0]!, { receiveHighWaterMark: 2 }); // never reads
+    await app.sock.send(hello(true));
+    await waitFor(() => server.batchedPeerCount === 1, 'the hello');
+    const offered = 40 * MAX_BATCH_FRAMES; // full batches only: each is sent or refused whole
+    for (let i = 0; i < offered; i++) {
+      expect(server.send(delivery(i, 8000))).toBe('accepted');
+      if ((i + 1) % (4 * MAX_BATCH_FRAMES) === 0) await sleep(1); // after a full batch
+    }
+    await sleep(100);
+    const c = server.counters;
+    expect(c.dropped.hwm).toBeGreaterThan(0);
+    expect(c.dropped.hwm % MAX_BATCH_FRAMES).toBe(0);
+    expect(c.sent + totalDropped(c)).toBe(offered);
+  });
+
+  it('the client asks on connecting, splits batches for its sink, and counts bad frames in a batch one by one', async () => {
+    const router = track(new Router({ linger: 0 }));
+    await router.bind('tcp://127.0.0.1:*');
+    const heard: Buffer[][] = [];
+    void (async () => {
+      try {
+        for await (const frames of router) heard.push(frames);
+      } catch {
+        /* closed */
+      }
+    })();
+    const asks = track(createZmqAppClient({ endpoint: router.lastEndpoint! }));
+    const asksSink = new CollectingSink<DaemonToApp>();
+    await asks.open(asksSink);
+    const plain = track(createZmqAppClient({ endpoint: router.lastEndpoint!, batchedDeliveries: false }));
+    const plainSink = new CollectingSink<DaemonToApp>();
+    await plain.open(plainSink);
+    await waitFor(() => heard.length === 3, 'two attach probes and one hello');
+    const hellos = heard.filter(([, body]) => body!.length > 0);
+    expect(hellos).toHaveLength(1);
+    const h = decodeAppToDaemon(hellos[0]![1]!);
+    expect(h.ok && h.value).toEqual({ kind: 'hello', batchedDeliveries: true });
+    const askerId = hellos[0]![0]!;
+    const plainId = heard.find(([id]) => !id!.equals(askerId))![0]!;
+
+    const good = (i: number): Uint8Array => encodeDaemonToApp(delivery(i));
+    await router.send([askerId, good(1), Buffer.from([0xff, 0xff]), Buffer.alloc(0), good(2)]);
+    await router.send([plainId, good(1), good(2)]);
+    await waitFor(() => asksSink.frames.length === 2 && asks.counters.malformed === 2, 'two deliveries and two bad frames');
+    expect(asksSink.frames.map((f) => (f.kind === 'delivery' ? f.envelopeSeq : -1))).toEqual([1, 2]);
+    expect(asksSink.malformedFrames.map((m) => m.code).sort()).toEqual(['missing-field', 'not-protobuf']);
+    expect(asks.counters.received).toBe(2);
+    // A client that did not ask keeps the one-frame contract: the whole message is malformed.
+    await waitFor(() => plain.counters.malformed === 1, 'the multipart message to be refused');
+    expect(plainSink.malformedFrames[0]!.code).toBe('multipart');
+    expect(plainSink.frames).toHaveLength(0);
   });
 });

@@ -15,7 +15,7 @@ import {
   encodeDaemonToApp,
   encodePduEnvelope,
   encodeRangingMessage,
-  type AppToDaemon,
+  type AppSendSdu,
   type DaemonToApp,
   type PduEnvelope,
   type RangingMessage,
@@ -159,7 +159,7 @@ describe('PduEnvelope codec', () => {
   });
 });
 
-function randomAppToDaemon(): AppToDaemon {
+function randomAppToDaemon(): AppSendSdu {
   return {
     kind: 'send',
     groupId: maybeZero(0, u24),
@@ -197,8 +197,33 @@ describe('application messages', () => {
       expect(M.toObject(M.decode(encodeAppToDaemon(m)), TO_OBJECT)).toEqual(expected);
       const theirs = M.encode(M.fromObject({ send: { ...expected.send, sdu: Buffer.from(m.sdu) } })).finish();
       const back = decodeAppToDaemon(theirs);
-      expect(back.ok && { ...back.value, sdu: Array.from(back.value.sdu) }).toEqual({ ...m, sdu: Array.from(m.sdu) });
+      expect(back.ok && back.value.kind === 'send' && { ...back.value, sdu: Array.from(back.value.sdu) }).toEqual({ ...m, sdu: Array.from(m.sdu) });
     }
+  });
+
+  it('AppHello agrees with proto/bridge.proto in both directions', () => {
+    const M = T('AppToDaemon');
+    for (const batchedDeliveries of [true, false]) {
+      const ours = encodeAppToDaemon({ kind: 'hello', batchedDeliveries });
+      const theirs = M.toObject(M.decode(ours), TO_OBJECT);
+      expect(theirs.body).toBe('hello');
+      expect(theirs.hello).toEqual({ batchedDeliveries });
+      const back = decodeAppToDaemon(M.encode(M.fromObject(theirs)).finish());
+      expect(back.ok && back.value).toEqual({ kind: 'hello', batchedDeliveries });
+    }
+    // Unknown fields inside the hello are skipped (a later version may add some)...
+    const later = decodeAppToDaemon(Uint8Array.of(0x12, 0x04, 0x08, 0x01, 0x18, 0x07));
+    expect(later.ok && later.value).toEqual({ kind: 'hello', batchedDeliveries: true });
+    // ...a truncated one is not protobuf, and an empty one asks for nothing.
+    expect(!decodeAppToDaemon(Uint8Array.of(0x12, 0x05, 0x08, 0x01)).ok).toBe(true);
+    const empty = decodeAppToDaemon(Uint8Array.of(0x12, 0x00));
+    expect(empty.ok && empty.value).toEqual({ kind: 'hello', batchedDeliveries: false });
+    // oneof: the last member on the wire wins, as in protobufjs.
+    const both = Buffer.concat([encodeAppToDaemon(randomAppToDaemon()), encodeAppToDaemon({ kind: 'hello', batchedDeliveries: true })]);
+    expect(M.toObject(M.decode(both), TO_OBJECT).body).toBe('hello');
+    const last = decodeAppToDaemon(both);
+    expect(last.ok && last.value.kind).toBe('hello');
+    expect(() => encodeAppToDaemon({ kind: 'hello', batchedDeliveries: 1 as unknown as boolean })).toThrow(/batchedDeliveries/);
   });
 
   it('DaemonToApp agrees with proto/bridge.proto in both directions', () => {

@@ -74,7 +74,9 @@ function seeds(): Record<string, Uint8Array[]> {
       seq: int(2 ** 32),
     });
   const app = (): Uint8Array =>
-    encodeAppToDaemon({ kind: 'send', groupId: int(0x1000000), sduType: int(5), sdu: randomBytes(1 + int(64)), appSeq: int(1000), appTimeNs: 5n });
+    rnd() < 0.2
+      ? encodeAppToDaemon({ kind: 'hello', batchedDeliveries: rnd() < 0.5 })
+      : encodeAppToDaemon({ kind: 'send', groupId: int(0x1000000), sduType: int(5), sdu: randomBytes(1 + int(64)), appSeq: int(1000), appTimeNs: 5n });
   const toApp = (): Uint8Array =>
     rnd() < 0.5
       ? encodeDaemonToApp({ kind: 'refused', appSeq: int(100), reason: 'no-key' })
