@@ -34,8 +34,9 @@ export interface ZmqDealerOptions {
   endpoint: string;
   tuning?: Partial<ZmqTuning>;
   /**
-   * Sent on every new connection, before anything else this side sends on it (the application's
-   * AppHello). Not a frame: not counted.
+   * Role `connect` only: sent on every new connection as soon as libzmq reports its handshake
+   * (the application's AppHello; frames sent before that may precede it). Not a frame: not
+   * counted. A greeting that cannot be sent leaves that connection as if it had none.
    */
   greeting?: Uint8Array;
   /**
@@ -75,6 +76,8 @@ export class ZmqDealerTransport<TOut, TIn> implements FrameTransport<TOut, TIn> 
   ) {
     this.endpoint = options.endpoint;
     this.tuning = { ...DEFAULT_ZMQ_TUNING, ...options.tuning };
+    // In role bind a send goes round-robin over the connections, not to the new one.
+    if (options.greeting !== undefined && options.role !== 'connect') throw new TypeError('greeting: only for role connect');
   }
 
   get description(): string {
@@ -93,7 +96,7 @@ export class ZmqDealerTransport<TOut, TIn> implements FrameTransport<TOut, TIn> 
     this.socket = socket;
     const greeting = this.options.greeting;
     socket.events.on('handshake', (e) => {
-      // Only the new connection can take it now (ZMQ_IMMEDIATE): one connection in role connect.
+      // Role connect has one connection at a time (ZMQ_IMMEDIATE): the new one is where it goes.
       if (greeting !== undefined) socket.send(greeting).then(undefined, () => undefined);
       this.linkChange(+1, e.address);
     });

@@ -11,6 +11,7 @@ import { decodeAppToDaemon, decodeDaemonToApp, encodeAppToDaemon, encodeDaemonTo
 import { createZmqStackTransport } from '../../bridge/transport/zmq-stack.js';
 import { MAX_BATCH_FRAMES, ZmqAppServer } from '../../bridge/transport/zmq-app-server.js';
 import { createZmqAppClient } from '../../bridge/transport/zmq-app-client.js';
+import { ZmqDealerTransport } from '../../bridge/transport/zmq-dealer.js';
 import { TransportError } from '../../bridge/transport/types.js';
 import type { FrameTransport, TransportCounters } from '../../bridge/transport/types.js';
 import { CollectingSink, freeTcpPort, sleep, tempDir, waitFor } from '../fixtures/transport-helpers.js';
@@ -429,6 +430,11 @@ describe('application link: batched deliveries (AppHello)', () => {
     expect(c.dropped.hwm).toBeGreaterThan(0);
     expect(c.dropped.hwm % MAX_BATCH_FRAMES).toBe(0);
     expect(c.sent + totalDropped(c)).toBe(offered);
+  });
+
+  it('refuses a greeting on a bound DEALER, where a send would go round-robin instead of to the new connection', () => {
+    const codec = { encode: () => new Uint8Array(1), decode: decodeDaemonToApp };
+    expect(() => new ZmqDealerTransport({ role: 'bind', endpoint: 'tcp://127.0.0.1:*', greeting: hello(true) }, codec)).toThrow(/greeting: only for role connect/);
   });
 
   it('the client asks on connecting, splits batches for its sink, and counts bad frames in a batch one by one', async () => {
