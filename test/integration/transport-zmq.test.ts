@@ -318,21 +318,24 @@ describe('application link: batched deliveries (AppHello)', () => {
   const hello = (batchedDeliveries: boolean): Uint8Array => encodeAppToDaemon({ kind: 'hello', batchedDeliveries });
   const sdu = (i: number): Uint8Array => encodeAppToDaemon({ kind: 'send', groupId: 0x00abcd, sduType: 1, sdu: Uint8Array.of(i), appSeq: i, appTimeNs: 0n });
 
-  /** An application written against the socket directly: every ZeroMQ message it receives, as frames. */
-  function rawApp(endpoint: string, options: { receiveHighWaterMark?: number } = {}): { sock: Dealer; messages: Buffer[][] } {
-    const sock = track(new Dealer({ linger: 0, probeRouter: true, ...options }));
-    sock.connect(endpoint);
+  /** Every ZeroMQ message `sock` receives from now on, as frames. */
+  function collect(sock: Dealer | Router): Buffer[][] {
     const messages: Buffer[][] = [];
-    return { sock, messages };
-  }
-  function collect(app: { sock: Dealer; messages: Buffer[][] }): void {
     void (async () => {
       try {
-        for await (const frames of app.sock) app.messages.push(frames);
+        for await (const frames of sock) messages.push(frames);
       } catch {
         /* closed */
       }
     })();
+    return messages;
+  }
+  /** An application written against the socket directly; one that `stalls` never reads. */
+  function rawApp(endpoint: string, options: { receiveHighWaterMark?: number; stalls?: boolean } = {}): { sock: Dealer; messages: Buffer[][] } {
+    const { stalls = false, ...socketOptions } = options;
+    const sock = track(new Dealer({ linger: 0, probeRouter: true, ...socketOptions }));
+    sock.connect(endpoint);
+    return { sock, messages: stalls ? [] : collect(sock) };
   }
   const envelopeSeqs = (frames: Buffer[]): unknown[] => frames.map((f) => {
     const d = decodeDaemonToApp(f);
@@ -345,8 +348,6 @@ describe('application link: batched deliveries (AppHello)', () => {
     await server.open(inbox);
     const batched = rawApp(server.endpoints[0]!);
     const plain = rawApp(server.endpoints[0]!);
-    collect(batched);
-    collect(plain);
     await batched.sock.send(hello(true));
     await batched.sock.send(sdu(1)); // to learn its peer handle for sendTo
     await waitFor(() => server.peerCount === 2 && inbox.frames.length === 1, 'both applications and the SDU');
@@ -376,7 +377,6 @@ describe('application link: batched deliveries (AppHello)', () => {
     const server = track(new ZmqAppServer({ endpoints: ['tcp://127.0.0.1:*'] }));
     await server.open(new CollectingSink());
     const app = rawApp(server.endpoints[0]!);
-    collect(app);
     await app.sock.send(hello(true));
     await waitFor(() => server.batchedPeerCount === 1, 'the hello');
     const n = 2 * MAX_BATCH_FRAMES + 22;
@@ -390,7 +390,6 @@ describe('application link: batched deliveries (AppHello)', () => {
     const server = new ZmqAppServer({ endpoints: ['tcp://127.0.0.1:*'] });
     await server.open(new CollectingSink());
     const app = rawApp(server.endpoints[0]!);
-    collect(app);
     await app.sock.send(hello(true));
     await waitFor(() => server.batchedPeerCount === 1, 'the hello');
     for (let i = 0; i < 5; i++) server.send(delivery(i));
@@ -417,7 +416,7 @@ describe('application link: batched deliveries (AppHello)', () => {
   it('drops whole batches at a stalled application\'s high-water mark, counted per frame: sent + dropped = offered', async () => {
     const server = track(new ZmqAppServer({ endpoints: ['tcp://127.0.0.1:*'], tuning: { sendHighWaterMark: 2 } }));
     await server.open(new CollectingSink());
-    const app = rawApp(server.endpoints[0]!, { receiveHighWaterMark: 2 }); // never reads
+    const app = rawApp(server.endpoints[0]!, { receiveHighWaterMark: 2, stalls: true });
     await app.sock.send(hello(true));
     await waitFor(() => server.batchedPeerCount === 1, 'the hello');
     const offered = 40 * MAX_BATCH_FRAMES; // full batches only: each is sent or refused whole
@@ -440,14 +439,7 @@ describe('application link: batched deliveries (AppHello)', () => {
   it('the client asks on connecting, splits batches for its sink, and counts bad frames in a batch one by one', async () => {
     const router = track(new Router({ linger: 0 }));
     await router.bind('tcp://127.0.0.1:*');
-    const heard: Buffer[][] = [];
-    void (async () => {
-      try {
-        for await (const frames of router) heard.push(frames);
-      } catch {
-        /* closed */
-      }
-    })();
+    const heard = collect(router);
     const asks = track(createZmqAppClient({ endpoint: router.lastEndpoint! }));
     const asksSink = new CollectingSink<DaemonToApp>();
     await asks.open(asksSink);
