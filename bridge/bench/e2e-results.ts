@@ -225,6 +225,8 @@ export interface E2eReport {
     sample_every: number | null;
     /** Latency mode: the daemons' keep-warm period (`run --keep-warm`), 0 when off. */
     keep_warm_ms: number;
+    /** Latency mode: the daemons' busy-poll window after each message (`run --busy-poll`), µs; 0 when off. */
+    busy_poll_us: number;
   };
   machine: {
     cpus: number;
@@ -246,7 +248,12 @@ export interface E2eReport {
    * Latency mode (settings.keep_warm_ms > 0): per security-on daemon, the keep-warm passes it ran
    * and the scratch protect + unprotect round trips they made, from its last status line.
    */
-  keep_warm: { passes: number[]; round_trips: number[] } | null;
+  keep_warm: {
+    passes: number[];
+    round_trips: number[];
+    /** With settings.busy_poll_us > 0: per daemon, the spells it spun, for how long (ms), and the passes the spin ran. */
+    busy_poll: { spells: number[]; spinning_ms: number[]; passes: number[] } | null;
+  } | null;
   problems: string[];
 }
 

@@ -27,6 +27,7 @@ import { formatReliability, formatStalls, judgeReliability, measureStalls, stall
 import { E2eAccounting, runProbes } from './e2e-traffic.js';
 import { Progress } from './progress.js';
 import { runMetadata } from './run-metadata.js';
+import { checkLatencyFlags } from '../daemon/busy-poll.js';
 
 /** The flags as bridge/commands/bench.ts parses them. */
 export interface BenchE2eFlags {
@@ -46,6 +47,8 @@ export interface BenchE2eFlags {
   sourceAuth?: SourceAuthMode;
   /** Latency mode: every daemon of both stacks runs with `--keep-warm` this many ms (0 / absent: off). */
   keepWarm?: number;
+  /** Latency mode's busy-poll: every daemon of both stacks runs with `--busy-poll` this many µs (0 / absent: off). */
+  busyPoll?: number;
 }
 
 const SLICE_MS = 1000;
@@ -65,6 +68,7 @@ export function slicesPerMode(seconds: number): number {
 }
 
 export async function benchE2e(flags: BenchE2eFlags): Promise<void> {
+  checkLatencyFlags(flags, 'bench e2e');
   const run = runMetadata('bench e2e', flags);
   const withMetrics = flags.metrics !== false;
   const say = (line: string): void => void process.stderr.write(`${line}\n`);
@@ -88,7 +92,8 @@ export async function benchE2e(flags: BenchE2eFlags): Promise<void> {
   const accounting = new E2eAccounting();
   const sourceAuth = flags.sourceAuth ?? 'none';
   const keepWarmMs = flags.keepWarm ?? 0;
-  const tb = new E2eTestbed({ dir, ues: flags.ues, metrics: withMetrics, say, accounting, sourceAuth, keepWarmMs });
+  const busyPollUs = flags.busyPoll ?? 0;
+  const tb = new E2eTestbed({ dir, ues: flags.ues, metrics: withMetrics, say, accounting, sourceAuth, keepWarmMs, busyPollUs });
   let interrupted = false;
   const onSignal = (): void => {
     if (interrupted) {
@@ -166,8 +171,14 @@ export async function benchE2e(flags: BenchE2eFlags): Promise<void> {
     ({ check: stageCheck, sampleEvery } = await checkStages(tb, problems));
     if (keepWarmMs > 0) {
       const warm = tb.stacks.on.daemons.map((d) => d.status?.keepWarm);
-      keepWarm = { passes: warm.map((w) => w?.passes ?? 0), round_trips: warm.map((w) => w?.roundTrips ?? 0) };
+      const busy = tb.stacks.on.daemons.map((d) => d.status?.busyPoll);
+      keepWarm = {
+        passes: warm.map((w) => w?.passes ?? 0),
+        round_trips: warm.map((w) => w?.roundTrips ?? 0),
+        busy_poll: busyPollUs > 0 ? { spells: busy.map((b) => b?.spells ?? 0), spinning_ms: busy.map((b) => b?.spinningMs ?? 0), passes: busy.map((b) => b?.passes ?? 0) } : null,
+      };
       if (warm.some((w) => w === undefined)) problems.push('latency mode: a security-on daemon reported no keep-warm passes (does `sl-bridge run` know --keep-warm?)');
+      if (busyPollUs > 0 && busy.some((b) => b === undefined)) problems.push('latency mode: a security-on daemon reported no busy-poll figures (does `sl-bridge run` know --busy-poll?)');
     }
     for (const mode of ['on', 'off'] as const) {
       for (const d of tb.stacks[mode].daemons) {
@@ -212,6 +223,7 @@ export async function benchE2e(flags: BenchE2eFlags): Promise<void> {
       metrics: withMetrics,
       sample_every: sampleEvery,
       keep_warm_ms: keepWarmMs,
+      busy_poll_us: busyPollUs,
     },
     machine: {
       cpus: cpus().length,
@@ -229,7 +241,10 @@ export async function benchE2e(flags: BenchE2eFlags): Promise<void> {
     problems,
   };
   if (stageCheck === null && withMetrics) problems.push('no stage profile: the daemons did not serve /profile.json (is --metrics supported by `sl-bridge run`?)');
-  if (keepWarmMs > 0) process.stdout.write(`latency mode: every daemon of both stacks runs a keep-warm pass every ${keepWarmMs} ms (run --keep-warm)\n`);
+  if (keepWarmMs > 0) {
+    const spin = busyPollUs > 0 ? `, and after each message polls instead of sleeping for ${busyPollUs} µs (run --busy-poll)` : '';
+    process.stdout.write(`latency mode: every daemon of both stacks runs a keep-warm pass every ${keepWarmMs} ms (run --keep-warm)${spin}\n`);
+  }
   process.stdout.write(formatRateResults(results));
   if (stageCheck) {
     const c = stageCheck;

@@ -56,6 +56,8 @@ export interface E2eTestbedOptions {
   sourceAuth?: SourceAuthMode;
   /** Latency mode of every daemon (`run --keep-warm`), both stacks alike; 0: off. */
   keepWarmMs: number;
+  /** Latency mode's busy-poll of every daemon (`run --busy-poll`), both stacks alike; 0: off. */
+  busyPollUs: number;
 }
 
 export class E2eTestbed {
@@ -92,6 +94,7 @@ export class E2eTestbed {
     // Port 0: the daemon picks a free port and reports its URL in its status lines.
     if (this.o.metrics) args.push('--metrics', '127.0.0.1:0', '--metrics-log-interval', '0');
     if (this.o.keepWarmMs > 0) args.push('--keep-warm', String(this.o.keepWarmMs));
+    if (this.o.busyPollUs > 0) args.push('--busy-poll', String(this.o.busyPollUs));
     const child = this.spawn(`daemon ${id}`, args, join(this.o.dir, 'logs', `${id}.log`));
     const d: E2eDaemon = { id, child, metricsUrl: undefined, status: undefined };
     child.onStatus((s) => {

@@ -8,7 +8,7 @@
  */
 import { cpus, loadavg } from 'node:os';
 import { REPETITIONS } from '../../src/stats/interval.js';
-import { writeJsonFile } from '../cli-error.js';
+import { CliError, writeJsonFile } from '../cli-error.js';
 import { Progress } from './progress.js';
 import { runMetadata } from './run-metadata.js';
 import {
@@ -22,7 +22,7 @@ import {
   summarizeStalls,
   type StallTrace,
 } from './stall-meter.js';
-import { formatWake, measureWake, type WakeRow } from './wake-meter.js';
+import { formatWake, measureWake, type WakeIdle, type WakeRow } from './wake-meter.js';
 
 /** The flags as bridge/commands/bench.ts parses them. */
 export interface BenchStallsFlags {
@@ -31,13 +31,18 @@ export interface BenchStallsFlags {
   cpuUs: number[];
   /** µs to sleep before each call of the wake measurement; absent: no wake measurement. */
   afterSleep?: number;
+  /** The same with the gap spent spinning on the clock (one of the two). */
+  afterSpin?: number;
   samples: number;
   json?: string;
 }
 
 export function benchStalls(flags: BenchStallsFlags): void {
   const run = runMetadata('bench stalls', flags);
-  const { seconds, cpuUs, afterSleep: afterSleepUs, samples } = flags;
+  const { seconds, cpuUs, samples } = flags;
+  if (flags.afterSleep !== undefined && flags.afterSpin !== undefined) throw new CliError('bench stalls: --after-sleep and --after-spin: one of them per run', 2);
+  const gap: { idle: WakeIdle; us: number } | undefined =
+    flags.afterSleep !== undefined ? { idle: 'sleep', us: flags.afterSleep } : flags.afterSpin !== undefined ? { idle: 'spin', us: flags.afterSpin } : undefined;
   process.stderr.write(`bench stalls: spinning one core on the clock for ${seconds} s in ${REPETITIONS} windows\n`);
   const loadBefore = loadavg();
   const progress = new Progress({ label: 'bench stalls', total: REPETITIONS });
@@ -55,12 +60,12 @@ export function benchStalls(flags: BenchStallsFlags): void {
   const reliability = judgeReliability(summary);
   process.stdout.write(formatStalls(summary, floors, intervals));
   let wake: WakeRow[] | null = null;
-  if (afterSleepUs !== undefined) {
-    process.stderr.write(`bench stalls: timing calls right after a ${afterSleepUs} µs sleep and back to back (${samples} each)\n`);
+  if (gap !== undefined) {
+    process.stderr.write(`bench stalls: timing calls right after ${gap.us} µs of ${gap.idle === 'sleep' ? 'sleep' : 'spinning'} and back to back (${samples} each)\n`);
     const wakeProgress = new Progress({ label: 'bench stalls', total: 1 });
-    wake = measureWake({ sleepUs: afterSleepUs, samples, sduBytes: 128, spinUs: 2, progress: (done, total, what) => wakeProgress.update(done / total, what) });
+    wake = measureWake({ gapUs: gap.us, idle: gap.idle, samples, sduBytes: 128, spinUs: 2, progress: (done, total, what) => wakeProgress.update(done / total, what) });
     wakeProgress.finish();
-    process.stdout.write(formatWake(wake, afterSleepUs, samples));
+    process.stdout.write(formatWake(wake, gap.us, gap.idle, samples));
   }
   process.stdout.write(`${formatReliability(reliability)}\n`);
   if (flags.json !== undefined) {
@@ -71,7 +76,7 @@ export function benchStalls(flags: BenchStallsFlags): void {
       machine: { cpus: cpus().length, node: process.version, loadavg_before: loadBefore },
       stalls: { ...summary, ci: intervals },
       floors,
-      wake: wake && { sleep_us: afterSleepUs, samples, rows: wake },
+      wake: wake && gap && { idle: gap.idle, gap_us: gap.us, samples, rows: wake },
     };
     writeJsonFile(flags.json, doc);
     process.stderr.write(`bench stalls: wrote ${flags.json}\n`);

@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { ALL_CRYPTO_ALGS, DEFAULT_SIZES, MAX_BENCH_SIZE } from '../bench/crypto-rows.js';
-import { choice, commaList, integerIn, positive, secondsIn, type FlagParser } from '../cli-flags.js';
+import { choice, commaList, integerIn, numberIn, positive, secondsIn, type FlagParser } from '../cli-flags.js';
 import { REPETITIONS } from '../../src/stats/interval.js';
 
 // Type-only imports: the implementations load lazily in the actions.
@@ -108,8 +108,14 @@ Examples:
     .option('--no-metrics', 'run the daemons without --metrics (no per-stage split)')
     .option(
       '--keep-warm <ms>',
-      'latency mode: run every daemon (both stacks) with `--keep-warm MS`: a scratch SDU through the PDCP code every MS ms (docs/profiling.md, "Latency mode"; 0: off)',
-      integerIn(0, 60_000),
+      'latency mode: run every daemon (both stacks) with `--keep-warm MS`: a scratch SDU through the PDCP code every MS ms (docs/profiling.md, "Latency mode"; 0: off; below 1 only with --busy-poll)',
+      numberIn(0, 60_000),
+      0,
+    )
+    .option(
+      '--busy-poll <us>',
+      'latency mode: run every daemon (both stacks) with `--busy-poll US`: after each message the daemon polls instead of sleeping for US µs, warming every --keep-warm ms (needs --keep-warm; 0: off)',
+      integerIn(0, 10_000_000),
       0,
     )
     .option('--keep', 'keep the temporary directory (configs, logs) and print its path')
@@ -235,7 +241,15 @@ Examples:
       'also time single calls (a register-only spin, a 128-byte protect and unprotect) right after sleeping this long (up to 100000 µs), and back to back',
       positive({ max: 100_000 }),
     )
-    .option('--samples <n>', 'calls per op and mode for --after-sleep (100 to 1000000)', integerIn(100, 1_000_000), 5000)
+    .addOption(
+      new Option(
+        '--after-spin <us>',
+        'the same with the gap spent spinning on the clock instead of sleeping (up to 100000 µs): the thread never leaves the CPU, so what a call loses is lost to the time alone',
+      )
+        .argParser(positive({ max: 100_000 }))
+        .conflicts('afterSleep'),
+    )
+    .option('--samples <n>', 'calls per op and mode for --after-sleep / --after-spin (100 to 1000000)', integerIn(100, 1_000_000), 5000)
     .option('--json <file>', 'also write the results as JSON to <file>')
     .addHelpText(
       'after',
@@ -251,12 +265,14 @@ the time lost marks this machine's benchmark runs UNRELIABLE. Run it on an idle
 machine to judge whether it can show a latency target (bench e2e measures it before its run),
 or beside a load to see what the load adds. --after-sleep US adds what the floor cannot see:
 the cost of waking up (cold caches, a vCPU the host gave away), as each daemon call after an
-idle gap pays it. docs/profiling.md, "the machine's floor".
+idle gap pays it; --after-spin US the cost of the gap's length alone (the thread spins on the
+clock meanwhile: what latency mode's busy-poll keeps). docs/profiling.md, "the machine's floor".
 
 Examples:
   sl-bridge bench stalls
   sl-bridge bench stalls --seconds 10 --cpu-us 4,8 --json stalls.json
   sl-bridge bench stalls --after-sleep 500
+  sl-bridge bench stalls --after-spin 10000 --samples 600
 `,
     )
     .action(async (flags: BenchStallsFlags) => {

@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { integerIn, secondsIn } from '../cli-flags.js';
+import { integerIn, numberIn, secondsIn } from '../cli-flags.js';
 import { LOG_LEVELS } from '../config/log-levels.js';
 
 export function registerRun(program: Command): void {
@@ -22,8 +22,13 @@ export function registerRun(program: Command): void {
     )
     .option(
       '--keep-warm <ms>',
-      'latency mode: every ms milliseconds protect and unprotect a scratch SDU under a throw-away key, so a PDU after a quiet spell does not find the PDCP code cold (costs CPU: docs/profiling.md, "Latency mode"; 0: off)',
-      integerIn(0, 60_000),
+      'latency mode: every ms milliseconds protect and unprotect a scratch SDU under a throw-away key, so a PDU after a quiet spell does not find the PDCP code cold (costs CPU: docs/profiling.md, "Latency mode"; 0: off; below 1 only with --busy-poll)',
+      numberIn(0, 60_000),
+    )
+    .option(
+      '--busy-poll <us>',
+      'latency mode: after each message keep the event loop polling instead of sleeping for us microseconds, with a keep-warm pass every --keep-warm ms meanwhile (needs --keep-warm; up to a core while traffic flows: docs/profiling.md, "Latency mode"; 0: off)',
+      integerIn(0, 10_000_000),
     )
     .option('--pcap <file>', 'write every PDU sent and received to a pcap file (Wireshark: bridge/wireshark/)')
     .option('--keylog <file>', 'write the PGKs in use to a keylog file (0600) for `sl-bridge pdu decode`; holds key material')

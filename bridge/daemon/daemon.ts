@@ -27,6 +27,7 @@ import type { AppServerTransport, MalformedFrame, PeerHandle, StackDetails, Stac
 import type { DaemonConfig } from './config.js';
 import { flattenDrops, securityDrops } from './counters.js';
 import { daemonMetricSamples } from './metric-samples.js';
+import { BusyPoll, type BusyPollFigures } from './busy-poll.js';
 import type { CounterSample } from '../metrics/prom-registry.js';
 
 export { MAX_TRACKED_SENDERS, type LatencyFigures, type SecurityMode } from '../../src/daemon/core.js';
@@ -100,9 +101,16 @@ export interface DaemonOptions {
   now?: () => number;
   /**
    * Latency mode (`run --keep-warm MS`, docs/profiling.md): a scratch SDU through the PDCP code
-   * every this many ms (src/pdcp/keep-warm.ts). Absent or 0: off.
+   * every this many ms (src/pdcp/keep-warm.ts). Absent or 0: off. The timer fires at most every
+   * 1 ms; a shorter period takes effect while busy-polling.
    */
   keepWarmMs?: number | undefined;
+  /**
+   * Latency mode's busy-poll (`run --busy-poll US`, busy-poll.ts): after each message keep the
+   * event loop turning for this many µs, with a keep-warm pass every `keepWarmMs` (required).
+   * Absent or 0: off.
+   */
+  busyPollUs?: number | undefined;
 }
 
 /** One status line (`--status-interval`): everything a monitor or the demo needs, no key bytes. */
@@ -137,6 +145,8 @@ export interface DaemonStatus {
   pdcp: PdcpFigures;
   /** Latency mode, when on: its period, the passes so far and the scratch round trips they made. */
   keepWarm?: { everyMs: number; passes: number; roundTrips: number };
+  /** Latency mode's busy-poll, when on (its passes are among keepWarm.passes). */
+  busyPoll?: BusyPollFigures;
   cpu: { userUs: number; systemUs: number; percentSinceStart: number; percentRecent: number };
   memory: { rssBytes: number };
   /** The Prometheus endpoint, when served (`--metrics`). */
@@ -159,6 +169,7 @@ export class BridgeDaemon {
   private readonly startCpu = process.cpuUsage();
   private lastCpu = { at: performance.now(), usage: process.cpuUsage() };
   private readonly timers: NodeJS.Timeout[] = [];
+  private readonly busyPoll: BusyPoll | undefined;
   private started = false;
   private stopped: Promise<DaemonStatus> | undefined;
 
@@ -171,6 +182,11 @@ export class BridgeDaemon {
     const stack = (this.stack = options.stackTap ? options.stackTap.wrap(options.stack) : options.stack);
     const apps = (this.apps = options.apps);
     const keyTap = options.keyTap;
+    const busyPollUs = options.busyPollUs ?? 0;
+    if (busyPollUs > 0) {
+      if (!((options.keepWarmMs ?? 0) > 0)) throw new RangeError('busy-poll needs a keep-warm period (keepWarmMs): spinning without the passes keeps nothing warm');
+      this.busyPoll = new BusyPoll({ windowUs: busyPollUs, warmEveryMs: options.keepWarmMs!, warm: () => this.core.warm(), nowMs: () => performance.now() });
+    }
     this.core = new DaemonCore<PeerHandle>(
       {
         security: options.security,
@@ -214,12 +230,18 @@ export class BridgeDaemon {
     }
     try {
       await this.stack.open({
-        frame: (e) => this.core.onEnvelope(e, unixNowNs()),
+        frame: (e) => {
+          this.busyPoll?.kick();
+          this.core.onEnvelope(e, unixNowNs());
+        },
         malformed: (e) => this.onMalformed('envelope', e),
         link: (up, detail) => this.log[up ? 'info' : 'warn']({ detail }, up ? 'stack link up' : 'stack link down'),
       });
       await this.apps.open({
-        frame: (m, from) => this.core.onSdu(m, from),
+        frame: (m, from) => {
+          this.busyPoll?.kick();
+          this.core.onSdu(m, from);
+        },
         malformed: (e) => this.onMalformed('sdu', e),
         link: (up, detail) => this.log.info({ detail }, up ? 'application attached' : 'no application attached'),
       });
@@ -230,7 +252,13 @@ export class BridgeDaemon {
     this.every(PRUNE_INTERVAL_MS, () => this.core.prune(this.now()));
     if (this.security === 'on') this.every(REPLAY_FLOOR_INTERVAL_MS, () => this.core.extendReplayFloors());
     const keepWarmMs = this.options.keepWarmMs ?? 0;
-    if (keepWarmMs > 0) this.every(keepWarmMs, () => this.core.warm());
+    // While the busy-poll spins, its passes run at the keep-warm period (which may be under the
+    // timer's 1 ms floor), and the timer's would only add to them.
+    if (keepWarmMs > 0) {
+      this.every(Math.max(1, keepWarmMs), () => {
+        if (!this.busyPoll?.spinning) this.core.warm();
+      });
+    }
     const keys = this.options.keys;
     if (keys) {
       keys.on('keys', (groups) => this.core.installKeys(groups));
@@ -269,6 +297,7 @@ export class BridgeDaemon {
   stop(): Promise<DaemonStatus> {
     this.stopped ??= (async () => {
       for (const t of this.timers) clearInterval(t);
+      this.busyPoll?.stop();
       await this.options.keys?.stop();
       await this.release();
       // After the release: frames the transports dropped while closing (still queued: `closed`)
@@ -349,6 +378,7 @@ export class BridgeDaemon {
       latency: core.latency,
       pdcp: core.pdcp,
       ...(this.options.keepWarmMs ? { keepWarm: { everyMs: this.options.keepWarmMs, passes: this.core.warmPasses, roundTrips: this.core.warmRoundTrips } } : {}),
+      ...(this.busyPoll ? { busyPoll: this.busyPoll.figures() } : {}),
       cpu: {
         userUs: total.user,
         systemUs: total.system,

@@ -33,6 +33,8 @@ export interface DaemonParts {
   keyTap?: KeyTap;
   /** Latency mode: a keep-warm pass every this many ms (absent: off). */
   keepWarmMs?: number;
+  /** Latency mode's busy-poll window after each message, µs (absent: off; needs keepWarmMs). */
+  busyPollUs?: number;
 }
 
 /**

@@ -20,6 +20,7 @@ import type { BridgeDaemon, DaemonStatus, SecurityMode } from './daemon.js';
 import { ConfigurationError, createDaemon } from './factory.js';
 import { createLogger } from '../logging.js';
 import { openCaptureTaps } from './taps.js';
+import { checkLatencyFlags } from './busy-poll.js';
 import { createDaemonMetrics, type DaemonMetrics } from '../metrics/daemon-metrics.js';
 
 /** The flags as commander parsed and checked them (bridge/commands/run.ts). */
@@ -35,6 +36,7 @@ export interface RunFlags {
   metricsLogInterval: number;
   metricsSample?: number;
   keepWarm?: number;
+  busyPoll?: number;
 }
 
 function load<T>(what: () => T): T {
@@ -77,6 +79,7 @@ export async function runDaemon(flags: RunFlags): Promise<void> {
   const statusIntervalS = flags.statusInterval ?? 0;
   const metricsLogIntervalS = flags.metricsLogInterval;
   const sampleEvery = flags.metricsSample;
+  checkLatencyFlags(flags, 'run');
   const config: DaemonConfig = load(() => loadDaemonConfig(flags.config!));
   const profile: HwProfile = load(() => loadHwProfile(flags.profile));
   const stateDirWarnings = checkStateDirs(config);
@@ -110,6 +113,7 @@ export async function runDaemon(flags: RunFlags): Promise<void> {
       profiler: metrics.profiler,
       ...taps,
       ...(flags.keepWarm ? { keepWarmMs: flags.keepWarm } : {}),
+      ...(flags.busyPoll ? { busyPollUs: flags.busyPoll } : {}),
     });
     await daemon.start(); // releases what it opened if it fails
     started = true;

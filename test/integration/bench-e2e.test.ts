@@ -164,6 +164,19 @@ describe('probes and accounting', () => {
     }
     expect((await e2e('--rates', '1000,0')).stderr).toContain(`option '--rates <list>' argument '1000,0' is invalid. "0": expected a positive number up to 100000`);
     expect((await e2e('--sdu-bytes', '19')).stderr).toContain(`option '--sdu-bytes <n>' argument '19' is invalid. expected an integer from ${PROBE_HEADER_BYTES} to 9000`);
+    // Latency mode: a keep-warm period under 1 ms, a busy-poll window in whole µs, and only the
+    // two together (refused before the run measures or starts anything).
+    expect((await e2e('--keep-warm', '0.25', '--busy-poll', '5000')).opts).toMatchObject({ keepWarm: 0.25, busyPoll: 5000 });
+    expect((await e2e('--busy-poll', '1.5')).error?.code).toBe('commander.invalidArgument');
+    for (const [args, message] of [
+      [['--busy-poll', '1000'], 'bench e2e: --busy-poll needs --keep-warm MS'],
+      [['--keep-warm', '0.5'], 'bench e2e: --keep-warm below 1 ms needs --busy-poll US'],
+    ] as const) {
+      const r = spawnSync(process.execPath, [BIN, 'bench', 'e2e', ...args], { encoding: 'utf8', timeout: 20_000 });
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stderr).toContain(message);
+      expect(r.stderr).not.toContain('measuring');
+    }
   });
 });
 
@@ -226,12 +239,13 @@ describe('profiling overhead measurement', () => {
 });
 
 describe('sl-bridge bench e2e', () => {
-  // In latency mode (`--keep-warm`): the scratch passes must leave the figures whole (no drop, no
-  // loss, every delivery a probe of the run) and be seen in every daemon's status.
+  // In latency mode (`--keep-warm` under 1 ms with `--busy-poll`): the scratch passes and the
+  // spinning must leave the figures whole (no drop, no loss, every delivery a probe of the run)
+  // and be seen in every daemon's status.
   it('runs daemons with security on and off and reports per rate, with plots', () => {
     const json = join(dir, 'e2e.json');
     const report = join(dir, 'report');
-    const args = ['bench', 'e2e', '--ues', '2', '--rates', '200', '--seconds', '1', '--no-overhead', '--keep-warm', '1', '--json', json, '--report', report];
+    const args = ['bench', 'e2e', '--ues', '2', '--rates', '200', '--seconds', '1', '--no-overhead', '--keep-warm', '0.5', '--busy-poll', '1000', '--json', json, '--report', report];
     const r = spawnSync(process.execPath, [BIN, ...args], {
       encoding: 'utf8',
       timeout: 80_000,
@@ -250,15 +264,24 @@ describe('sl-bridge bench e2e', () => {
     expect(r.stdout).toContain('per rate and mode: median over 6 slices [95 % confidence interval]');
     expect(doc.settings).toMatchObject({ ues: 2, rates_per_ue: [200], sdu_bytes: 128, metrics: true, algorithms: '128-NEA2/128-NIA2' });
     expect(doc.settings.sample_every).toBeGreaterThanOrEqual(1);
-    expect(doc.settings.keep_warm_ms).toBe(1);
-    expect(r.stdout).toContain('latency mode: every daemon of both stacks runs a keep-warm pass every 1 ms');
-    // Each security-on daemon warmed many times over the run (1 ms timer, several seconds), one
-    // scratch round trip per pass (one group, one algorithm pair).
+    expect(doc.settings.keep_warm_ms).toBe(0.5);
+    expect(doc.settings.busy_poll_us).toBe(1000);
+    expect(r.stdout).toContain(
+      'latency mode: every daemon of both stacks runs a keep-warm pass every 0.5 ms (run --keep-warm), and after each message polls instead of sleeping for 1000 µs (run --busy-poll)',
+    );
+    // Each security-on daemon warmed many times over the run (1 ms timer while asleep, 0.5 ms
+    // while spinning, several seconds), one scratch round trip per pass (one group, one algorithm
+    // pair); its messages started spells of busy-polling, whose passes are among all the passes.
     expect(doc.keep_warm!.passes).toHaveLength(2);
+    const spin = doc.keep_warm!.busy_poll!;
     for (const [i, passes] of doc.keep_warm!.passes.entries()) {
       expect(passes).toBeGreaterThan(100);
       expect(doc.keep_warm!.round_trips[i]).toBeGreaterThan(0);
       expect(doc.keep_warm!.round_trips[i]).toBeLessThanOrEqual(passes);
+      expect(spin.spells[i]).toBeGreaterThan(0);
+      expect(spin.passes[i]).toBeGreaterThan(0);
+      expect(spin.passes[i]).toBeLessThanOrEqual(passes);
+      expect(spin.spinning_ms[i]).toBeGreaterThanOrEqual(spin.spells[i]! * 1); // a spell lasts at least its 1 ms window
     }
     expect(doc.rates).toHaveLength(1);
     const rate = doc.rates[0]!;

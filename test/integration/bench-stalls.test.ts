@@ -137,14 +137,14 @@ describe('measureStalls', () => {
 describe('measureWake', () => {
   it('times a spin, a protect and an unprotect after sleeps and back to back', () => {
     const progress: number[] = [];
-    const rows = measureWake({ sleepUs: 50, samples: 240, sduBytes: 128, spinUs: 1, progress: (done, total) => void progress.push(done / total) });
+    const rows = measureWake({ gapUs: 50, samples: 240, sduBytes: 128, spinUs: 1, progress: (done, total) => void progress.push(done / total) });
     expect(rows.map((r) => r.name)).toEqual(['spin ~1 µs', 'protect-nea2-nia2 128 B', 'unprotect-nea2-nia2 128 B']);
     expect(progress).toEqual(Array.from({ length: 18 }, (_, i) => (i + 1) / 18));
     for (const r of rows) {
       // 6 rounds: each figure's median and interval, and what a sleep adds, judged against 0.
-      for (const side of [r.ci.after_sleep, r.ci.back_to_back]) for (const i of Object.values(side)) expect(i.low <= i.median && i.median <= i.high && i.n === 6).toBe(true);
+      for (const side of [r.ci.after_gap, r.ci.back_to_back]) for (const i of Object.values(side)) expect(i.low <= i.median && i.median <= i.high && i.n === 6).toBe(true);
       for (const d of Object.values(r.ci.added_us)) expect(d.measurable).toBe(d.level >= 0.95 && (d.low > 0 || d.high < 0));
-      for (const f of [r.after_sleep, r.back_to_back]) {
+      for (const f of [r.after_gap, r.back_to_back]) {
         expect(f.p50_us).toBeGreaterThan(0);
         expect(f.p90_us).toBeGreaterThanOrEqual(f.p50_us);
         expect(f.p99_us).toBeGreaterThanOrEqual(f.p90_us);
@@ -154,9 +154,9 @@ describe('measureWake', () => {
   });
 
   it('refuses bad settings', () => {
-    expect(() => measureWake({ sleepUs: 0, samples: 100, sduBytes: 128, spinUs: 1 })).toThrow(/sleepUs/);
-    expect(() => measureWake({ sleepUs: 10, samples: 5, sduBytes: 128, spinUs: 1 })).toThrow(/samples/);
-    expect(() => measureWake({ sleepUs: 10, samples: 100, sduBytes: 128, spinUs: 0 })).toThrow(/spinUs/);
+    expect(() => measureWake({ gapUs: 0, samples: 100, sduBytes: 128, spinUs: 1 })).toThrow(/gapUs/);
+    expect(() => measureWake({ gapUs: 10, samples: 5, sduBytes: 128, spinUs: 1 })).toThrow(/samples/);
+    expect(() => measureWake({ gapUs: 10, samples: 100, sduBytes: 128, spinUs: 0 })).toThrow(/spinUs/);
   });
 });
 
@@ -174,6 +174,26 @@ describe('sl-bridge bench stalls', () => {
       expect((await stalls(...bad)).error?.code, bad.join(' ')).toBe('commander.invalidArgument');
     }
     expect((await stalls('--seconds', '0')).stderr).toContain("error: option '--seconds <s>' argument '0' is invalid. expected seconds from 0.1 to 600");
+    expect((await stalls('--after-spin', '2000')).opts).toMatchObject({ afterSpin: 2000 });
+    expect((await stalls('--after-spin', '0')).error?.code).toBe('commander.invalidArgument');
+    expect((await stalls('--after-sleep', '100', '--after-spin', '100')).error?.code).toBe('commander.conflictingOption');
+  });
+
+  it('--after-spin: the gap spent spinning on the clock, in the text and the JSON', () => {
+    const json = join(dir, 'stalls-spin.json');
+    const r = spawnSync(process.execPath, [BIN, 'bench', 'stalls', '--seconds', '0.1', '--cpu-us', '5', '--after-spin', '100', '--samples', '120', '--json', json], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^one call right after 100 µs spinning on the clock vs back to back \(120 calls each in 6 rounds/m);
+    expect(r.stdout).toMatch(/after spin {4}[\d.]+ \[/);
+    expect(r.stdout).toMatch(/a spin adds {2}p50 /);
+    const doc = JSON.parse(readFileSync(json, 'utf8')) as { run: { flags: Record<string, unknown> }; wake: { idle: string; gap_us: number; rows: Array<{ name: string; ci: { after_gap: Record<string, Interval> } }> } };
+    expect(doc.run.flags).toMatchObject({ afterSpin: 100 });
+    expect(doc.wake).toMatchObject({ idle: 'spin', gap_us: 100 });
+    expect(doc.wake.rows.map((row) => row.name)).toEqual(['spin ~2 µs', 'protect-nea2-nia2 128 B', 'unprotect-nea2-nia2 128 B']);
+    for (const row of doc.wake.rows) expect(row.ci.after_gap.p50_us!.n).toBe(6);
   });
 
   it('measures, prints the floor per CPU time and writes JSON', () => {
@@ -194,7 +214,7 @@ describe('sl-bridge bench stalls', () => {
       stall_lost_pct: number;
       stalls: { per_s: Record<string, number>; lost_pct: number; ci: { windows: number; lost_pct: Interval } };
       floors: Array<{ cpu_us: number; p50: number; p99: number; ci: { p50: Interval; p99: Interval } }>;
-      wake: { sleep_us: number; samples: number; rows: Array<{ name: string; ci: { added_us: Record<string, Interval & { measurable: boolean }> } }> };
+      wake: { idle: string; gap_us: number; samples: number; rows: Array<{ name: string; ci: { added_us: Record<string, Interval & { measurable: boolean }> } }> };
     };
     expect(doc.run).toMatchObject({ command: 'bench stalls', flags: { seconds: 0.3, cpuUs: [5, 10], afterSleep: 100 } });
     expect(doc.run.commit).toBe(execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8' }).trim());
@@ -204,7 +224,7 @@ describe('sl-bridge bench stalls', () => {
     expect(doc.stalls.ci.windows).toBe(6);
     expect(doc.stalls.ci.lost_pct.low).toBeLessThanOrEqual(doc.stalls.ci.lost_pct.high);
     for (const row of doc.wake.rows) expect(typeof row.ci.added_us.p50_us!.measurable).toBe('boolean');
-    expect(doc.wake.sleep_us).toBe(100);
+    expect(doc.wake).toMatchObject({ idle: 'sleep', gap_us: 100, samples: 200 });
     expect(doc.wake.rows).toHaveLength(3);
     expect(Object.keys(doc.stalls.per_s)).toEqual(['over_5us', 'over_20us', 'over_50us', 'over_100us', 'over_1ms']);
     expect(doc.floors.map((f) => f.cpu_us)).toEqual([5, 10]);
