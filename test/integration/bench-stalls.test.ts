@@ -3,7 +3,7 @@
  * machine's stalls put under a short computation's percentiles, on synthetic traces whose answer
  * is known, the meter on an injected clock, and one short real run of the command.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -179,13 +179,16 @@ describe('sl-bridge bench stalls', () => {
     expect((await stalls('--after-sleep', '100', '--after-spin', '100')).error?.code).toBe('commander.conflictingOption');
   });
 
+  /** `sl-bridge bench stalls ARGS --json JSON`, expected to succeed. */
+  function runStalls(json: string, ...args: string[]): SpawnSyncReturns<string> {
+    const r = spawnSync(process.execPath, [BIN, 'bench', 'stalls', ...args, '--json', json], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.status, r.stderr).toBe(0);
+    return r;
+  }
+
   it('--after-spin: the gap spent spinning on the clock, in the text and the JSON', () => {
     const json = join(dir, 'stalls-spin.json');
-    const r = spawnSync(process.execPath, [BIN, 'bench', 'stalls', '--seconds', '0.1', '--cpu-us', '5', '--after-spin', '100', '--samples', '120', '--json', json], {
-      encoding: 'utf8',
-      timeout: 30_000,
-    });
-    expect(r.status, r.stderr).toBe(0);
+    const r = runStalls(json, '--seconds', '0.1', '--cpu-us', '5', '--after-spin', '100', '--samples', '120');
     expect(r.stdout).toMatch(/^one call right after 100 µs spinning on the clock vs back to back \(120 calls each in 6 rounds/m);
     expect(r.stdout).toMatch(/after spin {4}[\d.]+ \[/);
     expect(r.stdout).toMatch(/a spin adds {2}p50 /);
@@ -198,11 +201,7 @@ describe('sl-bridge bench stalls', () => {
 
   it('measures, prints the floor per CPU time and writes JSON', () => {
     const json = join(dir, 'stalls.json');
-    const r = spawnSync(process.execPath, [BIN, 'bench', 'stalls', '--seconds', '0.3', '--cpu-us', '5,10', '--after-sleep', '100', '--samples', '200', '--json', json], {
-      encoding: 'utf8',
-      timeout: 30_000,
-    });
-    expect(r.status, r.stderr).toBe(0);
+    const r = runStalls(json, '--seconds', '0.3', '--cpu-us', '5,10', '--after-sleep', '100', '--samples', '200');
     expect(r.stdout).toMatch(/^stalls over \d/m);
     expect(r.stdout).toMatch(/^ {2}per window \(6 x [\d.]+ ms; median \[95 % CI\]\): [\d.]+ \[[\d.]+, [\d.]+\] % of the time lost/m);
     expect(r.stdout).toMatch(/floor for a 5 µs computation: wall p50 [\d.]+ \[[\d.]+, [\d.]+\], p99 /);
