@@ -184,8 +184,8 @@ export class BridgeDaemon {
     const keyTap = options.keyTap;
     const busyPollUs = options.busyPollUs ?? 0;
     if (busyPollUs > 0) {
-      if (!((options.keepWarmMs ?? 0) > 0)) throw new RangeError('busy-poll needs a keep-warm period (keepWarmMs): spinning without the passes keeps nothing warm');
-      this.busyPoll = new BusyPoll({ windowUs: busyPollUs, warmEveryMs: options.keepWarmMs!, warm: () => this.core.warm(), nowMs: () => performance.now() });
+      // Throws a RangeError without a keep-warm period (the CLI refuses that combination first).
+      this.busyPoll = new BusyPoll({ windowUs: busyPollUs, warmEveryMs: options.keepWarmMs ?? 0, warm: () => this.core.warm(), nowMs: () => performance.now() });
     }
     this.core = new DaemonCore<PeerHandle>(
       {
