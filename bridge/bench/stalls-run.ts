@@ -8,7 +8,7 @@
  */
 import { cpus, loadavg } from 'node:os';
 import { REPETITIONS } from '../../src/stats/interval.js';
-import { CliError, writeJsonFile } from '../cli-error.js';
+import { writeJsonFile } from '../cli-error.js';
 import { Progress } from './progress.js';
 import { runMetadata } from './run-metadata.js';
 import {
@@ -31,7 +31,7 @@ export interface BenchStallsFlags {
   cpuUs: number[];
   /** µs to sleep before each call of the wake measurement; absent: no wake measurement. */
   afterSleep?: number;
-  /** The same with the gap spent spinning on the clock (one of the two). */
+  /** The same with the gap spent spinning on the clock (commander refuses both together). */
   afterSpin?: number;
   samples: number;
   json?: string;
@@ -40,7 +40,6 @@ export interface BenchStallsFlags {
 export function benchStalls(flags: BenchStallsFlags): void {
   const run = runMetadata('bench stalls', flags);
   const { seconds, cpuUs, samples } = flags;
-  if (flags.afterSleep !== undefined && flags.afterSpin !== undefined) throw new CliError('bench stalls: --after-sleep and --after-spin: one of them per run', 2);
   const gap: { idle: WakeIdle; us: number } | undefined =
     flags.afterSleep !== undefined ? { idle: 'sleep', us: flags.afterSleep } : flags.afterSpin !== undefined ? { idle: 'spin', us: flags.afterSpin } : undefined;
   process.stderr.write(`bench stalls: spinning one core on the clock for ${seconds} s in ${REPETITIONS} windows\n`);
