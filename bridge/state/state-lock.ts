@@ -17,8 +17,9 @@
  * fcntl() locks belong to a process, not to a file descriptor: they do not exclude a second
  * open in the same process (checked here by device and inode instead), and any close() of the
  * lock file by the holding process drops them (SQLite guards its own descriptors; nothing else
- * in this process may open the lock file). Keep the returned StateLock referenced: its
- * connection is closed, and the lock dropped, when it is released or garbage-collected.
+ * in this process may open the lock file). The lock lasts until release() or the process's end:
+ * the connection stays referenced here, so a holder that drops its StateLock does not lose the
+ * lock to a garbage collection (better-sqlite3 closes a collected connection).
  *
  * `<lock>.owner` records the holder's PID, host and start time, only for the error message a
  * contender prints; it is never used to decide anything.
@@ -60,8 +61,8 @@ export interface StateLockOptions {
   attempts?: number;
 }
 
-/** Locks held by this process, by `dev:ino` of the lock file. */
-const heldHere = new Set<string>();
+/** Locks held by this process, by `dev:ino` of the lock file: their connections, kept alive. */
+const heldHere = new Map<string, Database.Database>();
 
 const sleepCell = new Int32Array(new SharedArrayBuffer(4));
 function sleepMs(ms: number): void {
@@ -143,7 +144,7 @@ export function acquireStateLock(path: string, options: StateLockOptions = {}): 
       }
       throw new StateLockError(path, 'io', `cannot lock (${code})`);
     }
-    heldHere.add(key);
+    heldHere.set(key, db);
     writeOwnerNote(path);
     const lockDb = db;
     let released = false;

@@ -131,7 +131,7 @@ class Contender {
   private stderr = '';
 
   constructor(args: string[], wrap: string[] = []) {
-    const node = [process.execPath, '--import', 'tsx', CONTENDER, ...args];
+    const node = [process.execPath, '--expose-gc', '--import', 'tsx', CONTENDER, ...args];
     const [cmd, ...rest] = [...wrap, ...node];
     this.child = spawn(cmd!, rest, { stdio: ['pipe', 'pipe', 'pipe'] });
     this.exited = new Promise((r) => this.child.once('exit', (code) => r(code)));
@@ -229,6 +229,15 @@ describe('the one-process lock of the PTK state file (real processes)', () => {
     await holder.kill('SIGKILL');
     const next = start(['--state', file, '--hold']);
     expect(await next.line()).toMatch(/^held \d+$/);
+  });
+
+  it('a holder that dropped its store keeps the lock through full garbage collections (the lock is not tied to an object)', async () => {
+    const file = fresh();
+    const holder = start(['--state', file, '--hold', '--drop']);
+    expect(await holder.line()).toMatch(/^held \d+$/);
+    expect(() => new FilePtkHighWaterStore(file).close()).toThrow(/in use by another process/);
+    await holder.kill('SIGKILL');
+    new FilePtkHighWaterStore(file).close();
   });
 
   it('a lock file of another kind (the PID file of an older sl-bridge) is refused with a clear error, not overwritten', () => {
